@@ -1,0 +1,466 @@
+"""The compiled route table and the per-route handlers: the hot path.
+
+Everything here is built once, when the app starts (``App.build``); a request
+only looks things up and calls them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from oakling.concurrency import run_in_threadpool
+from oakling.exceptions import HTTPException, ImproperlyConfigured, WebSocketException
+from oakling.params import Extractor, compile_extractor, new_context
+from oakling.requests import Request
+from oakling.responses import RedirectResponse, Response, to_response
+from oakling.routing import (
+    CompiledPath,
+    Mount,
+    NoMatchFound,
+    Route,
+    Router,
+    WebSocketRoute,
+    compile_path,
+)
+from oakling.types import ASGIApp, Receive, Scope, Send
+from oakling.websockets import WebSocket
+
+if TYPE_CHECKING:
+    from oakling.applications import App
+
+__all__ = ["RouteTable"]
+
+# RFC 9110 section 9.1: a method is a token.
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+ErrorChain = list[dict[Any, Callable[..., Any]]]
+
+
+def _arity(func: Callable[..., Any]) -> int:
+    params = inspect.signature(func).parameters.values()
+    return sum(
+        1 for param in params if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD)
+    )
+
+
+async def _call(func: Callable[..., Any], *args: Any) -> Any:
+    result = func(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class RouteHandler:
+    """One route and method, prepared: extractor, hooks and error handlers."""
+
+    __slots__ = (
+        "after",
+        "app",
+        "before",
+        "error_chain",
+        "fast",
+        "extractor",
+        "func",
+        "is_async",
+        "limits",
+        "response_class",
+        "status_code",
+        "trivial",
+        "view_class",
+    )
+
+    def __init__(
+        self,
+        app: App,
+        route: Route,
+        method: str,
+        chain: tuple[Router, ...],
+        path_params: frozenset[str],
+    ) -> None:
+        self.app = app
+        self.view_class = route.view_class
+        self.func = route.handler_for(method)
+        self.extractor: Extractor = route.extractors[method]
+        if set(path_params) != set(route.compiled.converters):
+            # NOTE: the router prefix adds path parameters of its own.
+            self.extractor = compile_extractor(
+                self.func, path_params, skip_first=self.view_class is not None
+            )
+        self.is_async = self.extractor.is_async
+        # PERF: handlers taking nothing skip the extractor and its context.
+        self.trivial = self.extractor.only_path and not self.extractor.path
+        self.status_code = route.status_code
+        self.response_class = route.response_class
+        self.limits = app.limits
+        self.before = [
+            (func, _arity(func)) for router in chain for func in router.before_request_funcs
+        ]
+        self.after = [
+            (func, _arity(func))
+            for router in reversed(chain)
+            for func in router.after_request_funcs
+        ]
+        self.fast = self.trivial and not self.before and not self.after and self.view_class is None
+        self.error_chain: ErrorChain = [
+            router.error_handlers for router in reversed(chain) if router.error_handlers
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request on this route."""
+        if self.fast:
+            # PERF: no parameters, hooks or view: no Request object unless it fails.
+            try:
+                func = self.func
+                result = await func() if self.is_async else await run_in_threadpool(func)
+                if not isinstance(result, Response):
+                    result = to_response(result, self.status_code, self.response_class)
+            except Exception as ex:  # noqa: BLE001 - every error becomes a response
+                await self._fail(scope, receive, send, Request(scope, receive, self.limits), ex)
+                return
+            await result(scope, receive, send)
+            return
+        request = Request(scope, receive, self.limits)
+        reraise: BaseException | None = None
+        try:
+            response = await self._respond(request)
+        except Exception as ex:  # noqa: BLE001 - every error becomes a response
+            response, reraise = await self.app.error_response(request, ex, self.error_chain)
+        await response(scope, receive, send)
+        if request._form is not None:
+            await request.close()
+        if reraise is not None:
+            raise reraise
+
+    async def _fail(
+        self, scope: Scope, receive: Receive, send: Send, request: Request, ex: Exception
+    ) -> None:
+        response, reraise = await self.app.error_response(request, ex, self.error_chain)
+        await response(scope, receive, send)
+        if reraise is not None:
+            raise reraise
+
+    async def _respond(self, request: Request) -> Response:
+        if self.before:
+            for func, arity in self.before:
+                early = await _call(func, request) if arity else await _call(func)
+                if early is not None:
+                    return await self._after(request, to_response(early))
+        func = self.func
+        if self.trivial:
+            if self.view_class is not None:
+                result = await self._invoke(func, (self.view_class(),), {})
+            else:
+                result = await func() if self.is_async else await run_in_threadpool(func)
+            response = (
+                result
+                if isinstance(result, Response)
+                else to_response(result, self.status_code, self.response_class)
+            )
+        else:
+            ctx = new_context(self.app.dependency_overrides or None)
+            try:
+                kwargs = await self.extractor(request, ctx)
+                args = (self.view_class(),) if self.view_class is not None else ()
+                result = await self._invoke(func, args, kwargs)
+                response = (
+                    result
+                    if isinstance(result, Response)
+                    else to_response(result, self.status_code, self.response_class)
+                )
+            except BaseException as ex:
+                if ctx.stack is not None:
+                    await ctx.stack.__aexit__(type(ex), ex, ex.__traceback__)
+                raise
+            if ctx.stack is not None:
+                await ctx.stack.__aexit__(None, None, None)
+            if ctx.background is not None and response.background is None:
+                response.background = ctx.background
+        if self.after:
+            response = await self._after(request, response)
+        return response
+
+    async def _invoke(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if self.is_async:
+            return await func(*args, **kwargs)
+        return await run_in_threadpool(func, *args, **kwargs)
+
+    async def _after(self, request: Request, response: Response) -> Response:
+        for func, arity in self.after:
+            result = (
+                await _call(func, request, response) if arity >= 2 else await _call(func, response)
+            )
+            if result is not None:
+                response = result
+        return response
+
+
+class WebSocketHandler:
+    """One WebSocket route, prepared."""
+
+    __slots__ = ("app", "extractor", "func")
+
+    def __init__(self, app: App, route: WebSocketRoute) -> None:
+        self.app = app
+        self.func = route.endpoint
+        self.extractor = compile_extractor(self.func, frozenset(route.compiled.converters))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one WebSocket connection on this route."""
+        websocket = WebSocket(scope, receive, send)
+        ctx = new_context(self.app.dependency_overrides or None)
+        try:
+            kwargs = await self.extractor(websocket, ctx)  # type: ignore[arg-type]
+            await self.func(**kwargs)
+            if ctx.stack is not None:
+                await ctx.stack.__aexit__(None, None, None)
+        except WebSocketException as ex:
+            await websocket.close(ex.code, ex.reason)
+        except HTTPException as ex:
+            # NOTE: before accept, an HTTP error maps to a policy-violation close.
+            await _close_quietly(websocket, 1008, str(ex.detail)[:120])
+        except Exception:
+            await _close_quietly(websocket, 1011, "")
+            self.app.log_exception(scope)
+            if scope.get("oakling.raise_server_exceptions"):
+                raise
+
+
+async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
+    from oakling.websockets import WebSocketState
+
+    if websocket.application_state is not WebSocketState.DISCONNECTED:
+        try:
+            await websocket.close(code, reason)
+        except Exception:  # noqa: BLE001, S110 - the peer may be gone already
+            pass
+
+
+class _AutoOptions:
+    """Answers OPTIONS for a path with its ``Allow`` list (RFC 9110 section 9.3.7)."""
+
+    __slots__ = ("allow",)
+
+    def __init__(self, allow: str) -> None:
+        self.allow = allow
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the OPTIONS request."""
+        await Response(None, 204, {"allow": self.allow})(scope, receive, send)
+
+
+Methods = dict[str, ASGIApp]
+
+
+class RouteTable:
+    """Routes compiled for matching: static dict, parameterised groups, mounts."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.static: dict[str, Methods] = {}
+        self.dynamic: dict[str, list[tuple[CompiledPath, Methods]]] = {}
+        self.dynamic_any: list[tuple[CompiledPath, Methods]] = []
+        self.ws_static: dict[str, ASGIApp] = {}
+        self.ws_dynamic: list[tuple[CompiledPath, ASGIApp]] = []
+        self.mounts: list[Mount] = []
+        self.names: dict[str, CompiledPath | Mount] = {}
+        self._paths: dict[str, tuple[CompiledPath, Methods]] = {}
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def add(
+        self,
+        route: Route | WebSocketRoute | Mount,
+        prefix: str,
+        namespace: str,
+        chain: tuple[Router, ...],
+    ) -> None:
+        """Compile one route found by ``Router.walk`` into the table."""
+        if isinstance(route, Mount):
+            mount = Mount(prefix + route.path, route.app, name=route.name)
+            self.mounts.append(mount)
+            self.mounts.sort(key=lambda item: len(item.path), reverse=True)
+            if route.name:
+                self.names[namespace + route.name] = mount
+            self.rows.append(
+                (
+                    "*",
+                    mount.path + "/{path}",
+                    namespace + (route.name or ""),
+                    type(route.app).__name__,
+                )
+            )
+            return
+        full_path = prefix + route.path
+        compiled = compile_path(full_path, route.hints) if prefix else route.compiled
+        name = namespace + route.name
+        existing = self.names.get(name)
+        if existing is not None and (
+            not isinstance(existing, CompiledPath) or existing.path != compiled.path
+        ):
+            raise ImproperlyConfigured(f"two routes are named {name!r}; give one of them name=...")
+        self.names[name] = compiled
+        if isinstance(route, WebSocketRoute):
+            handler = WebSocketHandler(self.app, route)
+            if compiled.regex is None:
+                self.ws_static[compiled.path] = handler
+            else:
+                self.ws_dynamic.append((compiled, handler))
+            self.rows.append(("WS", compiled.path, name, _qualname(route.endpoint)))
+            return
+        slot = self._paths.get(compiled.path)
+        if slot is None:
+            methods: Methods = {}
+            slot = self._paths[compiled.path] = (compiled, methods)
+            if compiled.regex is None:
+                self.static[compiled.path] = methods
+            else:
+                first = compiled.first_segment
+                group = self.dynamic_any if not first else self.dynamic.setdefault(first, [])
+                group.append(slot)
+        methods = slot[1]
+        for method in route.methods:
+            methods[method] = RouteHandler(
+                self.app, route, method, chain, frozenset(compiled.converters)
+            )
+        self.rows.append(
+            (
+                ",".join(route.methods),
+                compiled.path,
+                name,
+                _qualname(route.handler_for(route.methods[0]) if route.methods else route.endpoint),
+            )
+        )
+
+    def finish(self) -> None:
+        """Add HEAD (served by GET) and automatic OPTIONS to every path."""
+        for _, methods in self._paths.values():
+            if "GET" in methods and "HEAD" not in methods:
+                methods["HEAD"] = methods["GET"]
+            if "OPTIONS" not in methods:
+                allow = ", ".join(sorted({*methods, "OPTIONS"}))
+                methods["OPTIONS"] = _AutoOptions(allow)
+
+    # -- matching -----------------------------------------------------------
+
+    def match_path(self, path: str) -> tuple[Methods, dict[str, Any]] | None:
+        """Return the methods and converted params for ``path``, or None."""
+        methods = self.static.get(path)
+        if methods is not None:
+            return methods, {}
+        first = path[1:].split("/", 1)[0]
+        for group in (self.dynamic.get(first, ()), self.dynamic_any):
+            for compiled, methods in group:
+                match = compiled.regex.match(path)  # type: ignore[union-attr]
+                if match is None:
+                    continue
+                try:
+                    params = {
+                        name: conv.convert(match.group(name))
+                        for name, conv in compiled.converters.items()
+                    }
+                except ValueError:
+                    continue
+                return methods, params
+        return None
+
+    async def dispatch_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route an HTTP request that missed the static fast path."""
+        path: str = scope["path"]
+        method: str = scope["method"]
+        found = self.match_path(path)
+        if found is not None:
+            methods, params = found
+            scope["path_params"] = params
+            handler = methods.get(method)
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
+            if _TOKEN_RE.fullmatch(method) is None:
+                await self.app.send_error(
+                    scope, receive, send, HTTPException(400, "Invalid HTTP method")
+                )
+                return
+            allow = ", ".join(sorted(methods))
+            await self.app.send_error(
+                scope, receive, send, HTTPException(405, headers={"Allow": allow})
+            )
+            return
+        for mount in self.mounts:
+            prefix = mount.path
+            if path == prefix or path.startswith(prefix + "/") or not prefix:
+                child = dict(scope)
+                child["root_path"] = scope.get("root_path", "") + prefix
+                child["path"] = path[len(prefix) :] or "/"
+                try:
+                    await mount.app(child, receive, send)
+                except HTTPException as ex:
+                    await self.app.send_error(scope, receive, send, ex)
+                return
+        if self.app.redirect_slashes and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            # SECURITY: "//evil.example" would be a protocol-relative redirect.
+            if not other.startswith("//") and self.match_path(other) is not None:
+                location = scope.get("root_path", "") + quote(other, safe="/:@!$&'()*+,;=-._~%")
+                query = scope.get("query_string", b"")
+                if query:
+                    location += "?" + query.decode("latin-1")
+                await RedirectResponse(location, 308)(scope, receive, send)
+                return
+        await self.app.send_error(scope, receive, send, HTTPException(404))
+
+    async def dispatch_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route a WebSocket connection; unknown paths are closed (1008)."""
+        path: str = scope["path"]
+        handler = self.ws_static.get(path)
+        if handler is not None:
+            scope["path_params"] = {}
+            await handler(scope, receive, send)
+            return
+        for compiled, handler in self.ws_dynamic:
+            match = compiled.regex.match(path)  # type: ignore[union-attr]
+            if match is None:
+                continue
+            try:
+                scope["path_params"] = {
+                    name: conv.convert(match.group(name))
+                    for name, conv in compiled.converters.items()
+                }
+            except ValueError:
+                continue
+            await handler(scope, receive, send)
+            return
+        for mount in self.mounts:
+            if path == mount.path or path.startswith(mount.path + "/"):
+                child = dict(scope)
+                child["root_path"] = scope.get("root_path", "") + mount.path
+                child["path"] = path[len(mount.path) :] or "/"
+                await mount.app(child, receive, send)
+                return
+        await receive()
+        await send(
+            {"type": "websocket.close", "code": 1008, "reason": "No WebSocket route matches"}
+        )
+
+    def url_path_for(self, name: str, params: dict[str, Any]) -> str:
+        """Return the path of route ``name`` with ``params`` (extras become the query).
+
+        Raises:
+            NoMatchFound: For an unknown name or parameters that don't fit.
+        """
+        target = self.names.get(name)
+        if target is None:
+            raise NoMatchFound(f"no route named {name!r}")
+        if isinstance(target, Mount):
+            sub = str(params.pop("path", "")).lstrip("/")
+            return target.path + "/" + quote(sub, safe="/:@!$&'()*+,;=-._~")
+        return target.build(params)
+
+
+def _qualname(func: Any) -> str:
+    module = getattr(func, "__module__", "") or ""
+    return f"{module}.{getattr(func, '__qualname__', repr(func))}".lstrip(".")

@@ -1,0 +1,1 @@
+"""Parsing and matching that do no I/O, shared by the ASGI and WSGI paths."""

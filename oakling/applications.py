@@ -1,0 +1,458 @@
+"""The application: an ASGI 3 callable, lifespan, plugins and error handling."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from oakling._dispatch import RouteTable
+from oakling.config import Settings, load_settings
+from oakling._errors import default_http_error, server_error
+from oakling.datastructures import State
+from oakling.exceptions import HTTPException
+from oakling.concurrency import set_thread_pool_size
+from oakling.requests import HTTPConnection, Limits, Request
+from oakling.responses import Response, to_response
+from oakling.routing import Router
+from oakling.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from oakling.middleware import Middleware
+    from oakling.templating import Templates
+
+__all__ = ["App", "Plugin"]
+
+logger = logging.getLogger("oakling.error")
+
+Lifespan = Callable[["App"], contextlib.AbstractAsyncContextManager[Mapping[str, Any] | None]]
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    """What a battery (or any extension) implements to plug into an app.
+
+    ``install(app)`` is called once, by ``App(plugins=[...])`` or
+    ``app.install(plugin)``, before the app starts. It may use only the app's
+    public API: ``add_middleware``, ``include``/``mount``/``add_route``,
+    ``on_startup``/``on_shutdown``, ``add_template_global``,
+    ``context_processor``, ``add_error_handler``, ``cli_commands``,
+    ``settings`` and ``extensions`` (Flask's ``app.extensions``).
+    """
+
+    name: str
+
+    def install(self, app: App) -> None:
+        """Wire the plugin into ``app``."""
+
+
+class App(Router):
+    """An oakling application: the ASGI callable and the root router.
+
+    Args:
+        debug: Show tracebacks in error pages; None reads ``settings.DEBUG``.
+        settings: Typed settings; by default loaded from ``OAKLING_*``
+            environment variables and ``.env`` (see :mod:`oakling.config`).
+        middleware: ASGI middleware, outermost first (``Middleware(cls, ...)``).
+        plugins: Batteries to install.
+        lifespan: An async context manager factory ``lifespan(app)`` run
+            around the app's life; a dict it yields becomes lifespan state.
+        on_startup: Callables (sync or async) run at startup.
+        on_shutdown: Callables run at shutdown.
+        template_folder: The templates folder (default from settings,
+            ``templates``), as Flask's ``template_folder``.
+        static_dir: A folder served at ``static_url`` as the ``static`` mount.
+        static_url: Where static files are served, ``/static`` by default.
+        redirect_slashes: Redirect (308) to the other trailing-slash form
+            when only that one matches.
+        secret_key: Shortcut for ``settings.SECRET_KEY``.
+    """
+
+    def __init__(
+        self,
+        *,
+        debug: bool | None = None,
+        settings: Settings | None = None,
+        middleware: Sequence[Middleware] = (),
+        plugins: Sequence[Plugin] = (),
+        lifespan: Lifespan | None = None,
+        on_startup: Sequence[Callable[[], Any]] = (),
+        on_shutdown: Sequence[Callable[[], Any]] = (),
+        template_folder: str | os.PathLike[str] | None = None,
+        static_dir: str | os.PathLike[str] | None = None,
+        static_url: str | None = None,
+        redirect_slashes: bool = True,
+        secret_key: str | None = None,
+    ) -> None:
+        super().__init__()
+        if settings is None:
+            overrides: dict[str, Any] = {}
+            if debug is not None:
+                overrides["DEBUG"] = debug
+            if secret_key is not None:
+                overrides["SECRET_KEY"] = secret_key
+            settings = load_settings(**overrides)
+        elif debug is not None and settings.DEBUG != debug:
+            import msgspec
+
+            settings = msgspec.structs.replace(settings, DEBUG=debug)
+        self.settings = settings
+        self.debug = bool(settings.DEBUG) if debug is None else debug
+        self.state = State()
+        self.extensions: dict[str, Any] = {}
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.user_middleware: list[Middleware] = list(middleware)
+        self.lifespan_context = lifespan
+        self.startup_funcs: list[Callable[[], Any]] = list(on_startup)
+        self.shutdown_funcs: list[Callable[[], Any]] = list(on_shutdown)
+        self.redirect_slashes = redirect_slashes
+        self.template_folder = (
+            str(template_folder) if template_folder is not None else settings.TEMPLATES_DIR
+        )
+        self.static_dir = str(static_dir) if static_dir is not None else settings.STATIC_DIR
+        self.static_url = static_url or settings.STATIC_URL
+        self.template_globals: dict[str, Any] = {}
+        self.template_filters: dict[str, Callable[..., Any]] = {}
+        self.context_processors: list[Callable[..., Any]] = []
+        self.cli_commands: list[Any] = []
+        self.plugins: list[Plugin] = []
+        self.limits: Limits = settings.limits()
+        self._table: RouteTable | None = None
+        self._entry: ASGIApp | None = None
+        self._templates: Templates | None = None
+        self._static: dict[str, Any] = {}
+        for plugin in plugins:
+            self.install(plugin)
+
+    # -- configuration --------------------------------------------------------
+
+    def install(self, plugin: Plugin) -> None:
+        """Install a plugin (a battery); must happen before the app starts.
+
+        Raises:
+            RuntimeError: If the app already started serving.
+            TypeError: If ``plugin`` has no ``install(app)`` method.
+        """
+        self._check_not_built("install a plugin")
+        if not callable(getattr(plugin, "install", None)):
+            raise TypeError(f"{plugin!r} is not a plugin: it has no install(app) method")
+        self.plugins.append(plugin)
+        plugin.install(self)
+
+    def add_middleware(self, cls: Callable[..., ASGIApp], *args: Any, **kwargs: Any) -> None:
+        """Add ASGI middleware, outside those added before (the stack is built at startup)."""
+        from oakling.middleware import Middleware
+
+        self._check_not_built("add middleware")
+        self.user_middleware.insert(0, Middleware(cls, *args, **kwargs))
+
+    def on_startup(self, func: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``func()`` (sync or async) when the server starts the app."""
+        self.startup_funcs.append(func)
+        return func
+
+    def on_shutdown(self, func: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``func()`` (sync or async) when the server stops the app."""
+        self.shutdown_funcs.append(func)
+        return func
+
+    def add_template_global(self, name: str, value: Any) -> None:
+        """Make ``value`` available as ``name`` in every template."""
+        self.template_globals[name] = value
+        if self._templates is not None:
+            self._templates.env.globals[name] = value
+
+    def template_filter(
+        self, name: str | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register the decorated function as a Jinja2 filter."""
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.template_filters[name or func.__name__] = func
+            if self._templates is not None:
+                self._templates.env.filters[name or func.__name__] = func
+            return func
+
+        return decorator
+
+    def context_processor(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Add ``func(request) -> dict`` whose result every template context gets."""
+        self.context_processors.append(func)
+        return func
+
+    @property
+    def templates(self) -> Templates:
+        """The Jinja2 templates of this app and its routers (built on first use)."""
+        if self._templates is None:
+            from oakling.templating import Templates
+
+            folders: list[str] = []
+            for _, _, _, chain in self.walk():
+                for router in chain:
+                    if router.template_folder and router.template_folder not in folders:
+                        folders.append(str(router.template_folder))
+            self._templates = Templates(folders, app=self)
+        return self._templates
+
+    def _check_not_built(self, what: str) -> None:
+        if self._entry is not None:
+            raise RuntimeError(f"cannot {what} after the app has started serving")
+
+    # -- building -------------------------------------------------------------
+
+    def build(self) -> None:
+        """Compile routes and the middleware stack; done once, at startup.
+
+        Called by the lifespan startup, or by the first request when the
+        server sends no lifespan events. Registering routes afterwards has
+        no effect on the compiled table until ``build()`` is called again.
+        """
+        if (
+            self.static_dir
+            and os.path.isdir(self.static_dir)
+            and not any(getattr(route, "name", None) == "static" for route in self.routes)
+        ):
+            from oakling.staticfiles import StaticFiles
+
+            self.mount(self.static_url, StaticFiles(directory=self.static_dir), name="static")
+        table = RouteTable(self)
+        for route, prefix, namespace, chain in self.walk():
+            table.add(route, prefix, namespace, chain)
+        table.finish()
+        self._table = table
+        set_thread_pool_size(self.settings.THREAD_POOL_SIZE)
+        entry: ASGIApp = self._dispatch
+        for spec in reversed(self.user_middleware):
+            entry = spec.build(entry)
+        if self.user_middleware:
+            entry = _ServerErrors(entry, self)
+        self._entry = entry
+
+    @property
+    def route_table(self) -> RouteTable:
+        """The compiled routes (building them if needed)."""
+        if self._table is None:
+            self.build()
+        assert self._table is not None
+        return self._table
+
+    def url_path_for(self, name: str, /, **params: Any) -> str:
+        """Return the path of route ``name`` (Flask's ``url_for`` without host).
+
+        Params not in the path become the query string. Names of routes in a
+        named router are ``"router_name:route_name"``; a mount takes ``path=``.
+
+        Raises:
+            NoMatchFound: For an unknown name or params that don't fit.
+        """
+        return self.route_table.url_path_for(name, dict(params))
+
+    url_for = url_path_for
+
+    # -- ASGI -----------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        scope["app"] = self
+        if self._entry is None:
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+                return
+            self.build()
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        await self._entry(scope, receive, send)  # type: ignore[misc]
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        table = self._table
+        assert table is not None
+        if scope["type"] == "http":
+            # PERF: a static path and a known method: two dict lookups.
+            methods = table.static.get(scope["path"])
+            if methods is not None:
+                handler = methods.get(scope["method"])
+                if handler is not None:
+                    await handler(scope, receive, send)
+                    return
+            await table.dispatch_http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await table.dispatch_websocket(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        stack = contextlib.AsyncExitStack()
+        try:
+            if self._entry is None:
+                self.build()
+            self.check_settings()
+            if self.lifespan_context is not None:
+                state = await stack.enter_async_context(self.lifespan_context(self))
+                if state:
+                    if "state" not in scope:
+                        raise RuntimeError(
+                            "the server does not support lifespan state; yield None instead"
+                        )
+                    scope["state"].update(state)
+            for func in self.startup_funcs:
+                await _maybe_await(func())
+        except BaseException as ex:
+            logger.exception("Application startup failed")
+            await send({"type": "lifespan.startup.failed", "message": f"{type(ex).__name__}: {ex}"})
+            raise
+        await send({"type": "lifespan.startup.complete"})
+        message = await receive()
+        assert message["type"] == "lifespan.shutdown"
+        try:
+            for func in self.shutdown_funcs:
+                await _maybe_await(func())
+            await stack.aclose()
+        except BaseException as ex:
+            await send(
+                {"type": "lifespan.shutdown.failed", "message": f"{type(ex).__name__}: {ex}"}
+            )
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
+
+    def check_settings(self) -> None:
+        """Refuse to start with unsafe settings (no SECRET_KEY outside debug).
+
+        Raises:
+            ImproperlyConfigured: With a message saying what to set.
+        """
+        self.settings.check()
+
+    # -- errors ---------------------------------------------------------------
+
+    def log_exception(self, scope: Scope) -> None:
+        """Log the exception being handled, with the request line."""
+        logger.exception(
+            "Exception while handling %s %s", scope.get("method", "WEBSOCKET"), scope.get("path")
+        )
+
+    async def error_response(
+        self, conn: HTTPConnection, ex: Exception, chain: Sequence[Mapping[Any, Callable[..., Any]]]
+    ) -> tuple[Response, BaseException | None]:
+        """Turn ``ex`` into a response using the nearest registered handler.
+
+        Handlers are looked up in ``chain`` (innermost router first, the app
+        last): for an :class:`HTTPException` by status code, then by exception
+        class along the MRO; an unexpected exception also tries a ``500``
+        handler (Flask's behaviour). Unhandled, an HTTPException gets the
+        default negotiated page, anything else is logged and answered 500
+        (with a traceback page in debug).
+
+        Returns:
+            The response, and the exception to re-raise once it is sent (a
+            server error, so the ASGI server logs it; None otherwise).
+        """
+        handler = _find_handler(ex, chain)
+        if handler is not None:
+            try:
+                result = handler(conn, ex)
+                if inspect.isawaitable(result):
+                    result = await result
+                return to_response(
+                    result, ex.status_code if isinstance(ex, HTTPException) else 500
+                ), None
+            except HTTPException as inner:
+                if inner is not ex:
+                    return default_http_error(conn, inner), None
+            except Exception as inner:  # noqa: BLE001 - a broken handler must still answer
+                ex = inner
+        if isinstance(ex, HTTPException):
+            return default_http_error(conn, ex), None
+        self.log_exception(conn.scope)
+        if self.debug:
+            from oakling._debug import debug_response
+
+            response = debug_response(conn, ex)
+        else:
+            response = server_error(conn)
+        reraise = ex if conn.scope.get("oakling.raise_server_exceptions") else None
+        return response, reraise
+
+    async def send_error(
+        self, scope: Scope, receive: Receive, send: Send, ex: HTTPException
+    ) -> None:
+        """Answer a routing error (404, 405, 400) with the app's handlers."""
+        request = Request(scope, receive, self.limits)
+        response, _ = await self.error_response(request, ex, [self.error_handlers])
+        await response(scope, receive, send)
+
+    # -- running --------------------------------------------------------------
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        """Serve the app with uvicorn (for scripts; use ``oakling run`` in projects)."""
+        import uvicorn
+
+        uvicorn.run(self, host=host, port=port, **options)
+
+
+def _find_handler(
+    ex: Exception, chain: Sequence[Mapping[Any, Callable[..., Any]]]
+) -> Callable[..., Any] | None:
+    if not chain:
+        return None
+    if isinstance(ex, HTTPException):
+        for handlers in chain:
+            found = handlers.get(ex.status_code)
+            if found is not None:
+                return found
+    for cls in type(ex).__mro__:
+        for handlers in chain:
+            found = handlers.get(cls)
+            if found is not None:
+                return found
+    if not isinstance(ex, HTTPException):
+        for handlers in chain:
+            found = handlers.get(500)
+            if found is not None:
+                return found
+    return None
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class _ServerErrors:
+    """Outermost layer when middleware exists: a 500 for errors raised outside routes."""
+
+    __slots__ = ("app", "oakling_app")
+
+    def __init__(self, app: ASGIApp, oakling_app: App) -> None:
+        self.app = app
+        self.oakling_app = oakling_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as ex:
+            if started:
+                raise
+            request = Request(scope, receive, self.oakling_app.limits)
+            response, reraise = await self.oakling_app.error_response(
+                request, ex, [self.oakling_app.error_handlers]
+            )
+            await response(scope, receive, send)
+            if reraise is not None:
+                raise

@@ -1,0 +1,228 @@
+"""The ``oakling`` command: run, routes, shell, demo (batteries add groups).
+
+App discovery follows ``flask run``: ``module:attr``, ``module:factory()``,
+or ``module`` alone (then ``app``, ``application``, or a ``create_app()``
+factory in it); with no argument, ``OAKLING_APP`` or the first of
+``app.py``, ``main.py``, ``wsgi.py`` in the current folder.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["load_app", "main"]
+
+
+class NoAppException(click.UsageError):
+    """No app could be found or imported (shown as a usage error)."""
+
+
+def _from_module(module: Any, attr: str | None, target: str) -> Any:
+    from oakling.applications import App
+
+    if attr:
+        if attr.endswith("()"):
+            factory = getattr(module, attr[:-2], None)
+            if factory is None:
+                raise NoAppException(f"{target!r}: module has no factory {attr[:-2]!r}")
+            return factory()
+        app = getattr(module, attr, None)
+        if app is None:
+            raise NoAppException(f"{target!r}: module has no attribute {attr!r}")
+        return app
+    for name in ("app", "application"):
+        app = getattr(module, name, None)
+        if isinstance(app, App):
+            return app
+    found = [value for value in vars(module).values() if isinstance(value, App)]
+    if len(found) == 1:
+        return found[0]
+    factory = getattr(module, "create_app", None) or getattr(module, "make_app", None)
+    if callable(factory):
+        return factory()
+    raise NoAppException(
+        f"{target!r} defines no 'app', 'application' or create_app(); name it as module:attr"
+    )
+
+
+def load_app(target: str | None = None) -> Any:
+    """Import and return the app named by ``target`` (see the module docs).
+
+    Raises:
+        NoAppException: When nothing can be found, saying where it looked.
+    """
+    target = target or os.environ.get("OAKLING_APP")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    if not target:
+        for candidate in ("app.py", "main.py", "wsgi.py"):
+            if Path(candidate).is_file():
+                target = candidate[:-3]
+                break
+        else:
+            raise NoAppException(
+                "no app given and none of app.py, main.py, wsgi.py here; "
+                "pass one (oakling run module:app) or set OAKLING_APP"
+            )
+    module_name, _, attr = target.partition(":")
+    if module_name.endswith(".py"):
+        module_name = module_name[:-3].replace(os.sep, ".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as ex:
+        if ex.name == module_name.split(".")[0] or ex.name == module_name:
+            raise NoAppException(f"cannot import {module_name!r}: {ex}") from None
+        raise
+    return _from_module(module, attr or None, target)
+
+
+class _OaklingGroup(click.Group):
+    """Built-in commands, then entry-point commands, then the app's own.
+
+    Batteries publish click commands in the ``oakling.commands`` entry-point
+    group; an app's plugins may also append to ``app.cli_commands``. The app
+    is imported only to look up a command that is not found otherwise, so
+    ``oakling --help`` stays fast and works outside projects.
+    """
+
+    def _entry_point_commands(self) -> dict[str, click.Command]:
+        from importlib.metadata import entry_points
+
+        found: dict[str, click.Command] = {}
+        for entry in entry_points(group="oakling.commands"):
+            try:
+                command = entry.load()
+            except Exception:  # noqa: BLE001 - a broken battery must not break the CLI
+                continue
+            if isinstance(command, click.Command):
+                found[entry.name] = command
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: D102
+        return sorted({*super().list_commands(ctx), *self._entry_point_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: D102
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        command = self._entry_point_commands().get(cmd_name)
+        if command is not None:
+            return command
+        try:
+            app = load_app(None)
+        except click.UsageError:
+            return None
+        for candidate in getattr(app, "cli_commands", []):
+            if isinstance(candidate, click.Command) and candidate.name == cmd_name:
+                return candidate
+        return None
+
+
+@click.group(cls=_OaklingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="oakling")
+def main() -> None:
+    """Run and manage oakling apps."""
+
+
+@main.command()
+@click.argument("app", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to bind.")
+@click.option("--reload", is_flag=True, help="Restart when source files change (development).")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--debug", is_flag=True, help="Set OAKLING_DEBUG=1 (tracebacks in pages).")
+def run(app: str | None, host: str, port: int, reload: bool, workers: int, debug: bool) -> None:
+    """Serve APP (module:attr) with uvicorn."""
+    import uvicorn
+
+    if debug:
+        os.environ["OAKLING_DEBUG"] = "1"
+    target = app or os.environ.get("OAKLING_APP")
+    loaded = load_app(target)
+    if reload or workers > 1:
+        # NOTE: uvicorn needs an import string to reload or fork workers.
+        import_string = _import_string(target, loaded)
+        uvicorn.run(
+            import_string, host=host, port=port, reload=reload, workers=None if reload else workers
+        )
+    else:
+        uvicorn.run(loaded, host=host, port=port)
+
+
+def _import_string(target: str | None, app: Any) -> str:
+    if target and ":" in target and not target.endswith("()"):
+        return target
+    module = sys.modules.get(getattr(app, "__module__", ""), None)
+    for name, value in vars(module or object()).items():
+        if value is app:
+            return f"{module.__name__}:{name}"  # type: ignore[union-attr]
+    module_name = (target or "app").split(":")[0]
+    for name in ("app", "application"):
+        return f"{module_name}:{name}"
+    raise NoAppException("cannot build an import string for --reload/--workers; pass module:attr")
+
+
+@main.command()
+@click.argument("app", required=False)
+def routes(app: str | None) -> None:
+    """List APP's routes: methods, path, name and handler."""
+    loaded = load_app(app)
+    rows = [("Methods", "Path", "Name", "Handler"), *loaded.route_table.rows]
+    widths = [max(len(row[index]) for row in rows) for index in range(4)]
+    for number, row in enumerate(rows):
+        click.echo("  ".join(cell.ljust(widths[index]) for index, cell in enumerate(row)).rstrip())
+        if number == 0:
+            click.echo("  ".join("-" * width for width in widths))
+
+
+@main.command()
+@click.argument("app", required=False)
+def shell(app: str | None) -> None:
+    """Start a Python shell with ``app`` loaded (IPython when installed)."""
+    import code
+
+    loaded = load_app(app)
+    namespace: dict[str, Any] = {"app": loaded}
+    for hook in getattr(loaded, "shell_context_processors", []):
+        namespace.update(hook())
+    banner = (
+        f"Python {sys.version.split()[0]} on {sys.platform}\noakling app: {loaded!r} (as 'app')"
+    )
+    try:
+        from IPython import start_ipython
+
+        start_ipython(argv=[], user_ns=namespace)
+    except ImportError:
+        code.interact(banner=banner, local=namespace)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to bind.")
+def demo(host: str, port: int) -> None:
+    """Serve the Tasks demo (examples/tasks) on HOST:PORT."""
+    import uvicorn
+
+    root = Path(__file__).resolve().parent.parent
+    for base in (root, Path.cwd()):
+        if (base / "examples" / "tasks" / "app.py").is_file():
+            sys.path.insert(0, str(base))
+            break
+    else:
+        raise click.ClickException(
+            "the demo ships with oakling's source checkout (examples/tasks); run from there"
+        )
+    from examples.tasks.app import create_app
+
+    click.echo(f"oakling demo: http://{host}:{port}/  (API at /api/tasks, Ctrl+C to stop)")
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

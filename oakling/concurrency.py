@@ -1,0 +1,70 @@
+"""Running blocking code without blocking the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
+
+__all__ = ["iterate_in_threadpool", "run_in_threadpool", "set_thread_pool_size"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+# NOTE: one pool for the process, sized like anyio's default limiter (40), so
+# sync handlers behave as they do under Starlette/FastAPI.
+_executor: ThreadPoolExecutor | None = None
+_pool_size = 40
+
+
+def set_thread_pool_size(size: int) -> None:
+    """Set how many threads run sync handlers (call before the first request)."""
+    global _executor, _pool_size
+    if size == _pool_size:
+        return
+    _pool_size = size
+    if _executor is not None:
+        _executor.shutdown(wait=False)
+        _executor = None
+
+
+def _get_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="oakling")
+    return _executor
+
+
+async def run_in_threadpool(func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Run ``func`` in the thread pool and await its result.
+
+    Context variables are copied into the thread, so a sync handler sees what
+    middleware set.
+    """
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    call = functools.partial(context.run, func, *args, **kwargs)
+    return await loop.run_in_executor(_get_executor(), call)
+
+
+_STOP = object()
+
+
+def _next_or_stop(iterator: Iterator[_T]) -> Any:
+    try:
+        return next(iterator)
+    except StopIteration:
+        return _STOP
+
+
+async def iterate_in_threadpool(iterable: Iterable[_T]) -> AsyncIterator[_T]:
+    """Iterate a blocking iterable, each ``next()`` in the thread pool."""
+    iterator = iter(iterable)
+    while True:
+        item = await run_in_threadpool(_next_or_stop, iterator)
+        if item is _STOP:
+            break
+        yield item

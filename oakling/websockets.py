@@ -1,0 +1,149 @@
+"""WebSocket connections (ASGI websocket scope; RFC 6455 close codes)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import msgspec
+
+from oakling.exceptions import WebSocketDisconnect
+from oakling.requests import HTTPConnection
+from oakling.types import Message, Receive, Scope, Send
+
+__all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketState"]
+
+
+class WebSocketState(enum.Enum):
+    """Where a side of the connection stands."""
+
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+
+
+class WebSocket(HTTPConnection):
+    """A WebSocket connection, passed to handlers that annotate it.
+
+    Receiving after the peer closed raises :class:`WebSocketDisconnect` with
+    its close code. Messages are text (``str``) or binary (``bytes``); JSON
+    helpers encode with msgspec.
+    """
+
+    __slots__ = ("_receive", "_send", "application_state", "client_state")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        super().__init__(scope)
+        self._receive = receive
+        self._send = send
+        self.client_state = WebSocketState.CONNECTING
+        self.application_state = WebSocketState.CONNECTING
+
+    async def receive(self) -> Message:
+        """Return the next raw ASGI message.
+
+        Raises:
+            WebSocketDisconnect: If the peer has closed.
+            RuntimeError: If called after the disconnect was already reported.
+        """
+        if self.client_state is WebSocketState.DISCONNECTED:
+            raise RuntimeError("the WebSocket is closed; receive() called after a disconnect")
+        message = await self._receive()
+        kind = message["type"]
+        if kind == "websocket.connect":
+            return message
+        if kind == "websocket.disconnect":
+            self.client_state = WebSocketState.DISCONNECTED
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        self.client_state = WebSocketState.CONNECTED
+        return message
+
+    async def send(self, message: Message) -> None:
+        """Send a raw ASGI message."""
+        if self.application_state is WebSocketState.DISCONNECTED:
+            raise RuntimeError("cannot send on a closed WebSocket")
+        if message["type"] == "websocket.close":
+            self.application_state = WebSocketState.DISCONNECTED
+        await self._send(message)
+
+    async def accept(
+        self, subprotocol: str | None = None, headers: Iterable[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        """Accept the connection, optionally choosing one of the offered subprotocols."""
+        if self.client_state is WebSocketState.CONNECTING:
+            await self.receive()  # the websocket.connect message
+        message: Message = {"type": "websocket.accept", "subprotocol": subprotocol}
+        if headers:
+            message["headers"] = list(headers)
+        await self.send(message)
+        self.application_state = WebSocketState.CONNECTED
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close with an RFC 6455 code (1000 normal, 1008 policy, 1011 error)."""
+        await self.send({"type": "websocket.close", "code": code, "reason": reason or ""})
+
+    async def receive_text(self) -> str:
+        """Return the next text message.
+
+        Raises:
+            WebSocketDisconnect: If the peer closed.
+            TypeError: If a binary message arrived instead.
+        """
+        message = await self.receive()
+        text = message.get("text")
+        if text is None:
+            raise TypeError("expected a text message, got a binary one")
+        return str(text)
+
+    async def receive_bytes(self) -> bytes:
+        """Return the next binary message (raises TypeError on a text one)."""
+        message = await self.receive()
+        data = message.get("bytes")
+        if data is None:
+            raise TypeError("expected a binary message, got a text one")
+        return bytes(data)
+
+    async def receive_json(self, mode: str = "text") -> Any:
+        """Return the next message decoded as JSON.
+
+        Raises:
+            msgspec.DecodeError: On malformed JSON (close with 1003 or 1007).
+        """
+        message = await self.receive()
+        data = message.get("text") if mode == "text" else message.get("bytes")
+        if data is None:
+            data = message.get("bytes") or message.get("text") or ""
+        return msgspec.json.decode(data)
+
+    async def send_text(self, data: str) -> None:
+        """Send a text message."""
+        await self.send({"type": "websocket.send", "text": data})
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary message."""
+        await self.send({"type": "websocket.send", "bytes": data})
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        """Send ``data`` as JSON in a text (default) or binary message."""
+        encoded = msgspec.json.encode(data)
+        if mode == "text":
+            await self.send({"type": "websocket.send", "text": encoded.decode()})
+        else:
+            await self.send({"type": "websocket.send", "bytes": encoded})
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Yield text messages until the peer closes normally."""
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            return
+
+    async def iter_json(self) -> AsyncIterator[Any]:
+        """Yield JSON messages until the peer closes normally."""
+        try:
+            while True:
+                yield await self.receive_json()
+        except WebSocketDisconnect:
+            return

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+from oakling.testing import TestClient
+
+from oakling import App, WebSocket, WebSocketDisconnect, WebSocketException
+
+SECRET = "s" * 50
+
+
+def make_app() -> App:
+    app = App(secret_key=SECRET)
+
+    @app.websocket("/echo")
+    async def echo(ws: WebSocket):
+        await ws.accept()
+        text = await ws.receive_text()
+        await ws.send_text(f"text:{text}")
+        data = await ws.receive_bytes()
+        await ws.send_bytes(data[::-1])
+        payload = await ws.receive_json()
+        await ws.send_json({"got": payload})
+        await ws.close(4001, "bye")
+
+    @app.websocket("/rooms/{room_id:int}")
+    async def room(ws: WebSocket, room_id: int, token: str = "none"):
+        await ws.accept()
+        await ws.send_json({"room": room_id, "type": type(room_id).__name__, "token": token})
+        await ws.close()
+
+    @app.websocket("/private")
+    async def private(ws: WebSocket):
+        raise WebSocketException(1008, "not allowed")
+
+    @app.websocket("/crash")
+    async def crash(ws: WebSocket):
+        await ws.accept()
+        raise RuntimeError("ws bug")
+
+    return app
+
+
+def test_text_bytes_json_and_close_code():
+    with TestClient(make_app()) as client, client.websocket_connect("/echo") as ws:
+        ws.send_text("hi")
+        assert ws.receive_text() == "text:hi"
+        ws.send_bytes(b"abc")
+        assert ws.receive_bytes() == b"cba"
+        ws.send_json({"a": 1})
+        assert ws.receive_json() == {"got": {"a": 1}}
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+        assert info.value.code == 4001
+
+
+def test_typed_path_and_query_params():
+    with TestClient(make_app()) as client:
+        with client.websocket_connect("/rooms/12?token=t") as ws:
+            assert ws.receive_json() == {"room": 12, "type": "int", "token": "t"}
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect("/rooms/abc"):
+            pass
+
+
+def test_policy_close_and_unknown_route():
+    with TestClient(make_app()) as client:
+        with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/private"):
+            pass
+        assert info.value.code == 1008
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect("/nowhere"):
+            pass
+
+
+def test_handler_error_closes_with_1011():
+    with (
+        TestClient(make_app(), raise_server_exceptions=False) as client,
+        client.websocket_connect("/crash") as ws,
+    ):
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+        assert info.value.code == 1011
