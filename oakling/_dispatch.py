@@ -324,9 +324,15 @@ class RouteTable:
                 group.append(slot)
         methods = slot[1]
         for method in route.methods:
-            methods[method] = RouteHandler(
+            handler: ASGIApp = RouteHandler(
                 self.app, route, method, chain, frozenset(compiled.converters)
             )
+            # NOTE: a router's middleware wraps its own routes only, the
+            # innermost router's closest to the handler.
+            for router in reversed(chain):
+                for spec in reversed(router.middleware):
+                    handler = spec.build(handler)
+            methods[method] = handler
         self.rows.append(
             (
                 ",".join(route.methods),

@@ -10,11 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from oakling._dispatch import RouteTable
-from oakling.config import Settings, load_settings
 from oakling._errors import default_http_error, server_error
+from oakling.concurrency import set_thread_pool_size
+from oakling.config import Settings, load_settings
 from oakling.datastructures import State
 from oakling.exceptions import HTTPException
-from oakling.concurrency import set_thread_pool_size
 from oakling.requests import HTTPConnection, Limits, Request
 from oakling.responses import Response, to_response
 from oakling.routing import Router
@@ -179,7 +179,21 @@ class App(Router):
         return decorator
 
     def context_processor(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """Add ``func(request) -> dict`` whose result every template context gets."""
+        """Add ``func(request) -> dict`` whose result every template context gets.
+
+        Flask's form ``func() -> dict`` works too. Rendering is synchronous,
+        so ``func`` must be a plain function.
+
+        Raises:
+            TypeError: If ``func`` is an ``async def`` function.
+        """
+        # NOTE: the second test catches objects whose __call__ is async.
+        if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__):
+            raise TypeError(
+                f"context processor {func!r} is async; template rendering is synchronous, "
+                "so context processors must be plain functions (load async data in the "
+                "handler and pass it to render())"
+            )
         self.context_processors.append(func)
         return func
 
@@ -190,10 +204,9 @@ class App(Router):
             from oakling.templating import Templates
 
             folders: list[str] = []
-            for _, _, _, chain in self.walk():
-                for router in chain:
-                    if router.template_folder and router.template_folder not in folders:
-                        folders.append(str(router.template_folder))
+            for router in self.iter_routers():
+                if router.template_folder and router.template_folder not in folders:
+                    folders.append(str(router.template_folder))
             self._templates = Templates(folders, app=self)
         return self._templates
 

@@ -399,6 +399,12 @@ class Router:
 
     # -- flattening ---------------------------------------------------------
 
+    def iter_routers(self) -> Iterable[Router]:
+        """Yield this router and every router included in it, depth first."""
+        yield self
+        for child, _ in self.children:
+            yield from child.iter_routers()
+
     def walk(
         self, prefix: str = "", namespace: str = "", chain: tuple[Router, ...] = ()
     ) -> Iterable[tuple[Route | WebSocketRoute | Mount, str, str, tuple[Router, ...]]]:

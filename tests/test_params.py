@@ -103,7 +103,7 @@ def test_headers_and_cookies(as_handler):
 
     with TestClient(app) as client:
         response = client.get(
-            "/h", headers={"User-Agent": "probe", "X-Count": "3"}, cookies={"session": "abc"}
+            "/h", headers={"User-Agent": "probe", "X-Count": "3", "Cookie": "session=abc"}
         )
         assert response.json() == {"ua": "probe", "count": 3, "session": "abc"}
         response = client.get("/h", headers={"X-Count": "many"})
@@ -266,7 +266,7 @@ def test_dependencies_chain_cache_cleanup_and_overrides(as_handler):
 
     @app.get("/dep")
     @as_handler
-    def handler(repo: Annotated[str, Depends(repository)], db: str = Depends(database)):
+    def handler(repo: str = Depends(repository), db: str = Depends(database)):
         calls.append("handler")
         return {"repo": repo, "db": db}
 

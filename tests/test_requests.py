@@ -47,8 +47,7 @@ def test_request_properties():
     with TestClient(echo_app()) as client:
         response = client.get(
             "/echo?a=1&a=2&b=%20x",
-            headers=[("X-Multi", "one"), ("x-multi", "two")],
-            cookies={"theme": "dark"},
+            headers=[("X-Multi", "one"), ("x-multi", "two"), ("Cookie", "theme=dark")],
         )
     data = response.json()
     assert data["method"] == "GET"
