@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from oakling.concurrency import run_in_threadpool
-from oakling.exceptions import HTTPException, ImproperlyConfigured, WebSocketException
+from oakling.exceptions import (
+    HTTPException,
+    ImproperlyConfigured,
+    WebSocketDisconnect,
+    WebSocketException,
+)
 from oakling.params import Extractor, compile_extractor, new_context
 from oakling.requests import Request
 from oakling.responses import RedirectResponse, Response, to_response
@@ -219,6 +224,8 @@ class WebSocketHandler:
             await self.func(**kwargs)
             if ctx.stack is not None:
                 await ctx.stack.__aexit__(None, None, None)
+        except WebSocketDisconnect:
+            pass  # NOTE: the client left; a normal end, not an error to log.
         except WebSocketException as ex:
             await websocket.close(ex.code, ex.reason)
         except HTTPException as ex:
