@@ -312,11 +312,11 @@ class RouteTable:
             raise ImproperlyConfigured(f"two routes are named {name!r}; give one of them name=...")
         self.names[name] = compiled
         if isinstance(route, WebSocketRoute):
-            handler = WebSocketHandler(self.app, route)
+            ws_handler = WebSocketHandler(self.app, route)
             if compiled.regex is None:
-                self.ws_static[compiled.path] = handler
+                self.ws_static[compiled.path] = ws_handler
             else:
-                self.ws_dynamic.append((compiled, handler))
+                self.ws_dynamic.append((compiled, ws_handler))
             self.rows.append(("WS", compiled.path, name, _qualname(route.endpoint)))
             return
         slot = self._paths.get(compiled.path)

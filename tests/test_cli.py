@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from oakling import App
+from oakling.cli import load_app, main
+
+APP_SOURCE = textwrap.dedent(
+    """
+    from oakling import App, Router
+
+    app = App(secret_key="s" * 50)
+    api = Router("/api", name="api")
+
+    @app.get("/")
+    def index():
+        return "hi"
+
+    @api.post("/tasks")
+    async def create_task():
+        return {}
+
+    app.include(api)
+
+    def create_app():
+        return app
+    """
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "hello_project.py").write_text(APP_SOURCE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("OAKLING_APP", raising=False)
+    yield tmp_path
+    sys.modules.pop("hello_project", None)
+    sys.modules.pop("app", None)
+
+
+@pytest.mark.parametrize("target", ["hello_project", "hello_project:app", "hello_project:create_app()"])
+def test_load_app_discovery_like_flask_run(project, target):
+    assert isinstance(load_app(target), App)
+
+
+def test_load_app_from_app_py_and_env(project, monkeypatch):
+    (project / "app.py").write_text(APP_SOURCE)
+    assert isinstance(load_app(None), App)
+    monkeypatch.setenv("OAKLING_APP", "hello_project:app")
+    assert load_app(None).url_path_for("api:create_task") == "/api/tasks"
+
+
+def test_load_app_errors_are_usage_errors(project):
+    with pytest.raises(click.UsageError, match="cannot import"):
+        load_app("no_such_module")
+    with pytest.raises(click.UsageError, match="no attribute"):
+        load_app("hello_project:missing")
+    with pytest.raises(click.UsageError, match="none of app.py"):
+        load_app(None)
+
+
+def test_routes_command_lists_the_table(project):
+    result = CliRunner().invoke(main, ["routes", "hello_project:app"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["Methods", "Path", "Name", "Handler"]
+    assert any(line.split()[:3] == ["GET", "/", "index"] for line in lines)
+    assert any(line.split()[:3] == ["POST", "/api/tasks", "api:create_task"] for line in lines)
+
+
+def test_help_lists_commands_without_an_app(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "routes", "shell", "demo"):
+        assert command in result.output
+
+
+def test_app_cli_commands_are_found(project):
+    (project / "app.py").write_text(
+        APP_SOURCE
+        + textwrap.dedent(
+            """
+            import click
+
+            @click.command("hello")
+            def hello_command():
+                click.echo("hello from the app")
+
+            app.cli_commands.append(hello_command)
+            """
+        )
+    )
+    result = CliRunner().invoke(main, ["hello"])
+    assert result.exit_code == 0, result.output
+    assert "hello from the app" in result.output
+
+
+def test_unknown_command_is_a_clear_error(project):
+    result = CliRunner().invoke(main, ["nope"])
+    assert result.exit_code != 0
+    assert "No such command" in result.output
