@@ -8,8 +8,8 @@ The names most apps need are importable from here::
 from __future__ import annotations
 
 from oakling.applications import App, Plugin
-from oakling.config import Settings, load_settings
 from oakling.background import BackgroundTask, BackgroundTasks
+from oakling.config import Settings, load_settings
 from oakling.datastructures import URL, FormData, Headers, QueryParams, State, UploadFile
 from oakling.exceptions import (
     HTTPException,

@@ -4,10 +4,10 @@ import contextlib
 import logging
 
 import pytest
-from oakling.testing import TestClient
 
 from oakling import App, HTTPException, JSONResponse, PlainTextResponse, Router, abort
 from oakling.exceptions import ImproperlyConfigured
+from oakling.testing import TestClient
 
 SECRET = "s" * 50
 

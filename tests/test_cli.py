@@ -45,7 +45,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     sys.modules.pop("app", None)
 
 
-@pytest.mark.parametrize("target", ["hello_project", "hello_project:app", "hello_project:create_app()"])
+@pytest.mark.parametrize(
+    "target", ["hello_project", "hello_project:app", "hello_project:create_app()"]
+)
 def test_load_app_discovery_like_flask_run(project, target):
     assert isinstance(load_app(target), App)
 

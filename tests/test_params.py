@@ -6,7 +6,6 @@ from typing import Annotated, TypedDict
 import msgspec
 import pydantic
 import pytest
-from oakling.testing import TestClient
 
 from oakling import (
     App,
@@ -22,6 +21,7 @@ from oakling import (
     UploadFile,
 )
 from oakling.exceptions import ImproperlyConfigured
+from oakling.testing import TestClient
 
 
 class TaskIn(msgspec.Struct):

@@ -3,12 +3,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from oakling.testing import TestClient
 
 from oakling import App, HTTPException, Request
 from oakling._sansio.accept import best_match, parse_accept
 from oakling._sansio.cookies import parse_cookie_header
 from oakling.requests import Limits
+from oakling.testing import TestClient
 
 SECRET = "s" * 50
 

@@ -7,7 +7,6 @@ import uuid
 
 import msgspec
 import pytest
-from oakling.testing import TestClient
 
 from oakling import (
     App,
@@ -19,6 +18,7 @@ from oakling import (
     ServerSentEvent,
     StreamingResponse,
 )
+from oakling.testing import TestClient
 
 SECRET = "s" * 50
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from oakling.testing import TestClient
 
 from oakling import App, Router, View
 from oakling.exceptions import ImproperlyConfigured
 from oakling.routing import NoMatchFound
+from oakling.testing import TestClient
 
 
 def make_app() -> App:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from oakling.testing import TestClient
 
 from oakling import App, WebSocket, WebSocketDisconnect, WebSocketException
+from oakling.testing import TestClient
 
 SECRET = "s" * 50
 
