@@ -1,0 +1,220 @@
+"""Smoke tests of the in-process benchmark harness, ``bench/inprocess.py``.
+
+The harness runs for real with a tiny request count: every framework that is
+installed must pass its correctness check and be timed. Peers (Starlette,
+BlackSheep) are benchmark dependencies only, so their rows are skipped when
+they are not installed (CI installs ``.[dev]`` only). The harness's gate, which
+refuses to time an app that answers wrongly, is attacked with broken apps.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "inprocess.py"
+FRAMEWORKS = ["raw", "oakling", "starlette", "blacksheep"]
+PEERS = {"starlette", "blacksheep"}
+
+
+@pytest.fixture(scope="module")
+def harness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("oakling_bench_inprocess", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--requests",
+            "200",
+            "--repeat",
+            "1",
+            "--warmup",
+            "10",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    data: dict[str, Any] = json.loads(completed.stdout)
+    return data
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_each_installed_framework_passes_its_check_and_is_timed(
+    report: dict[str, Any], framework: str
+) -> None:
+    if framework in PEERS and importlib.util.find_spec(framework) is None:
+        assert framework in report["skipped"]
+        pytest.skip(f"{framework} is not installed (pip install -r bench/requirements.txt)")
+    rows = [row for row in report["results"] if row["framework"] == framework]
+    idiomatic = {row["case"] for row in rows if not row["variant"]}
+    assert idiomatic == set(report["cases"]) == {"plaintext", "json", "path-param"}
+    for row in rows:
+        assert row["ok"], row
+        assert row["error"] is None
+        assert len(row["runs_us"]) == 1
+        assert 0 < row["best_us"] <= row["median_us"]
+        assert row["ratio_to_raw"] > 0
+        assert row["ratio_to_oakling"] > 0
+
+
+def test_report_ratios_are_relative_to_raw_and_oakling(report: dict[str, Any]) -> None:
+    for row in report["results"]:
+        if row["framework"] == "raw":
+            assert row["ratio_to_raw"] == 1.0
+        if row["framework"] == "oakling" and not row["variant"]:
+            assert row["ratio_to_oakling"] == 1.0
+    assert report["requests"] == 200
+    assert report["repeat"] == 1
+
+
+def test_table_output_names_every_case() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(BENCH), "--requests", "50", "--repeat", "1", "--warmup", "0"]
+        + ["--frameworks", "raw,oakling", "--cases", "plaintext,json", "--loop", "asyncio"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "loop asyncio" in completed.stdout
+    lines = completed.stdout.splitlines()
+    for case in ("plaintext", "json"):
+        assert any(line.startswith(case) and " oakling " in line for line in lines)
+    assert not any(line.startswith("path-param") for line in lines)
+
+
+def test_unknown_framework_is_a_usage_error() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(BENCH), "--frameworks", "nosuch"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "unknown framework 'nosuch'" in completed.stderr
+
+
+# -- the correctness gate, attacked -------------------------------------------------
+
+Message = dict[str, Any]
+
+
+def _app(
+    status: int = 200,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes = b"Hello, World!",
+) -> Callable[..., Any]:
+    raw_headers = (
+        [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"13")]
+        if headers is None
+        else headers
+    )
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                await send({"type": message["type"] + ".complete"})
+                if message["type"] == "lifespan.shutdown":
+                    return
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def _lazy_after_first_call() -> Callable[..., Any]:
+    """Answer correctly once, then skip the body: less work than the others."""
+    good = _app()
+    calls = 0
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal calls
+        if scope["type"] == "http":
+            calls += 1
+            if calls > 1:
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                return
+        await good(scope, receive, send)
+
+    return app
+
+
+def _broken_factory() -> Callable[..., Any]:
+    raise RuntimeError("cannot build")
+
+
+BROKEN: dict[str, tuple[Callable[[], Callable[..., Any]], str]] = {
+    "wrong body": (lambda: _app(body=b"Hello, World?"), "body"),
+    "server error": (lambda: _app(status=500), "status 500"),
+    "wrong content type": (
+        lambda: _app(headers=[(b"content-type", b"text/html"), (b"content-length", b"13")]),
+        "content-type",
+    ),
+    "no content type": (lambda: _app(headers=[(b"content-length", b"13")]), "content-type"),
+    "wrong content length": (
+        lambda: _app(headers=[(b"content-type", b"text/plain"), (b"content-length", b"99")]),
+        "content-length",
+    ),
+    "does less work when timed": (_lazy_after_first_call, "messages"),
+    "fails to build": (_broken_factory, "could not start"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_a_wrong_answer_is_reported_and_never_timed(harness: ModuleType, name: str) -> None:
+    factory, complaint = BROKEN[name]
+    good = harness.Bench("raw", "plaintext", lambda: _app())
+    broken = harness.Bench("raw", "plaintext", factory, variant=name)
+    result = harness.run(
+        frameworks=["raw"], requests=20, repeat=2, warmup=0, loop="asyncio", benches=[good, broken]
+    )
+    by_label = {item.bench.label: item for item in result.results}
+    assert by_label["raw"].error is None
+    assert len(by_label["raw"].runs_us) == 2
+    failed = by_label[f"raw [{name}]"]
+    assert failed.error is not None and complaint in failed.error
+    assert failed.runs_us == []
+    assert result.failed == [failed]
+    assert "FAILED" in result.to_text()
+    assert result.to_json()["results"][1]["ok"] is False
+
+
+def test_json_bodies_are_compared_as_values(harness: ModuleType) -> None:
+    case = harness.CASES["json"]
+    spaced = b'{"message": "Hello, World!"}'
+    answer = harness.Answer(
+        200, [(b"content-type", b"application/json")], spaced, messages=2, receives=0
+    )
+    harness.check(answer, case)
+    wrong = harness.Answer(
+        200, [(b"content-type", b"application/json")], b'{"message":"Hello"}', 2, 0
+    )
+    with pytest.raises(harness.BenchError, match="body"):
+        harness.check(wrong, case)
