@@ -68,6 +68,7 @@ class RouteHandler:
         "before",
         "error_chain",
         "fast",
+        "path_only",
         "extractor",
         "func",
         "is_async",
@@ -87,6 +88,7 @@ class RouteHandler:
         path_params: frozenset[str],
     ) -> None:
         self.app = app
+        route_types = {name: conv.python_type for name, conv in route.compiled.converters.items()}
         self.view_class = route.view_class
         self.func = route.handler_for(method)
         self.extractor: Extractor = route.extractors[method]
@@ -109,18 +111,40 @@ class RouteHandler:
             for router in reversed(chain)
             for func in router.after_request_funcs
         ]
-        self.fast = self.trivial and not self.before and not self.after and self.view_class is None
+        simple = not self.before and not self.after and self.view_class is None
+        self.fast = self.trivial and simple
+        # PERF: a handler taking exactly the path's parameters, already of the
+        # converters' types, is called with the matched dict itself.
+        self.path_only = (
+            simple
+            and not self.trivial
+            and self.extractor.only_path
+            and {field.name for field in self.extractor.path} == set(path_params)
+            and all(
+                not field.convert or field.annotation is route_types.get(field.name)
+                for field in self.extractor.path
+            )
+        )
         self.error_chain: ErrorChain = [
             router.error_handlers for router in reversed(chain) if router.error_handlers
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request on this route."""
-        if self.fast:
-            # PERF: no parameters, hooks or view: no Request object unless it fails.
+        if self.fast or self.path_only:
+            # PERF: no parameters but the path's, no hooks or view: no Request
+            # object unless it fails.
             try:
                 func = self.func
-                result = await func() if self.is_async else await run_in_threadpool(func)
+                if self.fast:
+                    result = await func() if self.is_async else await run_in_threadpool(func)
+                else:
+                    params = scope["path_params"]
+                    result = (
+                        await func(**params)
+                        if self.is_async
+                        else await run_in_threadpool(func, **params)
+                    )
                 if not isinstance(result, Response):
                     result = to_response(result, self.status_code, self.response_class)
             except Exception as ex:  # noqa: BLE001 - every error becomes a response

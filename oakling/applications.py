@@ -122,6 +122,7 @@ class App(Router):
         self.limits: Limits = settings.limits()
         self._table: RouteTable | None = None
         self._entry: ASGIApp | None = None
+        self._direct: RouteTable | None = None
         self._templates: Templates | None = None
         self._static: dict[str, Any] = {}
         for plugin in plugins:
@@ -243,6 +244,7 @@ class App(Router):
         if self.user_middleware:
             entry = _ServerErrors(entry, self)
         self._entry = entry
+        self._direct = None if self.user_middleware else table
 
     @property
     def route_table(self) -> RouteTable:
@@ -270,14 +272,23 @@ class App(Router):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
         scope["app"] = self
-        if self._entry is None:
-            if scope["type"] == "lifespan":
-                await self._lifespan(scope, receive, send)
-                return
-            self.build()
+        table = self._direct
+        if table is not None and scope["type"] == "http":
+            # PERF: no middleware: a static path and a known method are two
+            # dict lookups, with no extra coroutine frame.
+            methods = table.static.get(scope["path"])
+            if methods is not None:
+                handler = methods.get(scope["method"])
+                if handler is not None:
+                    await handler(scope, receive, send)
+                    return
+            await table.dispatch_http(scope, receive, send)
+            return
         if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return
+        if self._entry is None:
+            self.build()
         await self._entry(scope, receive, send)  # type: ignore[misc]
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:

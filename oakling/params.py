@@ -577,6 +577,8 @@ def _resolve_hints(func: Callable[..., Any]) -> dict[str, Any]:
     namespace = getattr(target, "__globals__", {})
     hints: dict[str, Any] = {}
     for name, annotation in getattr(target, "__annotations__", {}).items():
+        if name == "return":
+            continue  # NOTE: oakling reads no return annotations (yet)
         if isinstance(annotation, str):
             try:
                 annotation = eval(annotation, namespace)  # noqa: S307 - annotations are the app's own code

@@ -85,6 +85,8 @@ class Response:
 
     def render(self, content: Any) -> bytes:
         """Turn ``content`` into body bytes."""
+        if type(content) is str:
+            return content.encode(self.charset)
         if content is None:
             return b""
         if isinstance(content, bytes):
