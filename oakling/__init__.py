@@ -7,6 +7,8 @@ The names most apps need are importable from here::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from oakling.applications import App, Plugin
 from oakling.background import BackgroundTask, BackgroundTasks
 from oakling.config import Settings, load_settings
@@ -23,6 +25,7 @@ from oakling.params import Body, Cookie, Depends, File, Form, Header, Query
 from oakling.requests import Request
 from oakling.responses import (
     EventSourceResponse,
+    FileResponse,
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
@@ -33,6 +36,9 @@ from oakling.responses import (
 )
 from oakling.routing import Mount, NoMatchFound, Route, Router, View, WebSocketRoute
 from oakling.websockets import WebSocket
+
+if TYPE_CHECKING:
+    from oakling.templating import render
 
 __version__ = "0.1.0"
 
@@ -86,10 +92,6 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     # PERF: Jinja2 is imported only by apps that render templates.
-    if name == "FileResponse":  # NOTE: temporary while FileResponse lands
-        from oakling.responses import FileResponse
-
-        return FileResponse
     if name == "render":
         from oakling.templating import render
 

@@ -22,6 +22,7 @@ from oakling.types import Receive, Scope, Send
 
 __all__ = [
     "EventSourceResponse",
+    "FileResponse",
     "HTMLResponse",
     "JSONResponse",
     "PlainTextResponse",
@@ -506,3 +507,7 @@ def to_response(
         f"a handler returned {kind.__name__}, which oakling cannot turn into a response; "
         "return a Response, str, bytes, dict, list, a Struct/dataclass/pydantic model, or None"
     )
+
+
+# NOTE: at the end, because FileResponse subclasses Response.
+from oakling._fileresponse import FileResponse  # noqa: E402
