@@ -137,9 +137,41 @@ def main() -> None:
 @click.option("--reload", is_flag=True, help="Restart when source files change (development).")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option("--debug", is_flag=True, help="Set OAKLING_DEBUG=1 (tracebacks in pages).")
-def run(app: str | None, host: str, port: int, reload: bool, workers: int, debug: bool) -> None:
+@click.option(
+    "--proxy-headers/--no-proxy-headers",
+    default=False,
+    show_default=True,
+    help="Trust X-Forwarded-Proto/For from --forwarded-allow-ips (behind a proxy).",
+)
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True)
+@click.option(
+    "--graceful-timeout",
+    default=10.0,
+    show_default=True,
+    type=float,
+    help="Seconds to let open responses (event streams) finish on shutdown.",
+)
+def run(
+    app: str | None,
+    host: str,
+    port: int,
+    reload: bool,
+    workers: int,
+    debug: bool,
+    proxy_headers: bool,
+    forwarded_allow_ips: str,
+    graceful_timeout: float,
+) -> None:
     """Serve APP (module:attr) with uvicorn."""
     import uvicorn
+
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": proxy_headers,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "timeout_graceful_shutdown": graceful_timeout,
+    }
 
     if debug:
         os.environ["OAKLING_DEBUG"] = "1"
@@ -148,11 +180,9 @@ def run(app: str | None, host: str, port: int, reload: bool, workers: int, debug
     if reload or workers > 1:
         # NOTE: uvicorn needs an import string to reload or fork workers.
         import_string = _import_string(target, loaded)
-        uvicorn.run(
-            import_string, host=host, port=port, reload=reload, workers=None if reload else workers
-        )
+        uvicorn.run(import_string, reload=reload, workers=None if reload else workers, **options)
     else:
-        uvicorn.run(loaded, host=host, port=port)
+        uvicorn.run(loaded, **options)
 
 
 def _import_string(target: str | None, app: Any) -> str:
@@ -221,7 +251,9 @@ def demo(host: str, port: int) -> None:
     from examples.tasks.app import create_app
 
     click.echo(f"oakling demo: http://{host}:{port}/  (API at /api/tasks, Ctrl+C to stop)")
-    uvicorn.run(create_app(), host=host, port=port)
+    # NOTE: the page keeps an event stream open; without a grace limit uvicorn
+    # would wait for it forever on Ctrl+C.
+    uvicorn.run(create_app(), host=host, port=port, timeout_graceful_shutdown=2)
 
 
 if __name__ == "__main__":  # pragma: no cover

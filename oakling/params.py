@@ -214,7 +214,7 @@ def msgspec_errors(ex: msgspec.ValidationError, base: list[str | int]) -> list[d
     if text.startswith("Object missing required field"):
         field = text.split("`")[1] if "`" in text else ""
         return [{"loc": loc + [field], "msg": "Field required", "type": "missing"}]
-    kind = "type_error" if text.startswith("Expected") else "value_error"
+    kind = "type_error" if text.startswith("Expected") and ", got `" in text else "value_error"
     return [{"loc": loc, "msg": text, "type": kind}]
 
 
@@ -228,7 +228,17 @@ def _pydantic_errors(ex: Any, base: list[str | int]) -> list[dict[str, Any]]:
 class _Field:
     """One parameter's source, key, type and default, fixed at registration."""
 
-    __slots__ = ("annotation", "convert", "default", "embed", "is_list", "key", "location", "name")
+    __slots__ = (
+        "annotation",
+        "bools",
+        "convert",
+        "default",
+        "embed",
+        "is_list",
+        "key",
+        "location",
+        "name",
+    )
 
     def __init__(self, name: str, key: str, location: str, annotation: Any, default: Any) -> None:
         self.name = name
@@ -238,6 +248,10 @@ class _Field:
         self.default = default
         self.is_list = _is_sequence(annotation)
         self.embed = False
+        # The bool fields of a form model, where "on" means true (checkboxes).
+        self.bools = (
+            _form_bools(annotation) if location == "form" and _is_model(annotation) else frozenset()
+        )
         # PERF: a plain ``str`` needs no conversion at all.
         self.convert = annotation not in (str, Any, inspect.Parameter.empty)
 
@@ -252,11 +266,33 @@ class _Field:
     def coerce(self, raw: Any, errors: list[dict[str, Any]]) -> Any:
         if not self.convert:
             return raw
+        if self.annotation is bool and type(raw) is str:
+            raw = _html_bool(raw)
         try:
             return msgspec.convert(raw, self.annotation, strict=False)
         except msgspec.ValidationError as ex:
             errors.extend(msgspec_errors(ex, [self.location, self.key]))
             return None
+
+
+_HTML_BOOLS = {"on": "true", "yes": "true", "off": "false", "no": "false"}
+
+
+def _html_bool(raw: str) -> str:
+    """Map what HTML checkboxes and people send (``on``, ``yes``) to JSON booleans."""
+    return _HTML_BOOLS.get(raw.lower(), raw)
+
+
+def _form_bools(annotation: Any) -> frozenset[str]:
+    """Return the names of a form model's ``bool`` fields (Struct or dataclass)."""
+    try:
+        info = msgspec.inspect.type_info(annotation)
+    except Exception:  # noqa: BLE001 - not a type msgspec describes: no bool fields known
+        return frozenset()
+    fields = getattr(info, "fields", ())
+    return frozenset(
+        field.encode_name for field in fields if isinstance(field.type, msgspec.inspect.BoolType)
+    )
 
 
 def _split_annotated(annotation: Any) -> tuple[Any, Any]:
@@ -372,6 +408,9 @@ class Extractor:
             if hasattr(target, "model_validate_json"):
                 self.is_pydantic_body = True
                 self.body_decoder = target.model_validate_json
+            elif dataclasses.is_dataclass(target):
+                decode = msgspec.json.Decoder(target).decode
+                self.body_decoder = lambda body: dataclasses.replace(decode(body))
             else:
                 self.body_decoder = msgspec.json.Decoder(target).decode
 
@@ -516,6 +555,10 @@ class Extractor:
                     key: (form.getlist(key) if len(form.getlist(key)) > 1 else form[key])
                     for key in form
                 }
+                for key in field.bools:
+                    value = data.get(key)
+                    if isinstance(value, str):
+                        data[key] = _html_bool(value)
                 values[field.name] = _convert_model(field.annotation, data, ["form"], errors)
                 continue
             if field.is_list:
@@ -608,7 +651,12 @@ def _convert_model(
             errors.extend(_pydantic_errors(ex, loc))
             return None
     try:
-        return msgspec.convert(data, annotation, strict=False)
+        value = msgspec.convert(data, annotation, strict=False, dec_hook=None)
+        # NOTE: msgspec leaves dataclass defaults off the instance's __dict__,
+        # and its encoder then omits them; __init__ (via replace) sets them.
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = dataclasses.replace(value)
+        return value
     except msgspec.ValidationError as ex:
         errors.extend(msgspec_errors(ex, loc))
         return None

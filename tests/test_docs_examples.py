@@ -290,11 +290,6 @@ def test_handlers_models(load: Loader) -> None:
             assert response.json()["detail"][0]["loc"] == loc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="msgspec leaves a decoded dataclass's defaults on the class, and its encoder "
-    "then omits them (reported to the lead); remove this mark once fixed",
-)
 def test_handlers_models_dataclass_defaults_survive_a_round_trip(load: Loader) -> None:
     app = load("handlers_models").app
     with TestClient(app) as client:

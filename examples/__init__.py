@@ -1,0 +1,1 @@
+"""Example apps that ship with oakling's source (the Tasks demo, benchmarks)."""

@@ -1,0 +1,1 @@
+"""The Tasks demo: ``oakling demo`` serves ``examples.tasks.app:create_app``."""
