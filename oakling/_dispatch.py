@@ -158,6 +158,12 @@ class RouteHandler:
             response = await self._respond(request)
         except Exception as ex:  # noqa: BLE001 - every error becomes a response
             response, reraise = await self.app.error_response(request, ex, self.error_chain)
+            if self.after:
+                # NOTE: Flask runs after_request on error handlers' responses too.
+                try:
+                    response = await self._after(request, response)
+                except Exception:  # noqa: BLE001 - keep the error response already made
+                    self.app.log_exception(scope)
         await response(scope, receive, send)
         if request._form is not None:
             await request.close()

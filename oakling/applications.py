@@ -14,7 +14,7 @@ from oakling._errors import default_http_error, server_error
 from oakling.concurrency import set_thread_pool_size
 from oakling.config import Settings, load_settings
 from oakling.datastructures import State
-from oakling.exceptions import HTTPException
+from oakling.exceptions import HTTPException, ImproperlyConfigured
 from oakling.requests import HTTPConnection, Limits, Request
 from oakling.responses import Response, to_response
 from oakling.routing import Router
@@ -118,6 +118,7 @@ class App(Router):
         self.template_filters: dict[str, Callable[..., Any]] = {}
         self.context_processors: list[Callable[..., Any]] = []
         self.cli_commands: list[Any] = []
+        self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
         self.plugins: list[Plugin] = []
         self.limits: Limits = settings.limits()
         self._table: RouteTable | None = None
@@ -198,6 +199,13 @@ class App(Router):
         self.context_processors.append(func)
         return func
 
+    def shell_context_processor(
+        self, func: Callable[[], dict[str, Any]]
+    ) -> Callable[[], dict[str, Any]]:
+        """Add names to ``oakling shell``: ``func() -> {name: value}`` (Flask's)."""
+        self.shell_context_processors.append(func)
+        return func
+
     @property
     def templates(self) -> Templates:
         """The Jinja2 templates of this app and its routers (built on first use)."""
@@ -224,12 +232,16 @@ class App(Router):
         server sends no lifespan events. Registering routes afterwards has
         no effect on the compiled table until ``build()`` is called again.
         """
-        if (
-            self.static_dir
-            and os.path.isdir(self.static_dir)
-            and not any(getattr(route, "name", None) == "static" for route in self.routes)
+        if self.static_dir and not any(
+            getattr(route, "name", None) == "static" for route in self.routes
         ):
             from oakling.staticfiles import StaticFiles
+
+            if not os.path.isdir(self.static_dir):
+                raise ImproperlyConfigured(
+                    f"static_dir {self.static_dir!r} is not a folder "
+                    f"(from {os.getcwd()!r}); create it or leave static_dir unset"
+                )
 
             self.mount(self.static_url, StaticFiles(directory=self.static_dir), name="static")
         table = RouteTable(self)

@@ -214,14 +214,17 @@ class MutableHeaders(Headers):
         return str(current)
 
     def add_vary_header(self, value: str) -> None:
-        """Add ``value`` to ``Vary`` unless it is already listed."""
-        current = self.get("vary")
-        if current is None:
-            self["vary"] = value
+        """Add ``value`` to ``Vary`` unless listed (every ``Vary`` header is read).
+
+        ``Vary: *`` already covers everything and is left alone (RFC 9110
+        section 12.5.5).
+        """
+        names = [item.strip() for header in self.getlist("vary") for item in header.split(",")]
+        names = [name for name in names if name]
+        lowered = {name.lower() for name in names}
+        if "*" in lowered or value.lower() in lowered:
             return
-        names = [item.strip().lower() for item in current.split(",")]
-        if value.lower() not in names:
-            self["vary"] = f"{current}, {value}"
+        self["vary"] = ", ".join([*names, value])
 
 
 class URL:

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from oakling.exceptions import WebSocketDisconnect
+from oakling.exceptions import WebSocketDisconnect, WebSocketException
 from oakling.requests import HTTPConnection
 from oakling.types import Message, Receive, Scope, Send
 
@@ -108,13 +108,18 @@ class WebSocket(HTTPConnection):
         """Return the next message decoded as JSON.
 
         Raises:
-            msgspec.DecodeError: On malformed JSON (close with 1003 or 1007).
+            WebSocketException: 1007 (invalid payload data, RFC 6455 section
+                7.4.1) on malformed JSON; uncaught, it closes the connection
+                with that code and logs nothing.
         """
         message = await self.receive()
         data = message.get("text") if mode == "text" else message.get("bytes")
         if data is None:
             data = message.get("bytes") or message.get("text") or ""
-        return msgspec.json.decode(data)
+        try:
+            return msgspec.json.decode(data)
+        except msgspec.DecodeError as ex:
+            raise WebSocketException(1007, f"Invalid JSON: {ex}"[:120]) from None
 
     async def send_text(self, data: str) -> None:
         """Send a text message."""

@@ -29,33 +29,48 @@ StartResponse = Callable[..., Any]
 class WSGIAdapter:
     """A WSGI callable wrapping an ASGI app (PEP 3333).
 
+    The loop thread and the lifespan startup begin with the first request
+    (or an explicit :meth:`start`), in the process that serves it: a thread
+    started at import would not survive the fork of ``gunicorn --preload``.
+
     Args:
         app: The ASGI app.
-        lifespan: Run the app's lifespan startup now and shutdown at exit.
+        lifespan: Run the app's lifespan startup on start, shutdown at exit.
         startup_timeout: Seconds to wait for startup.
-
-    Raises:
-        RuntimeError: If the app's startup fails (the message says why).
     """
 
     def __init__(
         self, app: ASGIApp, *, lifespan: bool = True, startup_timeout: float = 30.0
     ) -> None:
-        from a2wsgi import ASGIMiddleware
-
         self.app = app
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="oakling-wsgi-loop", daemon=True
-        )
-        self._thread.start()
-        # NOTE: a2wsgi types ASGI apps more narrowly than the ASGI spec does.
-        self._wsgi: Any = ASGIMiddleware(cast(Any, app), loop=self.loop)
+        self.lifespan = lifespan
+        self.startup_timeout = startup_timeout
+        self._lock = threading.Lock()
+        self._wsgi: Any = None
         self._shutdown: asyncio.Queue[Message] | None = None
         self._lifespan_done: Any = None
-        if lifespan:
-            self._start_lifespan(startup_timeout)
-            atexit.register(self.close)
+
+    def start(self) -> None:
+        """Start the loop thread and run the lifespan startup (idempotent).
+
+        Raises:
+            RuntimeError: If the app's startup fails (the message says why).
+        """
+        with self._lock:
+            if self._wsgi is not None:
+                return
+            from a2wsgi import ASGIMiddleware
+
+            self.loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self.loop.run_forever, name="oakling-wsgi-loop", daemon=True
+            )
+            self._thread.start()
+            if self.lifespan:
+                self._start_lifespan(self.startup_timeout)
+                atexit.register(self.close)
+            # NOTE: a2wsgi types ASGI apps more narrowly than the ASGI spec does.
+            self._wsgi = ASGIMiddleware(cast(Any, self.app), loop=self.loop)
 
     def _start_lifespan(self, timeout: float) -> None:
         async def start() -> asyncio.Future[Message]:
@@ -85,7 +100,7 @@ class WSGIAdapter:
 
     def close(self) -> None:
         """Run the lifespan shutdown and stop the loop thread (idempotent)."""
-        if not self.loop.is_running():
+        if self._wsgi is None or not self.loop.is_running():
             return
         if self._shutdown is not None:
             inbox = self._shutdown
@@ -106,6 +121,8 @@ class WSGIAdapter:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one WSGI request."""
+        if self._wsgi is None:
+            self.start()
         return self._wsgi(environ, start_response)  # type: ignore[no-any-return]
 
 

@@ -396,3 +396,36 @@ def test_http_exception_headers_and_detail_objects():
     assert response.status_code == 429
     assert response.headers["retry-after"] == "3"
     assert response.json() == {"detail": {"retry_after": 3}}
+
+
+def test_after_request_runs_on_error_handler_responses():
+    app = App(secret_key=SECRET)
+
+    @app.after_request
+    def stamp(response):
+        response.headers["x-stamp"] = "1"
+
+    @app.get("/gone")
+    def gone():
+        abort(410)
+
+    with TestClient(app) as client:
+        response = client.get("/gone")
+    assert response.status_code == 410
+    assert response.headers["x-stamp"] == "1"
+
+
+def test_missing_static_dir_fails_at_startup(tmp_path):
+    app = App(secret_key=SECRET, static_dir=tmp_path / "nope")
+    with pytest.raises(ImproperlyConfigured, match="static_dir"):
+        app.build()
+
+
+def test_shell_context_processor_registers_names():
+    app = App(secret_key=SECRET)
+
+    @app.shell_context_processor
+    def names():
+        return {"answer": 42}
+
+    assert app.shell_context_processors == [names]

@@ -166,3 +166,15 @@ def test_html_response_and_head_strips_body():
 def test_no_content_length_on_204_and_304():
     assert "content-length" not in Response(None, 204).headers
     assert "content-length" not in Response(None, 304).headers
+
+
+def test_vary_merges_every_vary_header_and_respects_star():
+    response = Response("x", headers={"Vary": "Accept"})
+    response.headers.append("Vary", "Origin")
+    response.headers.add_vary_header("Cookie")
+    assert response.headers.getlist("vary") == ["Accept, Origin, Cookie"]
+    response.headers.add_vary_header("origin")
+    assert response.headers.getlist("vary") == ["Accept, Origin, Cookie"]
+    starred = Response("x", headers={"Vary": "*"})
+    starred.headers.add_vary_header("Cookie")
+    assert starred.headers.getlist("vary") == ["*"]

@@ -78,3 +78,19 @@ def test_handler_error_closes_with_1011():
         with pytest.raises(WebSocketDisconnect) as info:
             ws.receive_text()
         assert info.value.code == 1011
+
+
+def test_malformed_json_closes_with_1007_without_logging(caplog):
+    app = App(secret_key=SECRET)
+
+    @app.websocket("/json")
+    async def json_echo(ws: WebSocket):
+        await ws.accept()
+        await ws.send_json(await ws.receive_json())
+
+    with TestClient(app) as client, client.websocket_connect("/json") as ws:
+        ws.send_text("not json")
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+    assert info.value.code == 1007
+    assert "Traceback" not in caplog.text
