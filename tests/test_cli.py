@@ -109,3 +109,12 @@ def test_unknown_command_is_a_clear_error(project):
     result = CliRunner().invoke(main, ["nope"])
     assert result.exit_code != 0
     assert "No such command" in result.output
+
+
+def test_shell_has_the_app_and_context_names(project):
+    (project / "app.py").write_text(
+        APP_SOURCE + "\n@app.shell_context_processor\ndef extra():\n    return {'answer': 42}\n"
+    )
+    result = CliRunner().invoke(main, ["shell"], input="print(type(app).__name__, answer)\n")
+    assert result.exit_code == 0, result.output
+    assert "App 42" in result.output
