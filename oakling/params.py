@@ -32,7 +32,7 @@ from oakling.background import BackgroundTasks
 from oakling.concurrency import run_in_threadpool
 from oakling.datastructures import UploadFile
 from oakling.exceptions import HTTPException, ImproperlyConfigured, RequestValidationError
-from oakling.requests import HTTPConnection, Request
+from oakling.requests import JSON_ERRORS, HTTPConnection, Request, json_error_message
 
 __all__ = [
     "Body",
@@ -502,20 +502,18 @@ class Extractor:
                 values[field.name] = self.body_decoder(body)
             except msgspec.ValidationError as ex:
                 errors.extend(msgspec_errors(ex, ["body"]))
-            except msgspec.DecodeError as ex:
-                errors.append(
-                    {"loc": ["body"], "msg": f"Invalid JSON: {ex}", "type": "json_invalid"}
-                )
             except ValueError as ex:  # pydantic's ValidationError is a ValueError
-                if hasattr(ex, "errors"):
+                if callable(getattr(ex, "errors", None)):
                     errors.extend(self._pydantic_or_json(ex))
-                else:
-                    raise
+                else:  # msgspec.DecodeError, UnicodeDecodeError
+                    errors.append(_json_invalid(ex))
+            except RecursionError as ex:
+                errors.append(_json_invalid(ex))
             return
         try:
             data = msgspec.json.decode(body)
-        except msgspec.DecodeError as ex:
-            errors.append({"loc": ["body"], "msg": f"Invalid JSON: {ex}", "type": "json_invalid"})
+        except JSON_ERRORS as ex:
+            errors.append(_json_invalid(ex))
             return
         if not isinstance(data, dict):
             errors.append({"loc": ["body"], "msg": "Expected a JSON object", "type": "type_error"})
@@ -602,6 +600,14 @@ class Extractor:
         if dependency.use_cache:
             ctx.cache[func] = value
         return value
+
+
+def _json_invalid(ex: BaseException) -> dict[str, Any]:
+    return {
+        "loc": ["body"],
+        "msg": f"Invalid JSON: {json_error_message(ex)}",
+        "type": "json_invalid",
+    }
 
 
 def _resolve_hints(func: Callable[..., Any]) -> dict[str, Any]:

@@ -134,9 +134,13 @@ class HTTPConnection:
 
         Raises:
             HTTPException: 400 when the header is not a host name or address
-                with an optional port (it could otherwise rewrite absolute URLs).
+                with an optional port 0..65535 (it could otherwise rewrite
+                absolute URLs), or is sent twice (RFC 9112 section 3.2).
         """
-        host = self.headers.get("host")
+        hosts = self.headers.getlist("host")
+        if len(hosts) > 1:
+            raise HTTPException(400, "Invalid Host header: sent more than once")
+        host = hosts[0] if hosts else None
         if host is None:
             server = self.scope.get("server")
             if not server:
@@ -146,6 +150,9 @@ class HTTPConnection:
             return name if _DEFAULT_PORTS.get(scheme) == port else f"{name}:{port}"
         if _HOST_RE.fullmatch(host) is None:
             raise HTTPException(400, "Invalid Host header")
+        port = host.rpartition(":")[2] if not host.endswith("]") else ""
+        if port.isdigit() and int(port) > 65535:
+            raise HTTPException(400, "Invalid Host header: port out of range")
         return str(host)
 
     @property
@@ -293,8 +300,8 @@ class Request(HTTPConnection):
             body = await self.body()
             try:
                 self._json = msgspec.json.decode(body)
-            except msgspec.DecodeError as ex:
-                raise HTTPException(400, f"Malformed JSON body: {ex}") from None
+            except JSON_ERRORS as ex:
+                raise HTTPException(400, f"Malformed JSON body: {json_error_message(ex)}") from None
         return self._json
 
     async def form(self) -> FormData:
@@ -330,3 +337,16 @@ class Request(HTTPConnection):
 
 
 _MISSING: Any = object()
+
+# NOTE: msgspec raises DecodeError on bad syntax, but UnicodeDecodeError on
+# invalid UTF-8 inside strings and RecursionError on deep nesting it skips.
+JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+def json_error_message(ex: BaseException) -> str:
+    """Describe why a body is not valid JSON, for a 4xx answer."""
+    if isinstance(ex, UnicodeDecodeError):
+        return "invalid UTF-8 in a string"
+    if isinstance(ex, RecursionError):
+        return "nested too deeply"
+    return str(ex)

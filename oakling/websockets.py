@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from oakling.exceptions import WebSocketDisconnect, WebSocketException
-from oakling.requests import HTTPConnection
+from oakling.requests import JSON_ERRORS, HTTPConnection, json_error_message
 from oakling.types import Message, Receive, Scope, Send
 
 __all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketState"]
@@ -118,8 +118,10 @@ class WebSocket(HTTPConnection):
             data = message.get("bytes") or message.get("text") or ""
         try:
             return msgspec.json.decode(data)
-        except msgspec.DecodeError as ex:
-            raise WebSocketException(1007, f"Invalid JSON: {ex}"[:120]) from None
+        except JSON_ERRORS as ex:
+            raise WebSocketException(
+                1007, f"Invalid JSON: {json_error_message(ex)}"[:120]
+            ) from None
 
     async def send_text(self, data: str) -> None:
         """Send a text message."""

@@ -212,3 +212,28 @@ def test_http_exception_for_bad_host_is_catchable():
     with pytest.raises(HTTPException) as info:
         _ = request.url
     assert info.value.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": "\xff"}',
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"a": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+    ],
+)
+def test_json_that_breaks_the_decoder_is_400_not_500(body):
+    with TestClient(echo_app()) as client:
+        response = client.post("/json", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert "Malformed JSON" in response.json()["detail"]
+
+
+def test_two_host_headers_and_out_of_range_ports_are_refused():
+    with TestClient(echo_app()) as client:
+        assert (
+            client.get("/echo", headers=[("Host", "a.example"), ("Host", "b.example")]).status_code
+            == 400
+        )
+        assert client.get("/echo", headers={"Host": "a.example:99999"}).status_code == 400
+        assert client.get("/echo", headers={"Host": "a.example:65535"}).status_code == 200

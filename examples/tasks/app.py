@@ -170,9 +170,11 @@ def list_tasks(tasks: Tasks) -> list[Task]:
 @api.post("/tasks")
 def create_task(request: Request, body: TaskIn, tasks: Tasks, feed: Feed) -> Response:
     """Create a task (201, with its URL in ``Location``)."""
+    # NOTE: read the host first: a forged Host is refused (400) before anything is stored.
+    base = str(request.base_url).rstrip("/")
     task = tasks.add(body.title.strip(), body.completed)
     feed.publish(TaskChange("added", task))
-    location = request.url_for("api:get_task", task_id=task.id)
+    location = base + request.app.url_path_for("api:get_task", task_id=task.id)
     return JSONResponse(task, 201, {"location": location})
 
 
