@@ -23,7 +23,7 @@ from oakling._sansio.ranges import content_range, multipart_byteranges, parse_ra
 from oakling.background import BackgroundTask
 from oakling.concurrency import run_in_threadpool
 from oakling.datastructures import Headers
-from oakling.responses import Response
+from oakling.responses import Response, _wait_disconnect
 from oakling.types import Receive, Scope, Send
 
 __all__ = ["FileResponse"]
@@ -360,13 +360,6 @@ class FileResponse(Response):
             await self._send_file(scope, receive, send, 206, headers, pieces, tail)
 
     @staticmethod
-    async def _wait_disconnect(receive: Receive) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-
-    @staticmethod
     async def _send_empty(send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         if status != 304:
             headers.append((b"content-length", b"0"))
@@ -412,7 +405,7 @@ class FileResponse(Response):
             left = total
             if amount < total:
                 # PERF: only a body of several chunks pays for a disconnect watch.
-                watcher = asyncio.ensure_future(self._wait_disconnect(receive))
+                watcher = asyncio.ensure_future(_wait_disconnect(receive))
             for head, first, last in pieces:
                 offset = first
                 remaining = last - first + 1

@@ -321,13 +321,6 @@ class StreamingResponse(Response):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    @staticmethod
-    async def _wait_disconnect(receive: Receive) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
         await send(
@@ -337,7 +330,7 @@ class StreamingResponse(Response):
             await send({"type": "http.response.body", "body": b""})
             return
         stream = asyncio.ensure_future(self._stream(send))
-        watch = asyncio.ensure_future(self._wait_disconnect(receive))
+        watch = asyncio.ensure_future(_wait_disconnect(receive))
         try:
             done, _ = await asyncio.wait((stream, watch), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -379,6 +372,14 @@ class ServerSentEvent:
             lines.append(f"retry: {int(self.retry)}")
         lines.extend(f"data: {line}" for line in data.splitlines() or [""])
         return ("\n".join(lines) + "\n\n").encode()
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    """Return once the client has disconnected (an ``http.disconnect`` message)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 def _one_line(value: str) -> str:
