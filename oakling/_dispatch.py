@@ -211,6 +211,9 @@ class RouteHandler:
                     await ctx.stack.__aexit__(type(ex), ex, ex.__traceback__)
                 raise
             if ctx.stack is not None:
+                # NOTE: a yield dependency's cleanup may read request.response
+                # (a transaction rolls back on a 5xx it did not raise).
+                request.response = response
                 await ctx.stack.__aexit__(None, None, None)
             if ctx.background is not None and response.background is None:
                 response.background = ctx.background

@@ -44,6 +44,7 @@ __all__ = [
     "Param",
     "Query",
     "compile_extractor",
+    "register_injectable",
 ]
 
 _REQUIRED: Any = inspect.Parameter.empty
@@ -151,6 +152,21 @@ class Depends:
 
     def __repr__(self) -> str:
         return f"Depends({getattr(self.func, '__name__', self.func)!r})"
+
+
+_INJECTABLES: dict[Any, Callable[..., Any]] = {}
+
+
+def register_injectable(annotation: Any, provider: Callable[..., Any]) -> None:
+    """Inject ``provider``'s value into parameters annotated ``annotation``.
+
+    The hook batteries use to give handlers objects by type, as
+    ``oakling.db`` gives a SQLAlchemy ``Session`` to ``db: Session``. The
+    provider is a dependency (sync or async, may ``yield``, may take the
+    ``Request``), cached per request. Register before handlers are declared;
+    a later registration replaces an earlier one.
+    """
+    _INJECTABLES[annotation] = provider
 
 
 class _Context:
@@ -363,6 +379,11 @@ class Extractor:
                 )
             name = parameter.name
             if isinstance(marker, Depends):
+                self.dependencies.append((name, marker))
+                self.sub_extractors[marker.func] = Extractor(marker.func, path_params)
+                continue
+            if marker is None and annotation in _INJECTABLES:
+                marker = Depends(_INJECTABLES[annotation])
                 self.dependencies.append((name, marker))
                 self.sub_extractors[marker.func] = Extractor(marker.func, path_params)
                 continue

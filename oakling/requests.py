@@ -16,6 +16,7 @@ from oakling.types import Message, Receive, Scope
 
 if TYPE_CHECKING:
     from oakling.applications import App
+    from oakling.responses import Response
 
 __all__ = ["HTTPConnection", "Limits", "Request"]
 
@@ -205,9 +206,13 @@ class Request(HTTPConnection):
 
     Reading the body is lazy and limited (see :class:`Limits`): ``body()``
     caches the bytes; ``stream()`` yields chunks without keeping them.
+
+    Attributes:
+        response: The handler's response once it returned, so the cleanup
+            of a ``yield`` dependency can see its status (None before).
     """
 
-    __slots__ = ("_body", "_form", "_json", "_receive", "_stream_consumed", "limits")
+    __slots__ = ("_body", "_form", "_json", "_receive", "_stream_consumed", "limits", "response")
 
     def __init__(self, scope: Scope, receive: Receive = None, limits: Limits | None = None) -> None:  # type: ignore[assignment]
         # PERF: plain attribute setup, no parsing; everything else is lazy.
@@ -222,6 +227,8 @@ class Request(HTTPConnection):
         self._form: FormData | None = None
         self._stream_consumed = False
         self.limits = limits if limits is not None else DEFAULT_LIMITS
+        # The handler's response, set before ``yield`` dependencies clean up.
+        self.response: Response | None = None
 
     @property
     def method(self) -> str:

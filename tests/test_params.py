@@ -329,3 +329,44 @@ def test_unresolvable_annotation_fails_at_registration():
 
     with pytest.raises(ImproperlyConfigured, match="NotDefinedAnywhere"):
         app.add_route("/x", handler)
+
+
+class Connection:
+    """A stand-in for what a battery injects by type (a database session)."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+
+def provide_connection(request: Request):
+    connection = Connection()
+    yield connection
+    status = request.response.status_code if request.response is not None else None
+    connection.log.append(f"cleanup saw {status}")
+    LOG.extend(connection.log)
+
+
+LOG: list[str] = []
+
+
+def test_injectables_by_annotation_see_the_response_status(as_handler):
+    from oakling.params import register_injectable
+
+    register_injectable(Connection, provide_connection)
+    app = App(debug=True)
+
+    @app.get("/ok")
+    @as_handler
+    def ok(connection: Connection):
+        return {"same": isinstance(connection, Connection)}
+
+    @app.get("/fail")
+    @as_handler
+    def fail(connection: Connection):
+        return {"error": True}, 503
+
+    LOG.clear()
+    with TestClient(app) as client:
+        assert client.get("/ok").json() == {"same": True}
+        assert client.get("/fail").status_code == 503
+    assert LOG == ["cleanup saw 200", "cleanup saw 503"]
