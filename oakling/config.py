@@ -72,7 +72,6 @@ from pathlib import Path, PurePath
 from typing import Annotated, Any, TypeVar, overload
 
 import msgspec
-from dotenv import dotenv_values
 
 from oakling.exceptions import ImproperlyConfigured
 from oakling.requests import Limits
@@ -374,6 +373,9 @@ def load_settings(
     if env_file is not None:
         path = Path(env_file)
         if path.is_file():
+            # PERF: python-dotenv is imported only when a .env file exists.
+            from dotenv import dotenv_values
+
             collect(dotenv_values(path, encoding="utf-8"), str(path.resolve()))
     collect(os.environ if environ is None else environ, "environment")
     for name, value in overrides.items():
