@@ -229,6 +229,11 @@ class WebSocketRoute:
     """A WebSocket route; the handler gets a ``WebSocket`` and typed path params."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], *, name: str | None = None) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            raise ImproperlyConfigured(
+                f"WebSocket handler {getattr(endpoint, '__qualname__', endpoint)} must be "
+                "an 'async def' function: it awaits messages on the event loop"
+            )
         self.path = path
         self.endpoint = endpoint
         self.name = name or getattr(endpoint, "__name__", None) or path

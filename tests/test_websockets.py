@@ -94,3 +94,14 @@ def test_malformed_json_closes_with_1007_without_logging(caplog):
             ws.receive_text()
     assert info.value.code == 1007
     assert "Traceback" not in caplog.text
+
+
+def test_sync_websocket_handlers_are_refused_at_registration():
+    from oakling.exceptions import ImproperlyConfigured
+
+    app = App(secret_key=SECRET)
+    with pytest.raises(ImproperlyConfigured, match="async def"):
+
+        @app.websocket("/sync")
+        def sync_handler(ws: WebSocket):
+            pass
