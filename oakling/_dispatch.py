@@ -197,6 +197,8 @@ class RouteHandler:
             )
         else:
             ctx = new_context(self.app.dependency_overrides or None)
+            # NOTE: dependencies may ask which handler they serve (Starlette's key).
+            request.scope["endpoint"] = func
             try:
                 kwargs = await self.extractor(request, ctx)
                 args = (self.view_class(),) if self.view_class is not None else ()

@@ -86,6 +86,15 @@ class HTTPConnection:
         return self.scope["path"]  # type: ignore[no-any-return]
 
     @property
+    def endpoint(self) -> Any:
+        """The handler function serving this request, once routed (else None).
+
+        Set before dependencies run, so a dependency can read marks a
+        decorator put on the handler (``oakling.db``'s ``no_transaction``).
+        """
+        return self.scope.get("endpoint")
+
+    @property
     def path_params(self) -> dict[str, Any]:
         """The converted path parameters of the matched route."""
         return self.scope.get("path_params", {})  # type: ignore[no-any-return]

@@ -1,0 +1,193 @@
+"""Engines: one database URL gives a sync and an async SQLAlchemy engine.
+
+The driver pair comes from the URL's backend (``sqlite`` -> sqlite3 and
+aiosqlite; ``postgresql`` -> psycopg and asyncpg; ``mysql``/``mariadb`` ->
+PyMySQL and aiomysql); a URL that names a driver keeps it for its own side.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import URL, Engine, event, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+__all__ = [
+    "async_url",
+    "create_async_engine_for",
+    "create_sync_engine",
+    "default_url",
+    "sync_url",
+]
+
+# backend -> (sync driver, async driver)
+_DRIVERS: dict[str, tuple[str, str]] = {
+    "sqlite": ("pysqlite", "aiosqlite"),
+    "postgresql": ("psycopg", "asyncpg"),
+    "mysql": ("pymysql", "aiomysql"),
+    "mariadb": ("pymysql", "aiomysql"),
+}
+_ASYNC_DRIVERS = frozenset({"aiosqlite", "asyncpg", "psycopg_async", "aiomysql", "asyncmy"})
+_EXTRAS = {"sqlite": "db", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+
+
+def default_url() -> str:
+    """Return ``sqlite:///<cwd>/<project>.db``, project being the cwd's name."""
+    cwd = os.getcwd()
+    name = os.path.basename(cwd.rstrip(os.sep)) or "oakling"
+    return f"sqlite:///{os.path.join(cwd, name + '.db')}"
+
+
+def _parse(url: str | URL) -> URL:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgres":  # NOTE: Heroku-style URLs use the old name.
+        parsed = parsed.set(drivername="postgresql")
+    return parsed
+
+
+def sync_url(url: str | URL) -> URL:
+    """Return the URL with a synchronous driver (kept if it names one).
+
+    Raises:
+        sqlalchemy.exc.ArgumentError: For a string that is no database URL.
+    """
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    driver = parsed.get_driver_name()
+    pair = _DRIVERS.get(backend)
+    if pair is None:
+        return parsed
+    if "+" in parsed.drivername and driver not in _ASYNC_DRIVERS:
+        return parsed
+    return parsed.set(drivername=backend if backend == "sqlite" else f"{backend}+{pair[0]}")
+
+
+def async_url(url: str | URL) -> URL:
+    """Return the URL with an asyncio driver (kept if it names one).
+
+    Raises:
+        ValueError: For a backend with no known asyncio driver.
+    """
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    driver = parsed.get_driver_name()
+    if "+" in parsed.drivername and driver in _ASYNC_DRIVERS:
+        return parsed
+    pair = _DRIVERS.get(backend)
+    if pair is None:
+        raise ValueError(
+            f"no asyncio driver known for {backend!r} URLs; name one in the URL "
+            f"({backend}+<driver>://...) or use sync handlers with Session"
+        )
+    return parsed.set(drivername=f"{backend}+{pair[1]}")
+
+
+def _missing_driver(url: URL, ex: ImportError) -> ImportError:
+    extra = _EXTRAS.get(url.get_backend_name(), "db")
+    return ImportError(
+        f"the {url.get_driver_name()!r} driver for {url.get_backend_name()} is not "
+        f"installed ({ex}); install it with: pip install 'oakling[{extra}]'"
+    )
+
+
+def _is_memory_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def _sqlite_hooks(engine: Engine, wal: bool) -> None:
+    """Turn on foreign keys (and WAL for files), and let SQLAlchemy emit BEGIN.
+
+    sqlite3's legacy transaction control emits no BEGIN before SELECT or
+    SAVEPOINT, so savepoints would escape the outer transaction; the fix is
+    SQLAlchemy's documented recipe (``isolation_level = None`` plus a BEGIN
+    on the ``begin`` event), which works for sqlite3 and aiosqlite alike.
+    """
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if wal:
+                # NOTE: WAL lets readers run while one writer writes.
+                cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
+
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
+
+
+def _wrap_connect_errors(engine: Engine) -> None:
+    """Raise a refused connection as the driver's OperationalError.
+
+    asyncpg lets ``ConnectionRefusedError`` (an OSError) through unwrapped;
+    as a DBAPI error SQLAlchemy wraps it like the other drivers' connect
+    failures, so one handler can answer 503.
+    """
+
+    def on_do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as ex:
+            raise dialect.loaded_dbapi.OperationalError(f"cannot connect: {ex}") from ex
+
+    event.listen(engine, "do_connect", on_do_connect)
+
+
+def _options(url: URL, echo: bool, engine_options: dict[str, Any] | None) -> dict[str, Any]:
+    options: dict[str, Any] = {"pool_pre_ping": True, "echo": echo}
+    if _is_memory_sqlite(url):
+        # NOTE: one shared connection, or each thread would see its own
+        # empty in-memory database.
+        options["poolclass"] = StaticPool
+        options["connect_args"] = {"check_same_thread": False}
+    options.update(engine_options or {})
+    return options
+
+
+def create_sync_engine(
+    url: str | URL, *, echo: bool = False, engine_options: dict[str, Any] | None = None
+) -> Engine:
+    """Create a pre-pinging sync engine (SQLite: WAL and foreign keys on).
+
+    Raises:
+        ImportError: When the driver is missing, naming the extra to install.
+    """
+    from sqlalchemy import create_engine
+
+    parsed = sync_url(url)
+    try:
+        engine = create_engine(parsed, **_options(parsed, echo, engine_options))
+    except ImportError as ex:
+        raise _missing_driver(parsed, ex) from ex
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_hooks(engine, wal=not _is_memory_sqlite(parsed))
+    return engine
+
+
+def create_async_engine_for(
+    url: str | URL, *, echo: bool = False, engine_options: dict[str, Any] | None = None
+) -> AsyncEngine:
+    """Create a pre-pinging async engine (SQLite: WAL and foreign keys on).
+
+    Raises:
+        ImportError: When the driver is missing, naming the extra to install.
+        ValueError: For a backend with no known asyncio driver.
+    """
+    parsed = async_url(url)
+    try:
+        engine = create_async_engine(parsed, **_options(parsed, echo, engine_options))
+    except ImportError as ex:
+        raise _missing_driver(parsed, ex) from ex
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_hooks(engine.sync_engine, wal=not _is_memory_sqlite(parsed))
+    else:
+        _wrap_connect_errors(engine.sync_engine)
+    return engine

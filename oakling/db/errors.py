@@ -1,0 +1,74 @@
+"""Database errors as HTTP answers: constraint violations 409, outages 503."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, NoReturn
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from oakling.exceptions import HTTPException
+from oakling.requests import HTTPConnection
+
+if TYPE_CHECKING:
+    from oakling.applications import App
+
+__all__ = ["RETRY_AFTER_SECONDS", "install_error_handlers", "is_unavailable"]
+
+logger = logging.getLogger("oakling.db")
+
+#: ``Retry-After`` of the 503 answer while the database is unreachable (seconds).
+RETRY_AFTER_SECONDS = 5
+
+_UNIQUE_MARKERS = ("unique", "duplicate")
+_FOREIGN_MARKERS = ("foreign key",)
+
+
+def is_unavailable(ex: BaseException) -> bool:
+    """Tell whether ``ex`` means "cannot reach the database", not a bad statement.
+
+    True for a DBAPI error that invalidated its connection (the server went
+    away), or one raised while connecting (no statement was being run).
+    """
+    if not isinstance(ex, DBAPIError) or isinstance(ex, IntegrityError):
+        return False
+    return bool(ex.connection_invalidated) or ex.statement is None
+
+
+def _describe_conflict(ex: IntegrityError) -> str:
+    text = str(ex.orig).lower()
+    if any(marker in text for marker in _FOREIGN_MARKERS):
+        return (
+            "Conflict: the change refers to a record that does not exist, "
+            "or removes one still in use"
+        )
+    if any(marker in text for marker in _UNIQUE_MARKERS):
+        return "Conflict: a record with this value already exists"
+    return "Conflict: the change violates a database constraint"
+
+
+def install_error_handlers(app: App) -> None:
+    """Register the 409 and 503 handlers on ``app`` (called by ``Database.install``)."""
+
+    def on_integrity_error(conn: HTTPConnection, ex: Exception) -> NoReturn:
+        assert isinstance(ex, IntegrityError)
+        detail = _describe_conflict(ex)
+        if app.debug:
+            detail += f" ({ex.orig})"
+        # SECURITY: outside debug the driver's message (table, column and
+        # value names) stays in the server log, not the answer.
+        logger.info("integrity error on %s: %s", conn.url.path, ex.orig)
+        raise HTTPException(409, detail)
+
+    def on_database_error(conn: HTTPConnection, ex: Exception) -> NoReturn:
+        if not is_unavailable(ex):
+            raise ex  # NOTE: the app answers 500 and logs it, as for any bug.
+        logger.error("database unavailable on %s: %s", conn.url.path, ex)
+        raise HTTPException(
+            503,
+            "Database unavailable; try again in a few seconds",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    app.add_error_handler(IntegrityError, on_integrity_error)
+    app.add_error_handler(DBAPIError, on_database_error)

@@ -1,0 +1,106 @@
+"""Database outages: 503 with Retry-After while down, no failed request once back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from db_support import (
+    PG_URL,
+    TcpProxy,
+    add_route,
+    backend_url,
+    count,
+    create_tables,
+    define_models,
+    drop_tables,
+    make_app,
+)
+from sqlalchemy import make_url, select, text
+
+from oakling.db import Database
+from oakling.requests import Request
+from oakling.testing import TestClient
+
+DOWN_URLS = {
+    "postgresql": "postgresql://postgres@127.0.0.1:1/test",
+    "mariadb": "mysql://root@127.0.0.1:1/test",
+}
+
+
+def _ping(session: Any, request: Request) -> Any:
+    return {"one": session.execute(text("SELECT 1")).scalar_one()}
+
+
+def _assert_unavailable(response: Any) -> None:
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "Traceback" not in response.text
+    assert "Database unavailable" in response.text
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb", "sqlite"])
+def test_unreachable_database_answers_503(backend: str, flavor: str, tmp_path: Path) -> None:
+    url = DOWN_URLS.get(backend, f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}")
+    app = make_app(Database(url))
+    add_route(app, flavor, "GET", "/", _ping)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/")
+        _assert_unavailable(response)
+        assert response.json() == {"detail": "Database unavailable; try again in a few seconds"}
+        page = client.get("/", headers={"accept": "text/html"})
+        _assert_unavailable(page)
+        assert "text/html" in page.headers["content-type"]
+
+
+def test_a_bad_statement_is_still_a_500_not_a_503(tmp_path: Path, flavor: str) -> None:
+    app = make_app(Database(f"sqlite:///{tmp_path / 'x.db'}"))
+
+    def broken(session: Any, request: Request) -> Any:
+        return session.execute(text("SELECT * FROM no_such_table")).all()
+
+    add_route(app, flavor, "GET", "/", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal Server Error"}
+
+
+def test_postgresql_restart_costs_no_request_after_it_is_back(flavor: str, tmp_path: Path) -> None:
+    backend_url("postgresql", tmp_path)  # skip or fail when PostgreSQL is down
+    target = make_url(PG_URL)
+    proxy = TcpProxy((target.host or "127.0.0.1", target.port or 5432))
+    proxy.start()
+    database = Database(PG_URL.replace(f":{target.port or 5432}/", f":{proxy.port}/"))
+    models = define_models()
+    create_tables(database, models)
+    author = models.Author
+    app = make_app(database)
+
+    def add(session: Any, request: Request) -> Any:
+        session.add(author(name=request.query_params["name"]))
+        return {"ok": True}
+
+    def names(session: Any, request: Request) -> Any:
+        return sorted(session.scalars(select(author.name)))
+
+    add_route(app, flavor, "POST", "/", add)
+    add_route(app, flavor, "GET", "/", names)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            assert client.post("/", params={"name": "before"}).status_code == 200
+            assert client.get("/").json() == ["before"]  # the pool now holds a connection
+            proxy.stop()
+            _assert_unavailable(client.post("/", params={"name": "during"}))
+            _assert_unavailable(client.get("/"))
+            proxy.start()
+            assert client.post("/", params={"name": "after"}).status_code == 200
+            assert client.get("/").json() == ["after", "before"]
+        assert count(database, author) == 2
+    finally:
+        if proxy._listener is None:
+            proxy.start()
+        drop_tables(database, models)
+        database.sync_engine().dispose()
+        proxy.stop()
