@@ -126,8 +126,9 @@ def seed(post: Any, patch: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def memory() -> Iterator[Memory]:
-    with TestClient(create_app(), raise_server_exceptions=False) as client:
+def memory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Memory]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'tasks.db'}"
+    with TestClient(create_app(url), raise_server_exceptions=False) as client:
         target = Memory(client)
         target.seeded = seed(client.post, client.patch)
         yield target
@@ -308,6 +309,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     ]
     # NOTE: production error pages: a developer's OAKLING_DEBUG must not change them.
     env = {**os.environ, "OAKLING_DEBUG": "false"}
+    # NOTE: the demo's own SQLite file, outside the repository.
+    env["OAKLING_DATABASE_URL"] = f"sqlite:///{log.parent / 'tasks.db'}"
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)

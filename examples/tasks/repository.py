@@ -1,23 +1,31 @@
-"""Where tasks live: a small repository interface and its in-memory implementation.
+"""Where tasks live: a small repository interface and its SQL implementation.
 
 Handlers depend on :class:`TaskRepository` (through ``Depends(get_repository)``
-in ``app.py``), never on a concrete class, so a database-backed repository can
-replace :class:`MemoryTaskRepository` without touching them, and tests can
-swap in their own with ``app.dependency_overrides``.
+in ``app.py``), never on a concrete class, so the storage can change without
+touching them, and tests can swap in their own with ``app.dependency_overrides``.
+
+:class:`SqlTaskRepository` stores tasks with ``oakling.db`` in the table of
+:class:`examples.tasks.models.Task`, through the request's session: the
+request's transaction (committed when the handler succeeds, rolled back on an
+error) makes each change all-or-nothing.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Protocol
 
 import msgspec
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-__all__ = ["MAX_TITLE_LENGTH", "MemoryTaskRepository", "Task", "TaskRepository"]
+from examples.tasks import models
+from examples.tasks.models import MAX_TITLE_LENGTH
 
-MAX_TITLE_LENGTH = 100
-"""The longest title a task may have, in characters."""
+__all__ = ["MAX_ID", "MAX_TITLE_LENGTH", "SqlTaskRepository", "Task", "TaskRepository"]
+
+MAX_ID = 2**31 - 1
+"""The largest id a task can have: SQL ``INTEGER`` on PostgreSQL and MariaDB."""
 
 
 class Task(msgspec.Struct, frozen=True):
@@ -58,53 +66,70 @@ class TaskRepository(Protocol):
         ...
 
 
-class MemoryTaskRepository:
-    """Tasks in a dict, lost when the process ends: the demo's default storage.
+def _frozen(row: models.Task) -> Task:
+    return Task(id=row.id, title=row.title, completed=row.completed)
 
-    Thread-safe: sync handlers run in a thread pool, so two requests may
-    call it at once; one lock makes each method atomic.
+
+class SqlTaskRepository:
+    """Tasks in a SQL table, through one SQLAlchemy session.
+
+    It never commits: whoever owns the session does (in the demo, the
+    per-request transaction of ``oakling.db``). Each change is flushed at
+    once, so a new task has its id, and a failing statement raises here,
+    inside the handler, rather than at commit time.
+
+    Args:
+        session: The session to work in (one per request; not thread-safe).
     """
 
-    def __init__(self) -> None:
-        self._tasks: dict[int, Task] = {}
-        self._next_id = 1
-        self._lock = threading.Lock()
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _row(self, task_id: int) -> models.Task | None:
+        # SECURITY: an id past the column's range is unknown, not a driver
+        # error (a 500): PostgreSQL and MariaDB refuse numbers past INTEGER,
+        # SQLite past 64 bits.
+        if not 1 <= task_id <= MAX_ID:
+            return None
+        return self.session.get(models.Task, task_id)
 
     def list(self) -> Sequence[Task]:
-        """Return every task, oldest first (dicts keep insertion order)."""
-        with self._lock:
-            return tuple(self._tasks.values())
+        """Return every task, oldest first (by id)."""
+        rows = self.session.scalars(select(models.Task).order_by(models.Task.id))
+        return tuple(_frozen(row) for row in rows)
 
     def get(self, task_id: int) -> Task | None:
         """Return the task with this id, or None."""
-        with self._lock:
-            return self._tasks.get(task_id)
+        row = self._row(task_id)
+        return None if row is None else _frozen(row)
 
     def add(self, title: str, completed: bool = False) -> Task:
-        """Store a new task and return it with its id (1, 2, 3 ...; never reused)."""
-        with self._lock:
-            task = Task(id=self._next_id, title=title, completed=completed)
-            self._tasks[task.id] = task
-            self._next_id += 1
-            return task
+        """Store a new task and return it with the id the database gave it."""
+        row = models.Task(title=title, completed=completed)
+        self.session.add(row)
+        self.session.flush()
+        return _frozen(row)
 
     def update(
         self, task_id: int, *, title: str | None = None, completed: bool | None = None
     ) -> Task | None:
         """Change the given fields (None keeps one); return the task, or None if unknown."""
-        with self._lock:
-            task = self._tasks.get(task_id)
-            if task is None:
-                return None
-            task = msgspec.structs.replace(
-                task,
-                title=task.title if title is None else title,
-                completed=task.completed if completed is None else completed,
-            )
-            self._tasks[task_id] = task
-            return task
+        row = self._row(task_id)
+        if row is None:
+            return None
+        if title is not None:
+            row.title = title
+        if completed is not None:
+            row.completed = completed
+        self.session.flush()
+        return _frozen(row)
 
     def delete(self, task_id: int) -> Task | None:
         """Remove the task; return what was removed, or None if unknown."""
-        with self._lock:
-            return self._tasks.pop(task_id, None)
+        row = self._row(task_id)
+        if row is None:
+            return None
+        task = _frozen(row)
+        self.session.delete(row)
+        self.session.flush()
+        return task

@@ -28,10 +28,14 @@ def is_unavailable(ex: BaseException) -> bool:
     """Tell whether ``ex`` means "cannot reach the database", not a bad statement.
 
     True for a DBAPI error that invalidated its connection (the server went
-    away), or one raised while connecting (no statement was being run).
+    away), one raised while connecting (no statement was being run), or
+    SQLite's "database is locked" (another writer held the file past the
+    busy timeout: a retry succeeds, so it is a 503, not a bug).
     """
     if not isinstance(ex, DBAPIError) or isinstance(ex, IntegrityError):
         return False
+    if "database is locked" in str(ex.orig).lower():
+        return True
     return bool(ex.connection_invalidated) or ex.statement is None
 
 

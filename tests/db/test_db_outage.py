@@ -104,3 +104,18 @@ def test_postgresql_restart_costs_no_request_after_it_is_back(flavor: str, tmp_p
         drop_tables(database, models)
         database.sync_engine().dispose()
         proxy.stop()
+
+
+def test_sqlite_database_is_locked_is_503() -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from oakling.db.errors import is_unavailable
+
+    locked = OperationalError(
+        "UPDATE t SET x=1", {}, sqlite3.OperationalError("database is locked")
+    )
+    assert is_unavailable(locked)
+    syntax = OperationalError("SELEC 1", {}, sqlite3.OperationalError('near "SELEC": syntax error'))
+    assert not is_unavailable(syntax)

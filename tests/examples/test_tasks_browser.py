@@ -58,6 +58,9 @@ class DemoServer:
         self.log = log
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("OAKLING_SECRET_KEY", None)  # the demo starts with no configuration
+        # NOTE: a fresh database per server, outside the repository (the demo's
+        # default is tasks-demo.db in the current folder).
+        env["OAKLING_DATABASE_URL"] = f"sqlite:///{log.parent / 'tasks.db'}"
         with log.open("wb") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "oakling.cli", "demo", "--port", str(self.port)],

@@ -1,18 +1,26 @@
-"""The Tasks demo through HTTP: pages, forms, the JSON API and the live feed."""
+"""The Tasks demo through HTTP: pages, forms, the JSON API and the live feed.
+
+Each test gets its own SQLite file (``database_url``); the database itself
+(migrations, restarts, PostgreSQL and MariaDB) is tested in
+``test_tasks_database.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from examples.tasks.app import TaskChange, create_app, get_repository
 from examples.tasks.events import Broadcaster
-from examples.tasks.repository import MemoryTaskRepository, Task
+from examples.tasks.repository import SqlTaskRepository, Task, TaskRepository
+from oakling.db import Session
 from oakling.testing import AsyncClient, TestClient
 
 
@@ -22,8 +30,14 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(), follow_redirects=False) as client:
+def database_url(tmp_path: Path) -> str:
+    """A fresh SQLite file for this test's app (created and migrated at startup)."""
+    return f"sqlite:///{tmp_path / 'tasks.db'}"
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(database_url), follow_redirects=False) as client:
         yield client
 
 
@@ -253,53 +267,90 @@ def test_api_update_rejects_invalid_bodies_with_422(
     assert client.get(f"/api/tasks/{task['id']}").json() == task
 
 
-def test_repository_is_a_dependency_tests_can_replace() -> None:
-    app = create_app()
-    repository = MemoryTaskRepository()
+class ListRepository:
+    """A stand-in storage: any TaskRepository will do for the handlers."""
+
+    def __init__(self) -> None:
+        self.tasks: list[Task] = []
+
+    def list(self) -> Sequence[Task]:
+        return tuple(self.tasks)
+
+    def get(self, task_id: int) -> Task | None:
+        return next((task for task in self.tasks if task.id == task_id), None)
+
+    def add(self, title: str, completed: bool = False) -> Task:
+        task = Task(len(self.tasks) + 1, title, completed)
+        self.tasks.append(task)
+        return task
+
+    def update(
+        self, task_id: int, *, title: str | None = None, completed: bool | None = None
+    ) -> Task | None:
+        raise NotImplementedError
+
+    def delete(self, task_id: int) -> Task | None:
+        raise NotImplementedError
+
+
+def test_repository_is_a_dependency_tests_can_replace(database_url: str) -> None:
+    app = create_app(database_url)
+    repository = ListRepository()
     repository.add("Seeded")
     app.dependency_overrides[get_repository] = lambda: repository
     with TestClient(app) as client:
         assert client.get("/api/tasks").json() == [{"id": 1, "title": "Seeded", "completed": False}]
         client.post("/tasks", data={"title": "Through the form"})
     assert [task.title for task in repository.list()] == ["Seeded", "Through the form"]
+    with TestClient(create_app(database_url)) as client:
+        assert client.get("/api/tasks").json() == []  # the database was not touched
 
 
-def test_each_app_has_its_own_tasks() -> None:
-    with TestClient(create_app()) as first, TestClient(create_app()) as second:
+def test_each_database_has_its_own_tasks(tmp_path: Path) -> None:
+    first_app = create_app(f"sqlite:///{tmp_path / 'first.db'}")
+    second_app = create_app(f"sqlite:///{tmp_path / 'second.db'}")
+    with TestClient(first_app) as first, TestClient(second_app) as second:
         first.post("/api/tasks", json={"title": "Only here"})
         assert second.get("/api/tasks").json() == []
 
 
-def test_secret_key_from_environment_or_random(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_key_from_environment_or_random(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
     monkeypatch.delenv("OAKLING_SECRET_KEY", raising=False)
     monkeypatch.delenv("OAKLING_DEBUG", raising=False)
-    first, second = create_app(), create_app()
+    first, second = create_app(database_url), create_app(database_url)
     assert first.debug is False
     assert first.settings.SECRET_KEY and second.settings.SECRET_KEY
     assert len(first.settings.SECRET_KEY) >= 50
     assert first.settings.SECRET_KEY != second.settings.SECRET_KEY
     first.check_settings()  # starts with no configuration at all
     monkeypatch.setenv("OAKLING_SECRET_KEY", "k" * 40)
-    assert create_app().settings.SECRET_KEY == "k" * 40
+    assert create_app(database_url).settings.SECRET_KEY == "k" * 40
 
 
-def test_repository_is_thread_safe() -> None:
-    repository = MemoryTaskRepository()
+def test_concurrent_requests_lose_nothing(client: TestClient) -> None:
+    # Sync handlers run in a thread pool: requests write at the same time.
+    # NOTE: creations only: a request that reads then writes can fail on
+    # SQLite while another one commits (oakling.db begins transactions DEFERRED).
+    failures: list[str] = []
 
-    def work() -> None:
-        for _ in range(200):
-            task = repository.add("t")
-            repository.update(task.id, completed=True)
+    def work(worker: int) -> None:
+        for number in range(25):
+            response = client.post("/api/tasks", json={"title": f"{worker}-{number}"})
+            if response.status_code != 201:
+                failures.append(response.text)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    tasks = repository.list()
-    assert len(tasks) == 1600
-    assert sorted(task.id for task in tasks) == list(range(1, 1601))  # no id handed out twice
-    assert all(task.completed for task in tasks)
+    assert failures == []
+    tasks = client.get("/api/tasks").json()
+    assert len(tasks) == 200
+    assert sorted(task["id"] for task in tasks) == list(range(1, 201))  # no id handed out twice
+    assert {task["title"] for task in tasks} == {f"{w}-{n}" for w in range(8) for n in range(25)}
 
 
 # -- the live feed --------------------------------------------------------------
@@ -352,8 +403,8 @@ class SSEConnection:
 
 
 @pytest.mark.anyio
-async def test_feed_announces_every_change_over_sse() -> None:
-    app = create_app()
+async def test_feed_announces_every_change_over_sse(database_url: str) -> None:
+    app = create_app(database_url)
     feed = app.state.feed
     async with AsyncClient(app) as client:
         stream = SSEConnection(app)
@@ -390,8 +441,35 @@ async def test_feed_announces_every_change_over_sse() -> None:
 
 
 @pytest.mark.anyio
-async def test_feed_streams_end_at_shutdown() -> None:
-    app = create_app()
+async def test_a_change_that_is_not_committed_is_not_announced(database_url: str) -> None:
+    app = create_app(database_url)
+
+    def failing_commit(db: Session) -> TaskRepository:
+        def refuse(_session: Any) -> None:
+            raise RuntimeError("the commit failed")
+
+        event.listen(db, "before_commit", refuse)
+        return SqlTaskRepository(db)
+
+    async with AsyncClient(app, raise_server_exceptions=False) as client:
+        stream = SSEConnection(app)
+        await stream.wait_subscribed(app.state.feed)
+        app.dependency_overrides[get_repository] = failing_commit
+        # The task is stored (flushed, with an id) before the commit fails.
+        assert (await client.post("/api/tasks", json={"title": "Lost"})).status_code == 500
+        assert (await client.post("/tasks", data={"title": "Lost too"})).status_code == 500
+        app.dependency_overrides.clear()
+        assert (await client.get("/api/tasks")).json() == []  # rolled back
+        kept = (await client.post("/api/tasks", json={"title": "Kept"})).json()
+        # The first announcement is the committed task: the others never went out.
+        assert await stream.next_event() == ("task", {"action": "added", "task": kept})
+        stream.gone.set()
+        await asyncio.wait_for(stream.task, 5)
+
+
+@pytest.mark.anyio
+async def test_feed_streams_end_at_shutdown(database_url: str) -> None:
+    app = create_app(database_url)
     async with AsyncClient(app):
         streams = [SSEConnection(app) for _ in range(3)]
         for stream in streams:

@@ -1,0 +1,36 @@
+"""The demo's table: one SQLAlchemy model, migrated by ``examples/tasks/migrations``.
+
+The model is the storage format only. Handlers never see it: the repository
+(:class:`examples.tasks.repository.SqlTaskRepository`) turns rows into frozen
+:class:`examples.tasks.repository.Task` values, which stay valid after the
+request's session is closed.
+
+Changing the model means a new migration in ``examples/tasks/migrations``
+(``oakling db ... makemigrations``: the command is in ``app.py``'s docstring).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from oakling.db import Model
+
+__all__ = ["MAX_TITLE_LENGTH", "Task"]
+
+MAX_TITLE_LENGTH = 100
+"""The longest title a task may have, in characters."""
+
+
+class Task(Model):
+    """A stored task (table ``tasks_task``: the demo's prefix, as Django names app tables)."""
+
+    __tablename__ = "tasks_task"
+    # NOTE: ids are never reused, as on PostgreSQL and MariaDB: without
+    # AUTOINCREMENT, SQLite would give a deleted last task's id (and URL)
+    # to the next task.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(MAX_TITLE_LENGTH))
+    completed: Mapped[bool] = mapped_column(default=False)
