@@ -819,3 +819,225 @@ def test_static_site(load: Loader) -> None:
         assert (not_allowed.status_code, not_allowed.headers["allow"]) == (405, "GET, HEAD")
         browser = client.get("/static/missing.css", headers={"Accept": "text/html"})
         assert browser.headers["content-type"] == "text/html; charset=utf-8"
+
+
+# -- db.md ------------------------------------------------------------------------
+
+
+def _close_example(name: str) -> None:
+    module = sys.modules.pop(name)
+    database = getattr(getattr(module, "app", None), "extensions", {}).get("db")
+    if database is not None:
+        for key in [None, *database.bind_keys]:
+            database.sync_engine(key).dispose()
+
+
+def _forget_db_examples(known_tables: set[str]) -> None:
+    """Drop the examples' models from the shared ``Model`` so the next test can define them."""
+    import gc
+
+    from oakling.db import Model
+
+    for name in [name for name in sys.modules if name.startswith("db_")]:
+        if Path(getattr(sys.modules[name], "__file__", None) or "").parent == EXAMPLES:
+            _close_example(name)  # NOTE: no local may keep the module alive here
+    for name in set(Model.metadata.tables) - known_tables:
+        Model.metadata.remove(Model.metadata.tables[name])
+    # NOTE: the registry holds its classes weakly; once collected, the same
+    # class names can be declared again without SQLAlchemy's duplicate warning.
+    gc.collect()
+
+
+@pytest.fixture
+def db_load(
+    load: Loader,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> Iterator[Loader]:
+    """Load oakling.db examples with their SQLite files in ``tmp_path``."""
+    from oakling.db import Model
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OAKLING_DATABASE_URL", f"sqlite:///{tmp_path / 'docs.db'}")
+    monkeypatch.delenv("OAKLING_DATABASE_BINDS", raising=False)
+    # NOTE: a logged database error holds its traceback, hence the example modules.
+    caplog.set_level(logging.CRITICAL, logger="oakling.db")
+    known = set(Model.metadata.tables)
+    try:
+        yield load
+    finally:
+        _forget_db_examples(known)
+
+
+def _tables(path: Path) -> set[str]:
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    finally:
+        connection.close()
+
+
+def test_db_models(db_load: Loader) -> None:
+    import sqlalchemy as sa
+
+    module = db_load("db_models")
+    names = {
+        constraint.name
+        for model in (module.Project, module.Task)
+        for constraint in model.__table__.constraints
+    }
+    assert names == {"pk_project", "uq_project_name", "pk_task", "fk_task_project_id_project"}
+    engine = sa.create_engine("sqlite://")
+    try:
+        module.Model.metadata.create_all(engine, tables=[module.Project.__table__])
+        unique = sa.inspect(engine).get_unique_constraints("project")
+        assert [constraint["name"] for constraint in unique] == ["uq_project_name"]
+    finally:
+        engine.dispose()
+
+
+def test_db_app(db_load: Loader) -> None:
+    app = db_load("db_app").app
+    app.extensions["db"].create_all()
+    with TestClient(app) as client:
+        created = client.post("/tasks", json={"title": "Write"})
+        assert created.status_code == 201
+        task = {"id": 1, "title": "Write", "done": False, "project": None}
+        assert created.json() == task
+        assert client.get("/tasks/1").json() == task
+        assert client.get("/tasks/99").json() == {"detail": "Task not found"}
+        assert client.post("/tasks/1/done").json()["done"] is True
+        assert client.get("/tasks/1").json()["done"] is True  # committed
+        assert client.post("/tasks/1/done").status_code == 404  # already done
+        for number in range(2, 46):
+            client.post("/tasks", json={"title": f"Task {number}"})
+        second = client.get("/tasks?page=2&size=20").json()
+        assert (second["total"], second["page"], second["pages"]) == (45, 2, 3)
+        assert [item["id"] for item in second["items"]] == list(range(21, 41))
+        assert client.get("/tasks?page=9").status_code == 404
+        assert client.get("/tasks?size=0").status_code == 400
+        assert len(client.get("/tasks?size=1000").json()["items"]) == 45  # capped at 100
+        seen: list[int] = []
+        url = "/api/tasks?size=20"
+        while True:
+            feed = client.get(url).json()
+            seen += [item["id"] for item in feed["items"]]
+            if feed["next"] is None:
+                break
+            url = f"/api/tasks?size=20&after={feed['next']}"
+        assert seen == list(range(1, 46))
+        assert client.get("/api/tasks?after=not-a-cursor").status_code == 400
+        assert client.post("/projects?name=docs").status_code == 201
+        duplicate = client.post("/projects?name=docs")
+        assert duplicate.status_code == 409
+        assert duplicate.json()["detail"].startswith(
+            "Conflict: a record with this value already exists"
+        )
+        orphan = client.post("/tasks", json={"title": "x", "project": 999})
+        assert orphan.status_code == 409
+        assert "refers to a record that does not exist" in orphan.json()["detail"]
+        assert client.post("/tasks", json={"title": "y", "project": 1}).status_code == 201
+
+
+def test_db_app_database_down(
+    db_load: Loader, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OAKLING_DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    app = db_load("db_app").app
+    with TestClient(app) as client:
+        for response in (client.get("/tasks"), client.get("/tasks/1")):  # sync and async
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "5"
+            assert response.json()["detail"].startswith("Database unavailable")
+
+
+def test_db_app_migrations(db_load: Loader, tmp_path: Path) -> None:
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, ["db", "--app", "db_app:app", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        run("init")
+        created = run("makemigrations", "-m", "initial")
+        assert created.startswith("Created ")
+        assert created.endswith("/migrations/versions/0001_initial.py\n")
+        assert run("migrate") == "Applying 0001_initial... OK\n"
+        assert run("current") == "0001_initial\n"
+        assert run("check") == "No changes detected: models and database match\n"
+        assert run("makemigrations") == "No changes detected\n"
+        assert run("history") == "0001_initial (head)  initial\n"
+        assert {"project", "task", "alembic_version"} <= _tables(tmp_path / "docs.db")
+        assert run("downgrade") == "Reverting 0001_initial... OK\n"
+        left = _tables(tmp_path / "docs.db")
+        # NOTE: other models imported in this process (the demo's) share Model.metadata.
+        assert "alembic_version" in left and not {"project", "task"} & left
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+def test_db_transactions(db_load: Loader) -> None:
+    from sqlalchemy import select
+
+    module = db_load("db_transactions")
+    database = module.app.extensions["db"]
+    database.create_all()
+    task = sys.modules["db_models"].Task
+
+    def titles() -> list[str]:
+        with database.session() as session:
+            return list(session.scalars(select(task.title).order_by(task.id)))
+
+    with TestClient(module.app) as client:
+        assert client.post("/tasks/fail").status_code == 400
+        assert client.post("/tasks/upstream").status_code == 502
+        assert titles() == []  # both rolled back
+        imported = client.post("/tasks/import?titles=a&titles=orphan&titles=b")
+        assert imported.json() == {"imported": ["a", "b"], "skipped": ["orphan"]}
+        assert titles() == ["a", "b"]
+        assert client.post("/tasks/batch?count=250").json() == {"added": 250}
+        assert len(titles()) == 252
+
+
+def test_db_binds(db_load: Loader, tmp_path: Path) -> None:
+    module = db_load("db_binds")
+    module.db.create_all()
+    with TestClient(module.app) as client:
+        assert client.get("/stats/home").json() == {"views": 1, "tasks": 0}
+        assert client.get("/stats/home").json() == {"views": 2, "tasks": 0}
+        assert client.get("/stats/about").json() == {"views": 1, "tasks": 0}
+    assert {"project", "task"} <= _tables(tmp_path / "main.db")
+    assert "page_view" not in _tables(tmp_path / "main.db")
+    assert "page_view" in _tables(tmp_path / "analytics.db")
+
+
+def test_db_test_tasks_pass_under_pytest(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "OAKLING_DATABASE_URL": f"sqlite:///{tmp_path / 'tests.db'}"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(EXAMPLES / "db_test_tasks.py"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
