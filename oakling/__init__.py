@@ -25,7 +25,6 @@ from oakling.params import Body, Cookie, Depends, File, Form, Header, Query
 from oakling.requests import Request
 from oakling.responses import (
     EventSourceResponse,
-    FileResponse,
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
@@ -38,6 +37,7 @@ from oakling.routing import Mount, NoMatchFound, Route, Router, View, WebSocketR
 from oakling.websockets import WebSocket
 
 if TYPE_CHECKING:
+    from oakling.responses import FileResponse
     from oakling.templating import render
 
 __version__ = "0.1.0"
@@ -91,9 +91,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # PERF: Jinja2 is imported only by apps that render templates.
+    # PERF: Jinja2 is imported only by apps that render templates, the file
+    # machinery (email, secrets, asyncio) only by apps that send files.
     if name == "render":
         from oakling.templating import render
 
         return render
+    if name == "FileResponse":
+        from oakling.responses import FileResponse
+
+        return FileResponse
     raise AttributeError(f"module 'oakling' has no attribute {name!r}")

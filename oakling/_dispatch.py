@@ -44,6 +44,9 @@ _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 ErrorChain = list[dict[Any, Callable[..., Any]]]
 
+# PERF: responses whose class keeps this method are sent inline.
+_SEND_WHOLE = Response.__call__
+
 
 def _arity(func: Callable[..., Any]) -> int:
     params = inspect.signature(func).parameters.values()
@@ -104,7 +107,10 @@ class RouteHandler:
         self.response_class = route.response_class
         self.limits = app.limits
         self.before = [
-            (func, _arity(func)) for router in chain for func in router.before_request_funcs
+            (func, _arity(func))
+            for router in chain
+            for func in router.before_request_funcs
+            if method in router.before_request_methods.get(func, (method,))
         ]
         self.after = [
             (func, _arity(func))
@@ -135,7 +141,7 @@ class RouteHandler:
             # PERF: no parameters but the path's, no hooks or view: no Request
             # object unless it fails.
             try:
-                func = self.func
+                func = scope["endpoint"] = self.func
                 if self.fast:
                     result = await func() if self.is_async else await run_in_threadpool(func)
                 else:
@@ -149,6 +155,24 @@ class RouteHandler:
                     result = to_response(result, self.status_code, self.response_class)
             except Exception as ex:  # noqa: BLE001 - every error becomes a response
                 await self._fail(scope, receive, send, Request(scope, receive, self.limits), ex)
+                return
+            if type(result).__call__ is _SEND_WHOLE:
+                # PERF: a body in memory is sent here, saving a coroutine.
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": result.status_code,
+                        "headers": result.raw_headers,
+                    }
+                )
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"" if scope["method"] == "HEAD" else result.body,
+                    }
+                )
+                if result.background is not None:
+                    await result.background()
                 return
             await result(scope, receive, send)
             return
@@ -179,6 +203,9 @@ class RouteHandler:
             raise reraise
 
     async def _respond(self, request: Request) -> Response:
+        # NOTE: before_request hooks and dependencies may ask which handler
+        # they serve (Starlette's key): a CSRF exemption is a mark on it.
+        request.scope["endpoint"] = self.func
         if self.before:
             for func, arity in self.before:
                 early = await _call(func, request) if arity else await _call(func)
@@ -197,12 +224,15 @@ class RouteHandler:
             )
         else:
             ctx = new_context(self.app.dependency_overrides or None)
-            # NOTE: dependencies may ask which handler they serve (Starlette's key).
-            request.scope["endpoint"] = func
             try:
                 kwargs = await self.extractor(request, ctx)
-                args = (self.view_class(),) if self.view_class is not None else ()
-                result = await self._invoke(func, args, kwargs)
+                if self.view_class is not None:
+                    result = await self._invoke(func, (self.view_class(),), kwargs)
+                elif self.is_async:
+                    # PERF: no extra coroutine for the common async handler.
+                    result = await func(**kwargs)
+                else:
+                    result = await run_in_threadpool(func, **kwargs)
                 response = (
                     result
                     if isinstance(result, Response)
@@ -297,6 +327,27 @@ class _AutoOptions:
 
 
 Methods = dict[str, ASGIApp]
+# PERF: a parameterised path prepared for matching: the bound regex match,
+# ``(name, convert)`` pairs in path order, and the path's methods.
+_Matcher = tuple[
+    Callable[[str], "re.Match[str] | None"], tuple[tuple[str, Callable[[str], Any]], ...], Methods
+]
+
+
+def _match_group(group: list[_Matcher], path: str) -> tuple[Methods, dict[str, Any]] | None:
+    for match_path, converters, methods in group:
+        match = match_path(path)
+        if match is None:
+            continue
+        # PERF: a plain loop, not a comprehension (no extra frame).
+        params: dict[str, Any] = {}
+        try:
+            for name, convert in converters:
+                params[name] = convert(match[name])
+        except ValueError:
+            continue
+        return methods, params
+    return None
 
 
 class RouteTable:
@@ -305,8 +356,8 @@ class RouteTable:
     def __init__(self, app: App) -> None:
         self.app = app
         self.static: dict[str, Methods] = {}
-        self.dynamic: dict[str, list[tuple[CompiledPath, Methods]]] = {}
-        self.dynamic_any: list[tuple[CompiledPath, Methods]] = []
+        self.dynamic: dict[str, list[_Matcher]] = {}
+        self.dynamic_any: list[_Matcher] = []
         self.ws_static: dict[str, ASGIApp] = {}
         self.ws_dynamic: list[tuple[CompiledPath, ASGIApp]] = []
         self.mounts: list[Mount] = []
@@ -363,7 +414,10 @@ class RouteTable:
             else:
                 first = compiled.first_segment
                 group = self.dynamic_any if not first else self.dynamic.setdefault(first, [])
-                group.append(slot)
+                converters = tuple(
+                    (param, conv.convert) for param, conv in compiled.converters.items()
+                )
+                group.append((compiled.regex.match, converters, methods))
         methods = slot[1]
         for method in route.methods:
             handler: ASGIApp = RouteHandler(
@@ -400,20 +454,13 @@ class RouteTable:
         methods = self.static.get(path)
         if methods is not None:
             return methods, {}
-        first = path[1:].split("/", 1)[0]
-        for group in (self.dynamic.get(first, ()), self.dynamic_any):
-            for compiled, methods in group:
-                match = compiled.regex.match(path)  # type: ignore[union-attr]
-                if match is None:
-                    continue
-                try:
-                    params = {
-                        name: conv.convert(match.group(name))
-                        for name, conv in compiled.converters.items()
-                    }
-                except ValueError:
-                    continue
-                return methods, params
+        group = self.dynamic.get(path[1:].partition("/")[0])
+        if group is not None:
+            found = _match_group(group, path)
+            if found is not None:
+                return found
+        if self.dynamic_any:
+            return _match_group(self.dynamic_any, path)
         return None
 
     async def dispatch_http(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from oakling._dispatch import RouteTable
 from oakling._errors import default_http_error, server_error
+from oakling.checks import core_deploy_checks
 from oakling.concurrency import set_thread_pool_size
 from oakling.config import Settings, load_settings
 from oakling.datastructures import State
@@ -21,6 +22,7 @@ from oakling.routing import Router
 from oakling.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from oakling.checks import Check
     from oakling.middleware import Middleware
     from oakling.templating import Templates
 
@@ -120,6 +122,7 @@ class App(Router):
         self.cli_commands: list[Any] = []
         self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
         self.plugins: list[Plugin] = []
+        self.checks: list[tuple[Check, bool]] = [(core_deploy_checks, True)]
         self.limits: Limits = settings.limits()
         self._table: RouteTable | None = None
         self._entry: ASGIApp | None = None
@@ -150,6 +153,16 @@ class App(Router):
 
         self._check_not_built("add middleware")
         self.user_middleware.insert(0, Middleware(cls, *args, **kwargs))
+
+    def add_check(self, check: Check, *, deploy: bool = False) -> None:
+        """Add a system check run by ``oakling check`` (Django's ``register``).
+
+        Args:
+            check: ``check(app) -> Iterable[CheckMessage]`` (see
+                :mod:`oakling.checks`); it reports problems, it does not raise.
+            deploy: Run it only for ``oakling check --deploy``.
+        """
+        self.checks.append((check, deploy))
 
     def on_startup(self, func: Callable[[], Any]) -> Callable[[], Any]:
         """Run ``func()`` (sync or async) when the server starts the app."""

@@ -1,4 +1,4 @@
-"""The ``oakling`` command: run, routes, shell, demo (batteries add groups).
+"""The ``oakling`` command: run, routes, check, shell, demo (batteries add groups).
 
 App discovery follows ``flask run``: ``module:attr``, ``module:factory()``,
 or ``module`` alone (then ``app``, ``application``, or a ``create_app()``
@@ -209,6 +209,29 @@ def routes(app: str | None) -> None:
         click.echo("  ".join(cell.ljust(widths[index]) for index, cell in enumerate(row)).rstrip())
         if number == 0:
             click.echo("  ".join("-" * width for width in widths))
+
+
+@main.command()
+@click.argument("app", required=False)
+@click.option("--deploy", is_flag=True, help="Also run the production deployment checks.")
+def check(app: str | None, deploy: bool) -> None:
+    """Report what APP lacks; with --deploy, for production (Django's check).
+
+    Exits with status 1 when any check reports a message.
+    """
+    from oakling.checks import run_checks
+
+    loaded = load_app(app)
+    messages = run_checks(loaded, deploy=deploy)
+    for message in messages:
+        click.echo(str(message))
+    if messages:
+        errors = sum(message.level == "error" for message in messages)
+        click.echo(
+            f"System check identified {len(messages)} issue(s) ({errors} error(s)).", err=True
+        )
+        sys.exit(1)
+    click.echo("System check identified no issues.")
 
 
 @main.command()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["iterate_in_threadpool", "run_in_threadpool", "set_thread_pool_size"]
 
@@ -34,8 +36,21 @@ def set_thread_pool_size(size: int) -> None:
 def _get_executor() -> ThreadPoolExecutor:
     global _executor
     if _executor is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         _executor = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="oakling")
     return _executor
+
+
+def _get_running_loop() -> AbstractEventLoop:
+    # PERF: asyncio is imported on the first sync handler's call, not with
+    # oakling (a server has imported it by then anyway); the name is then
+    # rebound to asyncio's own function.
+    global _get_running_loop
+    import asyncio
+
+    _get_running_loop = asyncio.get_running_loop
+    return asyncio.get_running_loop()
 
 
 async def run_in_threadpool(func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
@@ -44,7 +59,7 @@ async def run_in_threadpool(func: Callable[_P, _T], *args: _P.args, **kwargs: _P
     Context variables are copied into the thread, so a sync handler sees what
     middleware set.
     """
-    loop = asyncio.get_running_loop()
+    loop = _get_running_loop()
     context = contextvars.copy_context()
     call = functools.partial(context.run, func, *args, **kwargs)
     return await loop.run_in_executor(_get_executor(), call)

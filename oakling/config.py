@@ -76,7 +76,7 @@ import msgspec
 from oakling.exceptions import ImproperlyConfigured
 from oakling.requests import Limits
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "is_development_key", "load_settings"]
 
 logger = logging.getLogger("oakling.config")
 
@@ -122,8 +122,13 @@ class Settings(msgspec.Struct, kw_only=True):
             ``SECRET_KEY`` when none is set. Never on in production.
         SECRET_KEY: The key signing sessions, CSRF tokens and other signed
             values. Required outside debug, at least 32 characters.
+        SECRET_KEY_FALLBACKS: Previous keys, still accepted when verifying
+            signed values but never used to sign (Django's setting): rotate
+            a key by moving it here and setting a new ``SECRET_KEY``.
         ALLOWED_HOSTS: Host names the app answers for (Django's setting),
-            enforced by the security battery; empty means no check.
+            enforced by the security battery on every request: empty there
+            means the localhost names in debug and nothing otherwise. Without
+            the battery only the Host's syntax is checked.
         MAX_BODY_SIZE: Bytes of a body read whole (2.5 MiB).
         MAX_MULTIPART_SIZE: Bytes of a whole multipart body (100 MiB).
         MAX_FORM_FIELDS: Form fields per request (1000).
@@ -147,6 +152,7 @@ class Settings(msgspec.Struct, kw_only=True):
 
     DEBUG: bool = False
     SECRET_KEY: str | None = None
+    SECRET_KEY_FALLBACKS: list[str] = []
     ALLOWED_HOSTS: list[str] = []
     MAX_BODY_SIZE: _NonNegativeInt = 2_621_440
     MAX_MULTIPART_SIZE: _NonNegativeInt = 104_857_600
@@ -401,6 +407,11 @@ def load_settings(
     sources = {name: label for name, (_, label) in found.items()}
     sources.update(extra_sources)
     return cls(**values, extra=extra, sources=sources)
+
+
+def is_development_key(key: str | None) -> bool:
+    """Return whether ``key`` is this process's generated development key."""
+    return key == _DEVELOPMENT_SECRET_KEY
 
 
 def _note_development_key() -> None:

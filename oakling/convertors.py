@@ -132,6 +132,10 @@ def register_converter(name: str, converter: Converter) -> None:
 
 def converter_for_annotation(annotation: Any) -> Converter | None:
     """Return the converter for a handler annotation (``id: int`` -> int), if any."""
+    if annotation is str:
+        # NOTE: a plain str takes the default converter (one segment, any
+        # characters), not slug or path, which share its Python type.
+        return None
     for converter in CONVERTERS.values():
         if type(converter) is not StringConverter and converter.python_type is annotation:
             if isinstance(converter, PathConverter):

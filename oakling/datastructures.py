@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence
 from typing import IO, Any, NamedTuple, TypeVar, overload
 from urllib.parse import SplitResult, urlsplit
@@ -80,14 +79,25 @@ class QueryParams(MultiDict):
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> QueryParams:
-        """Parse a raw query string; invalid UTF-8 is replaced, never raised."""
-        from urllib.parse import parse_qsl
+        """Parse a raw query string; invalid UTF-8 is replaced, never raised.
 
-        return cls(
-            parse_qsl(
-                raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
-            )
-        )
+        The rules are ``urllib.parse.parse_qsl``'s with ``keep_blank_values``:
+        pairs split on ``&``, ``+`` is a space, ``%XX`` is decoded as UTF-8.
+        """
+        text = raw.decode("latin-1")
+        pairs: list[tuple[str, Any]]
+        if "%" in text or "+" in text:
+            from urllib.parse import parse_qsl
+
+            pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+        else:
+            # PERF: nothing to unquote (the usual case): a split, without
+            # parse_qsl's per-component unquoting; the result is the same.
+            pairs = [part.partition("=")[::2] for part in text.split("&") if part]
+        query = cls.__new__(cls)
+        query._list = pairs
+        query._dict = dict(pairs)
+        return query
 
 
 class FormData(MultiDict):
@@ -132,13 +142,28 @@ class Headers(Mapping[str, str]):
         self._index = index
         return index
 
+    def _scan(self, key: str) -> str | None:
+        # PERF: a handful of lookups scan the raw pairs (names are lower case
+        # in ASGI) instead of decoding every header into an index first.
+        wanted = key.lower().encode("latin-1")
+        for name, value in self.raw:
+            if name == wanted or name.lower() == wanted:
+                return value.decode("latin-1")
+        return None
+
     def __getitem__(self, key: str) -> str:
-        index = self._index if self._index is not None else self._build()
-        return index[key.lower()][0]
+        if self._index is None:
+            value = self._scan(key)
+            if value is None:
+                raise KeyError(key)
+            return value
+        return self._index[key.lower()][0]
 
     def get(self, key: str, default: Any = None) -> Any:  # noqa: D102
-        index = self._index if self._index is not None else self._build()
-        values = index.get(key.lower())
+        if self._index is None:
+            value = self._scan(key)
+            return default if value is None else value
+        values = self._index.get(key.lower())
         return values[0] if values else default
 
     def getlist(self, key: str) -> list[str]:
@@ -328,6 +353,8 @@ class UploadFile:
         self.content_type = content_type
         self.headers = headers or Headers()
         self.size = 0
+        import tempfile
+
         self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=max_memory)
 
     @property

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from oakling.applications import App
     from oakling.responses import Response
 
-__all__ = ["HTTPConnection", "Limits", "Request"]
+# NOTE: parse_cookie_header is public here for batteries (sessions).
+__all__ = ["HTTPConnection", "Limits", "Request", "parse_cookie_header"]
 
 # SECURITY: a Host header is a name or IP literal with an optional port. Anything
 # else ("evil.example/x", "a@b", spaces) could rewrite absolute URLs built from it.
@@ -137,6 +138,45 @@ class HTTPConnection:
         if values is None:
             values = self.scope["oakling.state"] = State()
         return values
+
+    @property
+    def session(self) -> Any:
+        """The session (a dict-like ``oakling.sessions.Session``), Flask's ``session``.
+
+        Raises:
+            RuntimeError: If the sessions battery is not installed
+                (``App(plugins=[Sessions()])``).
+        """
+        try:
+            return self.scope["session"]
+        except KeyError:
+            raise RuntimeError(
+                "request.session needs the sessions battery: "
+                "App(plugins=[Sessions()]) with `from oakling.sessions import Sessions`"
+            ) from None
+
+    @property
+    def user(self) -> Any:
+        """The user making the request (Django's ``request.user``).
+
+        An anonymous user (``is_authenticated`` false) when nobody is logged in.
+
+        Raises:
+            RuntimeError: If the auth battery is not installed
+                (``App(plugins=[..., Auth()])``).
+        """
+        try:
+            return self.scope["user"]
+        except KeyError:
+            raise RuntimeError(
+                "request.user needs the auth battery: "
+                "App(plugins=[Database(), Sessions(), Auth()]) with `from oakling.auth import Auth`"
+            ) from None
+
+    @property
+    def auth(self) -> Any:
+        """How the request was authenticated (``.method``, ``.scopes``), or None."""
+        return self.scope.get("auth")
 
     @property
     def host(self) -> str:
@@ -302,9 +342,34 @@ class Request(HTTPConnection):
             ClientDisconnect: If the client leaves before the body ends.
         """
         if self._body is None:
-            chunks = [chunk async for chunk in self.stream(self.limits.max_body_size)]
-            self._body = b"".join(chunks)
+            self._body = await self._read_whole(self.limits.max_body_size)
         return self._body
+
+    async def _read_whole(self, limit: int) -> bytes:
+        # PERF: stream()'s rules without an async generator (which asyncio
+        # registers and finalises per request): most bodies are one message.
+        if self._stream_consumed:
+            raise RuntimeError("The request body was already consumed")
+        self._stream_consumed = True
+        self._check_declared_length(limit)
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message: Message = await self._receive()
+            kind = message["type"]
+            if kind == "http.request":
+                chunk = message.get("body", b"")
+                if chunk:
+                    received += len(chunk)
+                    if received > limit:
+                        raise HTTPException(413, f"Request body is larger than {limit} bytes")
+                    if not message.get("more_body", False) and not chunks:
+                        return chunk  # type: ignore[no-any-return]
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+            elif kind == "http.disconnect":
+                raise ClientDisconnect()
 
     async def json(self) -> Any:
         """Return the body decoded as JSON.

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
-import http.cookies
-import time
 from collections.abc import AsyncIterable, Iterable, Mapping
-from datetime import UTC, datetime
-from email.utils import format_datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 import msgspec
 
+from oakling._sansio.cookies import format_set_cookie
 from oakling.background import BackgroundTask
 from oakling.concurrency import iterate_in_threadpool
 from oakling.datastructures import MutableHeaders
@@ -30,6 +27,7 @@ __all__ = [
     "Response",
     "ServerSentEvent",
     "StreamingResponse",
+    "format_set_cookie",
     "json_dumps",
     "to_response",
 ]
@@ -68,6 +66,14 @@ class Response:
 
     media_type: str | None = None
     charset = "utf-8"
+    # PERF: the class's Content-Type pair, built once per class.
+    _type_header: tuple[bytes, bytes] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._type_header = (
+            _content_type(cls.media_type, cls.charset) if cls.media_type is not None else None
+        )
 
     def __init__(
         self,
@@ -78,10 +84,17 @@ class Response:
         background: BackgroundTask | None = None,
     ) -> None:
         self.status_code = status_code
+        self.background = background
         if media_type is not None:
             self.media_type = media_type
-        self.background = background
-        self.body = self.render(content)
+        self.body = body = self.render(content)
+        if headers is None and media_type is None and 200 <= status_code not in (204, 304):
+            # PERF: the common case, the class's media type and no header
+            # given: two prepared pairs, no loop.
+            type_header = self._type_header
+            length = (b"content-length", b"%d" % len(body))
+            self.raw_headers = [length, type_header] if type_header is not None else [length]
+            return
         self.raw_headers = self._init_headers(headers)
 
     def render(self, content: Any) -> bytes:
@@ -103,7 +116,7 @@ class Response:
             # PERF: the common case, no header given: two prepared pairs.
             raw: list[tuple[bytes, bytes]] = []
             if body is not None and status >= 200 and status != 204 and status != 304:
-                raw.append((b"content-length", str(len(body)).encode()))
+                raw.append((b"content-length", b"%d" % len(body)))
             if self.media_type is not None:
                 raw.append(_content_type(self.media_type, self.charset))
             return raw
@@ -160,38 +173,19 @@ class Response:
         Raises:
             ValueError: For an unknown ``samesite`` value, or ``none`` without ``secure``.
         """
-        cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
-        cookie[key] = value
-        morsel = cookie[key]
-        if max_age is not None:
-            morsel["max-age"] = max_age
-        if expires is not None:
-            if isinstance(expires, datetime):
-                morsel["expires"] = format_datetime(expires.astimezone(UTC), usegmt=True)
-            else:
-                morsel["expires"] = format_datetime(
-                    datetime.fromtimestamp(time.time() + expires, UTC), usegmt=True
-                )
-        if path:
-            morsel["path"] = path
-        if domain:
-            morsel["domain"] = domain
-        if secure:
-            morsel["secure"] = True
-        if httponly:
-            morsel["httponly"] = True
-        if samesite is not None:
-            if samesite.lower() not in ("lax", "strict", "none"):
-                raise ValueError("samesite must be 'lax', 'strict' or 'none'")
-            if samesite.lower() == "none" and not secure:
-                raise ValueError(
-                    "samesite='none' requires secure=True (browsers refuse it otherwise)"
-                )
-            morsel["samesite"] = samesite.capitalize()
-        header = morsel.OutputString()
-        if partitioned:
-            header += "; Partitioned"
-        self.raw_headers.append((b"set-cookie", header.encode("latin-1")))
+        header = format_set_cookie(
+            key,
+            value,
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+        self.raw_headers.append((b"set-cookie", header))
 
     def delete_cookie(
         self,
@@ -329,6 +323,8 @@ class StreamingResponse(Response):
         if scope["method"] == "HEAD":
             await send({"type": "http.response.body", "body": b""})
             return
+        import asyncio
+
         stream = asyncio.ensure_future(self._stream(send))
         watch = asyncio.ensure_future(_wait_disconnect(receive))
         try:
@@ -415,6 +411,8 @@ class EventSourceResponse(StreamingResponse):
 
     @staticmethod
     async def _events(source: AsyncIterable[Any], ping: float | None) -> AsyncIterable[bytes]:
+        import asyncio
+
         iterator = source.__aiter__()
         pending: asyncio.Future[Any] | None = None
         try:
@@ -510,5 +508,14 @@ def to_response(
     )
 
 
-# NOTE: at the end, because FileResponse subclasses Response.
-from oakling._fileresponse import FileResponse  # noqa: E402
+if TYPE_CHECKING:
+    from oakling._fileresponse import FileResponse
+
+
+def __getattr__(name: str) -> object:
+    # PERF: the file machinery (email, secrets, asyncio) loads on first use.
+    if name == "FileResponse":
+        from oakling._fileresponse import FileResponse
+
+        return FileResponse
+    raise AttributeError(f"module 'oakling.responses' has no attribute {name!r}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -315,6 +315,7 @@ class Router:
         self.children: list[tuple[Router, str]] = []
         self.error_handlers: dict[int | type[BaseException], Handler] = {}
         self.before_request_funcs: list[Handler] = []
+        self.before_request_methods: dict[Handler, Container[str]] = {}
         self.after_request_funcs: list[Handler] = []
 
     # -- registration -----------------------------------------------------
@@ -392,8 +393,18 @@ class Router:
         """Register ``func(request, exc)`` for a status code or exception class."""
         self.error_handlers[key] = func
 
-    def before_request(self, func: Handler) -> Handler:
-        """Run ``func([request])`` before each handler; a non-None result is the response."""
+    def before_request(self, func: Handler, *, methods: Container[str] | None = None) -> Handler:
+        """Run ``func([request])`` before each handler; a non-None result is the response.
+
+        Args:
+            func: The hook, sync or async, taking the request or nothing.
+            methods: Run it only on routes serving these methods (any
+                container: ``{"POST"}``, or an object whose ``__contains__``
+                decides, as the CSRF battery's "unsafe methods"). Decided at
+                startup, so routes of other methods keep the fast path.
+        """
+        if methods is not None:
+            self.before_request_methods[func] = methods
         self.before_request_funcs.append(func)
         return func
 

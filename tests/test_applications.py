@@ -429,3 +429,28 @@ def test_shell_context_processor_registers_names():
         return {"answer": 42}
 
     assert app.shell_context_processors == [names]
+
+
+def test_before_request_hooks_see_the_endpoint_and_its_marks():
+    app = App(secret_key=SECRET)
+    seen: list[object] = []
+
+    @app.before_request
+    def refuse_marked(request):
+        seen.append(request.endpoint)
+        if getattr(request.endpoint, "closed", False):
+            return PlainTextResponse("closed", 403)
+
+    @app.get("/open")
+    def open_view():
+        return "open"
+
+    @app.get("/closed")
+    def closed_view():
+        return "closed?"
+
+    closed_view.closed = True  # type: ignore[attr-defined]
+    with TestClient(app) as client:
+        assert client.get("/open").text == "open"
+        assert client.get("/closed").status_code == 403
+    assert seen == [open_view, closed_view]

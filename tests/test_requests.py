@@ -237,3 +237,16 @@ def test_two_host_headers_and_out_of_range_ports_are_refused():
         )
         assert client.get("/echo", headers={"Host": "a.example:99999"}).status_code == 400
         assert client.get("/echo", headers={"Host": "a.example:65535"}).status_code == 200
+
+
+def test_session_and_user_name_the_battery_when_missing():
+    from oakling.requests import Request
+
+    request = Request({"type": "http", "headers": []})
+    with pytest.raises(RuntimeError, match="sessions battery"):
+        request.session  # noqa: B018
+    with pytest.raises(RuntimeError, match="auth battery"):
+        request.user  # noqa: B018
+    assert request.auth is None
+    filled = Request({"type": "http", "headers": [], "session": {"a": 1}, "user": "u"})
+    assert filled.session == {"a": 1} and filled.user == "u"

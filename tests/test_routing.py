@@ -323,3 +323,18 @@ def test_include_router_without_name_keeps_plain_names():
 
     app.include(router)
     assert app.url_path_for("plain") == "/r/x"
+
+
+def test_a_str_annotation_keeps_the_default_converter_not_slug():
+    from oakling.convertors import converter_for_annotation
+
+    assert converter_for_annotation(str) is None
+    app = App(secret_key="s" * 40)
+
+    @app.get("/files/{name}")
+    async def show(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    with TestClient(app) as client:
+        assert client.get("/files/report.v2.pdf").json() == {"name": "report.v2.pdf"}
+        assert client.get("/files/a b").json() == {"name": "a b"}

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from oakling._sansio.hosts import AllowedHosts, split_host_port
+from oakling._sansio.hosts import AllowedHosts, split_host_port, validate_host
 from oakling.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["TrustedHostMiddleware"]
+# NOTE: the host matching rules are public here for batteries (security, auth).
+__all__ = ["AllowedHosts", "TrustedHostMiddleware", "split_host_port", "validate_host"]
 
 _BODY = b"Invalid host header"
 _HEADERS = [
