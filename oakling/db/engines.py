@@ -8,9 +8,10 @@ PyMySQL and aiomysql); a URL that names a driver keeps it for its own side.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
-from sqlalchemy import URL, Engine, event, make_url
+from sqlalchemy import URL, Engine, event, exc, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -141,8 +142,42 @@ def _wrap_connect_errors(engine: Engine) -> None:
     event.listen(engine, "do_connect", on_do_connect)
 
 
+PING_AFTER_IDLE = 5.0
+"""Seconds a pooled connection may sit unused before it is pinged on checkout."""
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """Ping a pooled connection on checkout only when it sat idle ``idle`` seconds.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round
+    trip per request. A connection just returned by a busy app is as alive
+    as the request that used it; one that sat idle may have been dropped by
+    a server restart or a firewall. A disconnect met during a request still
+    invalidates the whole pool (SQLAlchemy's own handling), so a restart
+    under load costs at most that request (a 503), and the next ones reconnect.
+    """
+
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["oakling.idle_since"] = time.monotonic()
+
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("oakling.idle_since")
+        if since is None or time.monotonic() - since < idle:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as ex:  # noqa: BLE001 - any failure means a dead connection
+            # NOTE: the pool discards this connection and checks out another.
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {ex}") from ex
+        if alive is False:
+            raise exc.DisconnectionError("pooled connection failed its ping")
+
+    event.listen(engine, "checkin", on_checkin)
+    event.listen(engine, "checkout", on_checkout)
+
+
 def _options(url: URL, echo: bool, engine_options: dict[str, Any] | None) -> dict[str, Any]:
-    options: dict[str, Any] = {"pool_pre_ping": True, "echo": echo}
+    options: dict[str, Any] = {"echo": echo}
     if _is_memory_sqlite(url):
         # NOTE: one shared connection, or each thread would see its own
         # empty in-memory database.
@@ -155,7 +190,7 @@ def _options(url: URL, echo: bool, engine_options: dict[str, Any] | None) -> dic
 def create_sync_engine(
     url: str | URL, *, echo: bool = False, engine_options: dict[str, Any] | None = None
 ) -> Engine:
-    """Create a pre-pinging sync engine (SQLite: WAL and foreign keys on).
+    """Create a sync engine (SQLite: WAL and foreign keys on; else idle pings).
 
     Raises:
         ImportError: When the driver is missing, naming the extra to install.
@@ -169,13 +204,15 @@ def create_sync_engine(
         raise _missing_driver(parsed, ex) from ex
     if parsed.get_backend_name() == "sqlite":
         _sqlite_hooks(engine, wal=not _is_memory_sqlite(parsed))
+    elif not engine.pool._pre_ping:
+        _ping_when_idle(engine, PING_AFTER_IDLE)
     return engine
 
 
 def create_async_engine_for(
     url: str | URL, *, echo: bool = False, engine_options: dict[str, Any] | None = None
 ) -> AsyncEngine:
-    """Create a pre-pinging async engine (SQLite: WAL and foreign keys on).
+    """Create an async engine (SQLite: WAL and foreign keys on; else idle pings).
 
     Raises:
         ImportError: When the driver is missing, naming the extra to install.
@@ -190,4 +227,6 @@ def create_async_engine_for(
         _sqlite_hooks(engine.sync_engine, wal=not _is_memory_sqlite(parsed))
     else:
         _wrap_connect_errors(engine.sync_engine)
+        if not engine.sync_engine.pool._pre_ping:
+            _ping_when_idle(engine.sync_engine, PING_AFTER_IDLE)
     return engine

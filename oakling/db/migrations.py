@@ -346,6 +346,19 @@ def check(
     command.check(config)
 
 
+def _import_custom_types(kind: str, item: Any, autogen_context: Any) -> Any:
+    """Import the module of a custom column type into the revision.
+
+    Alembic writes ``my.module.MyType()`` for a type that is not SQLAlchemy's
+    but adds no import, so the revision fails with a NameError.
+    """
+    if kind == "type":
+        module = type(item).__module__
+        if module != "builtins" and not module.startswith("sqlalchemy"):
+            autogen_context.imports.add(f"import {module}")
+    return False  # NOTE: False: Alembic still renders the item itself.
+
+
 def run_migrations(context: Any, **options: Any) -> None:
     """Run Alembic's environment for the app's Database (called by ``env.py``).
 
@@ -373,10 +386,12 @@ def run_migrations(context: Any, **options: Any) -> None:
         # portably; batch mode recreates the table instead.
         "render_as_batch": engine.dialect.name == "sqlite",
         "include_object": _default_bind_only,
+        "render_item": _import_custom_types,
     }
     include_name = config.attributes.get("oakling.include_name")
     if include_name is not None:
         configure["include_name"] = include_name
+        configure["include_object"] = _models_named(include_name)
     if progress is not None:
         configure["on_version_apply"] = _progress_reporter(progress)
     if config.attributes.get("oakling.skip_empty"):
@@ -425,6 +440,31 @@ def _default_bind_only(
         info: Mapping[str, Any] = getattr(item, "info", {})
         return info.get("bind_key") is None
     return True
+
+
+def _models_named(include_name: Callable[..., bool]) -> Callable[..., bool]:
+    """Apply an ``include_name`` filter to the models' side too.
+
+    Alembic's ``include_name`` sees only what it reflects from the database,
+    so a model table missing there (one that another package defined on the
+    shared ``Model.metadata``) would still be proposed as a new table.
+    """
+
+    def include_object(
+        item: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        if not _default_bind_only(item, name, type_, reflected, compare_to):
+            return False
+        if reflected or name is None:
+            return True
+        if type_ == "table":
+            return bool(include_name(name, "table", {"schema_name": None}))
+        table = getattr(item, "table", None)
+        if type_ in ("index", "unique_constraint", "foreign_key_constraint") and table is not None:
+            return bool(include_name(table.name, "table", {"schema_name": None}))
+        return True
+
+    return include_object
 
 
 def _skip_empty(

@@ -40,9 +40,9 @@ class Database:
     The URL comes from, in order: ``url``; the ``DATABASE_URL`` setting
     (``OAKLING_DATABASE_URL`` in the environment or ``.env``); else
     ``sqlite:///<project>.db`` in the current folder. Each URL gives a sync
-    and an async engine, created on first use, with ``pool_pre_ping`` (a
-    restarted server costs no failed request) and, for SQLite, WAL and
-    foreign keys on. The engines are disposed of at app shutdown.
+    and an async engine, created on first use, pinging connections that sat
+    idle before use (so an idle app's next request survives a server restart)
+    and, for SQLite, WAL and foreign keys on. The engines are disposed of at app shutdown.
 
     Args:
         url: The default database's URL (a string or ``sqlalchemy.URL``).

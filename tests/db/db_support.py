@@ -16,28 +16,17 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from sqlalchemy import ForeignKey, String, Table, create_engine, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oakling import App
 from oakling.db import AsyncSession, Database, Model, Session, no_transaction
 from oakling.requests import Request
+from tests.conftest import skip_or_fail
 
 PG_URL = os.environ.get("OAKLING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("OAKLING_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
-
-REQUIRE_SERVICES = (
-    os.environ.get("OAKLING_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
-)
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip on a newcomer's machine; fail in CI (same rule as tests/conftest.py)."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"required in CI but unavailable: {reason}")
-    pytest.skip(reason)
 
 
 @functools.cache

@@ -6,7 +6,6 @@ it created, because the ``test`` databases are shared with other runs.
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -19,22 +18,12 @@ from sqlalchemy import Engine, MetaData
 
 from oakling.db import migrations
 from oakling.db.models import NAMING_CONVENTION
-
-REQUIRE_SERVICES = (
-    os.environ.get("OAKLING_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
-)
+from tests.conftest import skip_or_fail
 
 SERVER_URLS = {
     "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     "mysql": "mysql+pymysql://root@127.0.0.1:3306/test",
 }
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip on a newcomer's machine; fail in CI, where every backend must run."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"required in CI but unavailable: {reason}")
-    pytest.skip(reason)
 
 
 class Target:
@@ -263,3 +252,36 @@ def test_tables_of_named_binds_are_left_out(tmp_path: Path) -> None:
     assert "op.create_table('main_task'" in source
     assert "analytics_event" not in source
     engine.dispose()
+
+
+def test_custom_column_types_are_imported_into_revisions():
+    from types import SimpleNamespace
+
+    from sqlalchemy import Integer, TypeDecorator
+
+    from oakling.db.migrations import _import_custom_types
+
+    class Cents(TypeDecorator[int]):
+        impl = Integer
+        cache_ok = True
+
+    context = SimpleNamespace(imports=set())
+    assert _import_custom_types("type", Cents(), context) is False
+    assert _import_custom_types("type", Integer(), context) is False
+    assert context.imports == {f"import {__name__}"}
+
+
+def test_include_name_also_filters_tables_only_the_models_have():
+    from sqlalchemy import Column, Index, Integer, MetaData, Table
+
+    from oakling.db.migrations import _models_named
+
+    metadata = MetaData()
+    mine = Table("mine", metadata, Column("id", Integer, primary_key=True))
+    theirs = Table("theirs", metadata, Column("id", Integer, primary_key=True))
+    index = Index("ix_theirs_id", theirs.c.id)
+    include = _models_named(lambda name, kind, _parent: kind != "table" or name == "mine")
+    assert include(mine, "mine", "table", False, None)
+    assert not include(theirs, "theirs", "table", False, None)
+    assert not include(index, "ix_theirs_id", "index", False, None)
+    assert include(theirs, "theirs", "table", True, None)  # reflected: include_name's job

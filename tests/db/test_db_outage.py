@@ -119,3 +119,37 @@ def test_sqlite_database_is_locked_is_503() -> None:
     assert is_unavailable(locked)
     syntax = OperationalError("SELEC 1", {}, sqlite3.OperationalError('near "SELEC": syntax error'))
     assert not is_unavailable(syntax)
+
+
+@pytest.mark.parametrize("idle", [0.0, 3600.0])
+def test_an_idle_connection_killed_by_the_server_is_replaced_before_use(
+    idle: float, flavor: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oakling.db import engines
+
+    backend_url("postgresql", tmp_path)  # skip or fail when PostgreSQL is down
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE", idle)
+    database = Database(PG_URL)
+    app = make_app(database)
+
+    def backend_pid(session: Any, request: Request) -> Any:
+        return {"pid": session.execute(text("SELECT pg_backend_pid()")).scalar_one()}
+
+    add_route(app, flavor, "GET", "/", backend_pid)
+    admin = Database(PG_URL).sync_engine()
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            first = client.get("/").json()["pid"]  # the pool keeps this connection
+            with admin.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            second = client.get("/")
+        if idle == 0.0:
+            # Idle long enough: pinged, found dead, replaced; the request never knew.
+            assert second.status_code == 200 and second.json()["pid"] != first
+        else:
+            # Used a moment ago, so not pinged: this request meets the dead
+            # connection (a 503), and the pool is renewed for the next ones.
+            _assert_unavailable(second)
+    finally:
+        database.sync_engine().dispose()
+        admin.dispose()
