@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
 import os
-from collections.abc import Callable
+import sys
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,3 +58,32 @@ def as_handler(
 
     wrap.kind = request.param  # type: ignore[attr-defined]
     return wrap
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+
+Loader = Callable[[str], types.ModuleType]
+
+
+@pytest.fixture
+def load_example(monkeypatch: pytest.MonkeyPatch) -> Iterator[Loader]:
+    """Import ``docs/examples/<name>.py`` afresh, as module ``<name>``.
+
+    Modules loaded are removed from ``sys.modules`` after the test.
+    """
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # for examples importing each other
+    loaded: list[str] = []
+
+    def load(name: str) -> types.ModuleType:
+        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        # NOTE: registered so msgspec, dataclasses and pydantic resolve annotations.
+        sys.modules[name] = module
+        loaded.append(name)
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    for name in loaded:
+        sys.modules.pop(name, None)

@@ -9,7 +9,6 @@ by path (``docs`` is not a package) and exercised with the test client.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
 import subprocess
@@ -88,7 +87,12 @@ def test_every_example_names_its_file_on_the_page() -> None:
 
 
 def test_every_example_has_a_test() -> None:
+    # NOTE: a battery's examples may be tested next to the battery's tests
+    # (tests/<battery>/test_*_docs.py or *_examples.py), the core's are here.
     names = set(globals())
+    for path in Path(__file__).parent.glob("*/test_*.py"):
+        if path.stem.endswith(("_docs", "_examples")):
+            names.update(re.findall(r"^def (test_\w+)", path.read_text("utf-8"), re.M))
     for example in _example_files():
         stem = Path(example).stem
         assert any(name.startswith(f"test_{stem}") for name in names), f"no test for {example}"
@@ -109,24 +113,9 @@ def test_fences_are_balanced_and_pages_are_in_the_index() -> None:
 
 
 @pytest.fixture
-def load(monkeypatch: pytest.MonkeyPatch) -> Iterator[Loader]:
-    """Import ``docs/examples/<name>.py`` afresh, as module ``<name>``."""
-    monkeypatch.syspath_prepend(str(EXAMPLES))  # for examples importing each other
-    loaded: list[str] = []
-
-    def load_example(name: str) -> types.ModuleType:
-        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        # NOTE: registered so msgspec, dataclasses and pydantic resolve annotations.
-        sys.modules[name] = module
-        loaded.append(name)
-        spec.loader.exec_module(module)
-        return module
-
-    yield load_example
-    for name in loaded:
-        sys.modules.pop(name, None)
+def load(load_example: Loader) -> Loader:
+    """The shared example loader (``tests/conftest.py``), under a short name."""
+    return load_example
 
 
 @pytest.fixture(autouse=True)

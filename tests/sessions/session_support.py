@@ -1,0 +1,127 @@
+"""Helpers for the sessions tests: services, routes, direct reads of the stores.
+
+``backend_kind`` runs a test on the signed cookie, Redis (127.0.0.1:6379)
+and the database backend on SQLite and PostgreSQL (127.0.0.1:5432, db
+``test``). Redis keys get a prefix unique to the test and are deleted
+afterwards; the ``oakling_session`` table is shared (ids are random).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from oakling import App, Request
+from oakling.responses import JSONResponse
+from oakling.sessions import RedisBackend
+
+SECRET = "s" * 20 + "ecret-key-for-the-session-tests-0123456789"
+REDIS_URL = os.environ.get("OAKLING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PG_URL = os.environ.get("OAKLING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["cookie", "redis", "sqlite", "postgresql"]
+SERVER_BACKENDS = ["redis", "sqlite", "postgresql"]
+
+AppFactory = Callable[..., App]
+
+
+def _redis_problem() -> str | None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception as ex:  # noqa: BLE001
+        return f"Redis at {REDIS_URL} unreachable: {ex}"
+    finally:
+        client.close()
+    return None
+
+
+def _postgres_problem() -> str | None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(
+        PG_URL.replace("postgresql://", "postgresql+psycopg://"),
+        connect_args={"connect_timeout": 3},
+    )
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as ex:  # noqa: BLE001
+        return f"{PG_URL} unreachable: {ex}"
+    finally:
+        engine.dispose()
+    return None
+
+
+def routes(app: App, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> App:
+    """Add the test routes, each through ``wrap`` (sync as written, or async)."""
+
+    def read(request: Request) -> dict[str, Any]:
+        return dict(request.session)
+
+    def write(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        request.session.update(body)
+        return dict(request.session)
+
+    def cycle(request: Request) -> dict[str, Any]:
+        request.session.cycle_key()
+        return {"key": request.session.session_key, "data": dict(request.session)}
+
+    def flush(request: Request) -> dict[str, Any]:
+        request.session.flush()
+        return dict(request.session)
+
+    def key(request: Request) -> dict[str, Any]:
+        return {"key": request.session.session_key}
+
+    def plain() -> str:
+        return "untouched"
+
+    def vary(request: Request) -> JSONResponse:
+        return JSONResponse(dict(request.session), headers={"Vary": "Accept-Encoding"})
+
+    app.get("/read")(wrap(read))
+    app.post("/write")(wrap(write))
+    app.post("/cycle")(wrap(cycle))
+    app.post("/flush")(wrap(flush))
+    app.get("/key")(wrap(key))
+    app.get("/plain")(wrap(plain))
+    app.get("/vary")(wrap(vary))
+    return app
+
+
+def _delete_redis_keys(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def stored(app: App, key: str) -> dict[str, Any] | None:
+    """Return what the app's server-side store holds for ``key``, read directly."""
+    import json
+
+    backend = app.extensions["sessions"].backend
+    if isinstance(backend, RedisBackend):
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            raw = client.get(backend.prefix + key)
+        finally:
+            client.close()
+    else:
+        from sqlalchemy import text
+
+        with app.extensions["db"].sync_engine().connect() as connection:
+            raw = connection.execute(
+                text("SELECT data FROM oakling_session WHERE session_key = :key"), {"key": key}
+            ).scalar()
+    return None if raw is None else dict(json.loads(raw))
