@@ -1,0 +1,399 @@
+"""The auth pages: login, logout, signup, password change and password reset.
+
+The ``Auth`` plugin includes :func:`build_router`'s router (named ``auth``)
+under its prefix, ``/auth`` by default:
+
+===============================  =====================  ===============================
+path                             name                   what
+===============================  =====================  ===============================
+``/login``                       ``auth:login``         form (GET), log in (POST)
+``/logout``                      ``auth:logout``        log out (POST only)
+``/signup``                      ``auth:signup``        with ``Auth(signup=True)``
+``/password/change``             ``auth:password_change``     logged-in users
+``/password/reset``              ``auth:password_reset``      ask for a link by e-mail
+``/password/reset/sent``         ``auth:password_reset_sent`` "check your mail"
+``/password/reset/{token}``      ``auth:password_reset_confirm``  the link in the mail
+``/password/reset/set``          ``auth:password_reset_set``  choose the new password
+===============================  =====================  ===============================
+
+Templates are ``auth/*.html`` (each extends ``auth/base.html``); a file of
+the same name in the app's template folder replaces the shipped one.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+
+from oakling.background import BackgroundTasks
+from oakling.concurrency import run_in_threadpool
+from oakling.datastructures import FormData
+from oakling.db import AsyncSession
+from oakling.exceptions import HTTPException
+from oakling.middleware.trustedhost import validate_host
+from oakling.requests import Request
+from oakling.responses import HTMLResponse, RedirectResponse, Response
+from oakling.routing import Router
+
+from .decorators import login_required
+from .middleware import login, logout, update_session_auth_hash
+from .models import User
+from .reset import (
+    InvalidResetToken,
+    make_reset_token,
+    reset_token_user_id,
+    verify_reset_token,
+)
+from .services import authenticate, create_user, get_user, set_password
+from .usernames import InvalidUsername
+from .validators import PasswordValidationError
+
+if TYPE_CHECKING:
+    from . import Auth
+
+__all__ = ["LOGIN_ERROR", "TEMPLATES_DIR", "build_router", "is_safe_redirect"]
+
+logger = logging.getLogger("oakling.auth")
+
+#: The folder of the shipped templates (searched after the app's own).
+TEMPLATES_DIR = str(Path(__file__).parent / "templates")
+
+#: The one message for an unknown user, a wrong password and an inactive
+#: account alike (Django's), so the form tells an attacker nothing.
+LOGIN_ERROR = "Please enter a correct username and password."
+
+# SECURITY: longer passwords are refused before hashing (Django once used
+# 4096): they can only be an attempt to make hashing slow.
+_MAX_PASSWORD = 4096
+_MAX_URL = 2048
+_RESET_SESSION_KEY = "_password_reset_token"
+
+
+def is_safe_redirect(url: str) -> bool:
+    r"""Return whether ``url`` is a path on this site, safe to redirect to after login.
+
+    Django's ``url_has_allowed_host_and_scheme`` with no allowed hosts: only
+    a relative path starting with one ``/`` passes. Refused: absolute URLs
+    (``https://evil.example``), scheme-relative ones (``//evil.example``),
+    backslash tricks browsers read as ``//`` (``/\evil.example``), other
+    schemes (``javascript:``), and control characters, which browsers strip
+    (``/\t/evil.example`` would become ``//evil.example``).
+    """
+    if not url or len(url) > _MAX_URL:
+        return False
+    if any(unicodedata.category(char) == "Cc" for char in url):
+        return False
+    if not url.startswith("/"):
+        return False
+    # NOTE: Chrome and others treat "\" as "/" in the authority part.
+    normalized = url.replace("\\", "/")
+    if normalized.startswith("//"):
+        return False
+    parts = urlsplit(normalized)
+    return not parts.scheme and not parts.netloc
+
+
+def _auth(request: Request) -> Auth:
+    return request.app.extensions["auth"]  # type: ignore[no-any-return]
+
+
+def _field(form: FormData, name: str, limit: int = _MAX_URL) -> str:
+    value = form.get(name)
+    if not isinstance(value, str):
+        return ""
+    return value[: limit + 1]
+
+
+def _render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    auth = _auth(request)
+    full = {"auth": auth, "signup_enabled": auth.signup, **context}
+    # SECURITY: pages with credentials or one-time links are never cached
+    # (Django's never_cache on its auth views).
+    sent = {"Cache-Control": "no-store", **(headers or {})}
+    return request.app.templates.response(request, name, full, status_code, sent)
+
+
+def _redirect_after_login(request: Request, next_url: str) -> RedirectResponse:
+    target = next_url if is_safe_redirect(next_url) else _auth(request).login_redirect_url
+    return RedirectResponse(target, status_code=303)
+
+
+def _client_ip(request: Request) -> str | None:
+    client = request.client
+    return client.host if client is not None else None
+
+
+# -- login and logout ---------------------------------------------------------------
+
+
+async def login_view(request: Request, db: AsyncSession) -> Response:
+    """Show the login form (GET) or log in (POST), throttled per account and IP."""
+    auth = _auth(request)
+    next_url = request.query_params.get("next", "")
+    if request.method == "GET":
+        return _render(request, "auth/login.html", {"next": next_url, "username": ""})
+    form = await request.form()
+    username = _field(form, "username", 600)
+    password = _field(form, "password", _MAX_PASSWORD)
+    next_url = _field(form, "next") or next_url
+    context = {"next": next_url, "username": username}
+    ip = _client_ip(request)
+    # SECURITY: counted before the password is checked, so the cap also
+    # bounds the hashing an attacker can cause.
+    throttled = await auth.throttle.attempt(username, ip)
+    if throttled is not None:
+        return _render(
+            request,
+            "auth/login.html",
+            {**context, "error": throttled.message},
+            429,
+            {"Retry-After": str(throttled.retry_after)},
+        )
+    user = None
+    if username and password and len(password) <= _MAX_PASSWORD:
+        # NOTE: authenticate() takes the same time for unknown users.
+        user = await authenticate(db, username, password)
+    if user is None or not user.is_active:
+        await auth.throttle.failed(ip)
+        return _render(request, "auth/login.html", {**context, "error": LOGIN_ERROR}, 400)
+    # NOTE: authenticate() set last_login, which also voids reset links.
+    await auth.throttle.succeeded(username)
+    login(request, user)
+    return _redirect_after_login(request, next_url)
+
+
+async def logout_view(request: Request) -> Response:
+    """Log out (POST only, so a link or an image cannot log anyone out)."""
+    logout(request)
+    return RedirectResponse(_auth(request).logout_redirect_url, status_code=303)
+
+
+async def signup_view(request: Request, db: AsyncSession) -> Response:
+    """Show the sign-up form (GET) or create the account and log it in (POST)."""
+    if not _auth(request).signup:
+        raise HTTPException(404)
+    next_url = request.query_params.get("next", "")
+    if request.method == "GET":
+        return _render(request, "auth/signup.html", {"next": next_url, "username": "", "email": ""})
+    form = await request.form()
+    username = _field(form, "username", 600)
+    email = _field(form, "email", 320).strip()
+    password1 = _field(form, "password1", _MAX_PASSWORD)
+    password2 = _field(form, "password2", _MAX_PASSWORD)
+    next_url = _field(form, "next") or next_url
+    errors: list[str] = []
+    if not password1 or password1 != password2:
+        errors.append("The two passwords do not match.")
+    elif len(password1) > _MAX_PASSWORD:
+        errors.append(f"Passwords may be at most {_MAX_PASSWORD} characters long.")
+    if email and ("@" not in email or len(email) > 320):
+        errors.append("Enter a valid e-mail address.")
+    user = None
+    if not errors:
+        try:
+            user = await create_user(db, username, password1, email=email)
+        except InvalidUsername as ex:
+            errors.append(str(ex))
+        except PasswordValidationError as ex:
+            errors.extend(ex.messages)
+        except ValueError as ex:  # UsernameTaken and other refusals carry their reason
+            errors.append(str(ex))
+    if user is None:
+        context = {"next": next_url, "username": username, "email": email, "errors": errors}
+        return _render(request, "auth/signup.html", context, 400)
+    login(request, user)
+    return _redirect_after_login(request, next_url)
+
+
+# -- password change -------------------------------------------------------------------
+
+
+@login_required
+async def password_change_view(request: Request, db: AsyncSession) -> Response:
+    """Change the logged-in user's password; other sessions are logged out."""
+    if request.method == "GET":
+        return _render(request, "auth/password_change.html", {})
+    form = await request.form()
+    old = _field(form, "old_password", _MAX_PASSWORD)
+    new1 = _field(form, "new_password1", _MAX_PASSWORD)
+    new2 = _field(form, "new_password2", _MAX_PASSWORD)
+    user = await get_user(db, request.user.id)
+    if user is None:  # deleted meanwhile
+        logout(request)
+        return RedirectResponse(_auth(request).login_url, status_code=303)
+    errors: list[str] = []
+    if len(old) > _MAX_PASSWORD or not await run_in_threadpool(user.check_password, old):
+        errors.append("Your old password was entered incorrectly. Please enter it again.")
+    elif not new1 or new1 != new2:
+        errors.append("The two new passwords do not match.")
+    elif len(new1) > _MAX_PASSWORD:
+        errors.append(f"Passwords may be at most {_MAX_PASSWORD} characters long.")
+    else:
+        try:
+            await set_password(db, user, new1)
+        except PasswordValidationError as ex:
+            errors.extend(ex.messages)
+    if errors:
+        return _render(request, "auth/password_change.html", {"errors": errors}, 400)
+    update_session_auth_hash(request, user)
+    return _render(request, "auth/password_change_done.html", {})
+
+
+# -- password reset ---------------------------------------------------------------------
+
+
+def _site_url(request: Request) -> str:
+    """Return the site's root URL for links in mails, never from a forged Host.
+
+    Raises:
+        HTTPException: 400 when no ``SITE_URL`` is set and the request's
+            Host is not in ``ALLOWED_HOSTS`` (Django's ``DisallowedHost``).
+    """
+    auth = _auth(request)
+    if auth.site_url:
+        return auth.site_url
+    allowed = request.app.settings.ALLOWED_HOSTS
+    # SECURITY: a reset link built from an attacker's Host header would send
+    # the victim's token to the attacker (password-reset poisoning).
+    if allowed and not validate_host(request.host, allowed):
+        raise HTTPException(400, "Invalid Host header: not in ALLOWED_HOSTS")
+    return str(request.base_url).rstrip("/")
+
+
+async def _deliver(app: Any, subject: str, body: str, to: str) -> None:
+    from oakling.mail import send_mail
+
+    try:
+        await send_mail(app, subject, body, [to])
+    except Exception:  # noqa: BLE001 - the response is gone; log, do not raise
+        logger.exception("could not send the password reset mail")
+
+
+async def password_reset_view(
+    request: Request, db: AsyncSession, background: BackgroundTasks
+) -> Response:
+    """Ask for a reset link (GET form, POST e-mail); the answer never says if it exists."""
+    auth = _auth(request)
+    if request.method == "GET":
+        return _render(request, "auth/password_reset.html", {"email": ""})
+    form = await request.form()
+    email = _field(form, "email", 320).strip()
+    if not email or "@" not in email or len(email) > 320:
+        return _render(
+            request,
+            "auth/password_reset.html",
+            {"email": email, "errors": ["Enter a valid e-mail address."]},
+            400,
+        )
+    site = _site_url(request)
+    users = (
+        await db.scalars(
+            select(User).where(func.lower(User.email) == email.lower(), User.is_active.is_(True))
+        )
+    ).all()
+    templates = request.app.templates
+    # NOTE: Django's rule: accounts without a usable password (logging in
+    # another way) get no link.
+    for user in (user for user in users if user.email and user.has_usable_password()):
+        token = make_reset_token(user, auth.secret_keys)
+        path = request.app.url_path_for("auth:password_reset_confirm", token=token)
+        context = {"user": user, "reset_url": site + path, "site_url": site}
+        body = templates.render_string("auth/password_reset_email.txt", context)
+        subject = " ".join(
+            templates.render_string("auth/password_reset_subject.txt", context).split()
+        )
+        # SECURITY: sent after the response, so its time does not tell
+        # whether the address has an account.
+        background.add_task(_deliver, request.app, subject, body, user.email)
+    return RedirectResponse(request.app.url_path_for("auth:password_reset_sent"), 303)
+
+
+async def password_reset_sent_view(request: Request) -> Response:
+    """Say that a link was sent if the address has an account."""
+    return _render(request, "auth/password_reset_sent.html", {})
+
+
+async def _user_for_token(request: Request, db: AsyncSession, token: str) -> Any:
+    """Return the user a valid ``token`` was made for, else None."""
+    auth = _auth(request)
+    try:
+        user_id = reset_token_user_id(token, auth.secret_keys)
+        if not isinstance(user_id, int):
+            raise InvalidResetToken("malformed reset token")
+        user = await get_user(db, user_id)
+        if user is None or not user.is_active:
+            raise InvalidResetToken("no such user")
+        verify_reset_token(token, user, auth.secret_keys, auth.reset_timeout)
+    except InvalidResetToken:
+        return None
+    return user
+
+
+async def password_reset_confirm_view(request: Request, token: str, db: AsyncSession) -> Response:
+    """Check the link from the mail, then move the token out of the URL."""
+    if len(token) > 512 or await _user_for_token(request, db, token) is None:
+        return _render(request, "auth/password_reset_invalid.html", {}, 400)
+    # SECURITY: the token leaves the address bar (and Referer headers) at
+    # once; the form page reads it from the session (Django does the same).
+    request.session[_RESET_SESSION_KEY] = token
+    return RedirectResponse(request.app.url_path_for("auth:password_reset_set"), 302)
+
+
+async def password_reset_set_view(request: Request, db: AsyncSession) -> Response:
+    """Choose a new password (GET form, POST); the link then stops working."""
+    token = request.session.get(_RESET_SESSION_KEY)
+    user = await _user_for_token(request, db, token) if isinstance(token, str) else None
+    if user is None:
+        return _render(request, "auth/password_reset_invalid.html", {}, 400)
+    if request.method == "GET":
+        return _render(request, "auth/password_reset_set.html", {})
+    form = await request.form()
+    new1 = _field(form, "new_password1", _MAX_PASSWORD)
+    new2 = _field(form, "new_password2", _MAX_PASSWORD)
+    errors: list[str] = []
+    if not new1 or new1 != new2:
+        errors.append("The two new passwords do not match.")
+    elif len(new1) > _MAX_PASSWORD:
+        errors.append(f"Passwords may be at most {_MAX_PASSWORD} characters long.")
+    else:
+        try:
+            await set_password(db, user, new1)
+        except PasswordValidationError as ex:
+            errors.extend(ex.messages)
+    if errors:
+        return _render(request, "auth/password_reset_set.html", {"errors": errors}, 400)
+    del request.session[_RESET_SESSION_KEY]
+    return _render(request, "auth/password_reset_complete.html", {})
+
+
+def build_router(auth: Auth) -> Router:
+    """Return a new router (named ``auth``) with the auth pages; see the module doc."""
+    router = Router(name="auth", template_folder=TEMPLATES_DIR)
+    both = ["GET", "POST"]
+    router.add_route("/login", login_view, both, name="login")
+    router.add_route("/logout", logout_view, ["POST"], name="logout")
+    if auth.signup:
+        router.add_route("/signup", signup_view, both, name="signup")
+    router.add_route("/password/change", password_change_view, both, name="password_change")
+    router.add_route("/password/reset", password_reset_view, both, name="password_reset")
+    router.add_route("/password/reset/sent", password_reset_sent_view, name="password_reset_sent")
+    router.add_route(
+        "/password/reset/set", password_reset_set_view, both, name="password_reset_set"
+    )
+    # NOTE: ":str" spelled out: the core infers the slug converter for a plain
+    # ``str`` annotation, and tokens hold dots.
+    router.add_route(
+        "/password/reset/{token:str}", password_reset_confirm_view, name="password_reset_confirm"
+    )
+    return router
