@@ -1,18 +1,50 @@
-"""The Tasks demo: HTML pages, a JSON API and a live feed over one repository.
+"""The Tasks demo: HTML pages, a JSON API and a live feed, one list per user.
 
 ``oakling demo`` serves it; so does ``uvicorn --factory examples.tasks.app:create_app``.
 Tasks are stored with ``oakling.db``: in ``tasks-demo.db`` (SQLite, in the
 current folder) unless ``OAKLING_DATABASE_URL`` names another database, e.g.
 ``postgresql://postgres@127.0.0.1:5432/test`` or ``mysql://root@127.0.0.1:3306/test``.
 At startup the database is migrated to the latest revision of
-``examples/tasks/migrations``, so the first start creates the table and later
+``examples/tasks/migrations``, so the first start creates the tables and later
 ones keep the data.
 
-- ``GET /``: the list, with a form to add a task and buttons to toggle or
-  delete one (each form posts, then redirects back with 303: post/redirect/get);
+It is also the acceptance app of oakling's security batteries, all installed
+in their documented order (``Database``, ``Sessions``, ``Auth``, ``CSRF``,
+``Security``):
+
+- people sign up, log in and out on the auth battery's pages (``/auth/...``,
+  restyled by ``templates/auth/base.html``); every page but those needs a
+  login (anonymous visitors are sent to the login page with ``?next=``);
+- each user sees and changes only their own tasks: the repository is made
+  for the logged-in user and filters every query by owner, so another
+  user's task is a 404, like a task that does not exist; the live feed only
+  sends a user their own changes. Tasks stored before migration ``0002``
+  (when tasks had no owner) belong to nobody and are shown to nobody;
+- every form carries a CSRF token (``{{ csrf_input() }}``); titles are
+  escaped by Jinja's autoescape; responses carry the security battery's
+  headers and a strict Content-Security-Policy (:data:`POLICY`: the demo's
+  own scripts and styles only), and a Host not in ``ALLOWED_HOSTS`` is 400;
+- the JSON API takes the logged-in session (then CSRF applies: send the
+  token in ``X-CSRFToken``) or ``Authorization: Bearer <token>``, a token
+  made in the page's "API token" section, with the scopes ``tasks:read``
+  (GET) and ``tasks:write`` (everything else). Without either: 401.
+
+Pages and endpoints:
+
+- ``GET /``: the user's list, with a form to add a task and buttons to toggle
+  or delete one (each form posts, then redirects back with 303:
+  post/redirect/get), and the user's API tokens;
 - ``/api/tasks``: the same tasks as JSON (list, create, read, update, delete);
-- ``GET /events``: server-sent events announcing each change, so every open
-  tab updates when another one (or an API client) changes something.
+- ``GET /events``: server-sent events announcing each change of the user's
+  tasks, so every open tab of theirs updates when another one (or an API
+  client) changes something.
+
+It runs with no configuration at all: the secret key is ``OAKLING_SECRET_KEY``
+when set, else a random one made for each process (sessions are signed with
+it, so everyone is logged out when the server restarts);
+``ALLOWED_HOSTS`` is the setting when set, else the local names
+(:data:`LOCAL_HOSTS`); password-reset mails are printed to the console
+unless ``OAKLING_EMAIL_BACKEND`` says otherwise.
 
 Each request runs in one transaction (``oakling.db``'s default): committed
 when the handler returns, rolled back when it fails. A change is announced on
@@ -32,11 +64,10 @@ scratch database brought to the latest revision first::
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -57,18 +88,32 @@ from oakling import (
     abort,
     render,
 )
+from oakling.auth import Auth, CurrentUser, User, login_required
+from oakling.auth.tokens import create_token_sync, list_tokens_sync, revoke_token_sync
 from oakling.concurrency import run_in_threadpool
+from oakling.config import Settings, load_settings
+from oakling.csrf import CSRF
 from oakling.db import Database, Session, migrations
+from oakling.middleware import Middleware
+from oakling.security import CSP, Security
+from oakling.sessions import Sessions
+from oakling.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "LOCAL_HOSTS",
     "MIGRATIONS",
+    "POLICY",
+    "READ_SCOPE",
     "VERSION_TABLE",
+    "WRITE_SCOPE",
+    "APIAccess",
     "Announcer",
     "TaskChange",
     "TaskIn",
     "TaskPatch",
     "create_app",
+    "demo_settings",
     "get_announcer",
     "get_feed",
     "get_repository",
@@ -89,6 +134,30 @@ VERSION_TABLE = "tasks_alembic_version"
 Not Alembic's default ``alembic_version``: the demo may share a database with
 a project that has migrations of its own.
 """
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
+"""``ALLOWED_HOSTS`` when the setting is empty: this machine's names, and the
+test client's ``testserver``. ``oakling demo`` runs without DEBUG, where an
+empty list would refuse every request; set ``OAKLING_ALLOWED_HOSTS`` to serve
+the demo under another name."""
+
+READ_SCOPE = "tasks:read"
+"""The API token scope needed to read tasks (``GET``)."""
+
+WRITE_SCOPE = "tasks:write"
+"""The API token scope needed to create, change or delete tasks."""
+
+POLICY: dict[str, list[str]] = {
+    "default-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],  # the empty favicon is a data: URL
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+"""The demo's Content-Security-Policy (``Security(csp=POLICY)``): only its own
+scripts, styles and connections (the live feed); no plugins, no ``<base>``,
+forms posting to the site only, and no framing by any site."""
 
 # A title as the API takes it: 1 to 100 characters, not only whitespace.
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TITLE_LENGTH, pattern=r"\S")]
@@ -118,12 +187,16 @@ class TaskChange(msgspec.Struct):
 # -- dependencies: handlers ask for these, tests may override them -----------
 
 
-def get_repository(db: Session) -> TaskRepository:
-    """Return the task storage, in the request's transaction.
+def get_repository(db: Session, user: CurrentUser) -> TaskRepository:
+    """Return the logged-in user's tasks, in the request's transaction.
 
     Replace it with ``app.dependency_overrides[get_repository]``.
+
+    Raises:
+        oakling.auth.LoginRequired: For an anonymous request (a redirect to
+            the login page, or 401 for an API client).
     """
-    return SqlTaskRepository(db)
+    return SqlTaskRepository(db, user.id)
 
 
 async def get_feed(request: Request) -> Broadcaster[TaskChange]:
@@ -147,20 +220,24 @@ class Announcer:
     Args:
         feed: The live feed.
         background: The request's background tasks.
+        owner_id: The user whose tasks change: their pages alone hear of it.
     """
 
-    def __init__(self, feed: Broadcaster[TaskChange], background: BackgroundTasks) -> None:
+    def __init__(
+        self, feed: Broadcaster[TaskChange], background: BackgroundTasks, owner_id: int
+    ) -> None:
         self.feed = feed
         self.background = background
+        self.owner_id = owner_id
 
     def publish(self, change: TaskChange) -> None:
-        """Announce ``change`` after the response (so after the commit)."""
-        self.background.add_task(self.feed.publish, change)
+        """Announce ``change`` to its owner after the response (so after the commit)."""
+        self.background.add_task(self.feed.publish, change, self.owner_id)
 
 
-def get_announcer(feed: Feed, background: BackgroundTasks) -> Announcer:
-    """Return the request's :class:`Announcer`."""
-    return Announcer(feed, background)
+def get_announcer(feed: Feed, background: BackgroundTasks, user: CurrentUser) -> Announcer:
+    """Return the request's :class:`Announcer`, for the logged-in user."""
+    return Announcer(feed, background, user.id)
 
 
 Tasks = Annotated[TaskRepository, Depends(get_repository)]
@@ -168,7 +245,11 @@ Changes = Annotated[Announcer, Depends(get_announcer)]
 
 
 def found(task: Task | None, task_id: int) -> Task:
-    """Return ``task``, or answer 404 when the repository had no such task."""
+    """Return ``task``, or answer 404 when the repository had no such task.
+
+    The repository holds the user's tasks only, so another user's task is
+    "not found" too: a 403 would tell that the id exists.
+    """
     if task is None:
         abort(404, f"Task {task_id} not found")
     return task
@@ -195,25 +276,49 @@ def clean_title(raw: str) -> str:
 pages = Router()
 
 
+def show_list(
+    request: Request, tasks: TaskRepository, db: Session, user: User, **context: Any
+) -> Response:
+    """Render the list page with the user's tasks and API tokens.
+
+    ``context`` adds to what the template gets (``error``, ``title``,
+    ``new_token``). A page showing a new token is never cached.
+    """
+    response = render(
+        request, "index.html", tasks=tasks.list(), tokens=list_tokens_sync(db, user), **context
+    )
+    if "new_token" in context:
+        response.headers["cache-control"] = "no-store"
+    return response
+
+
 @pages.get("/")
-def index(request: Request, tasks: Tasks) -> Response:
-    return render(request, "index.html", tasks=tasks.list())
+@login_required
+def index(request: Request, tasks: Tasks, db: Session, user: CurrentUser) -> Response:
+    return show_list(request, tasks, db, user)
 
 
 @pages.post("/tasks")
+@login_required
 def add_task_form(
-    request: Request, tasks: Tasks, changes: Changes, title: Annotated[str, Form()] = ""
+    request: Request,
+    tasks: Tasks,
+    changes: Changes,
+    db: Session,
+    user: CurrentUser,
+    title: Annotated[str, Form()] = "",
 ) -> Response | tuple[Response, int]:
     try:
         cleaned = clean_title(title)
     except ValueError as ex:
         # Show the form again with the message and what was typed (Django's form flow).
-        return render(request, "index.html", tasks=tasks.list(), error=str(ex), title=title), 422
+        return show_list(request, tasks, db, user, error=str(ex), title=title), 422
     changes.publish(TaskChange("added", tasks.add(cleaned)))
     return RedirectResponse(request.url_for("index"), 303)
 
 
 @pages.post("/tasks/{task_id}/toggle")
+@login_required
 def toggle_task_form(request: Request, task_id: int, tasks: Tasks, changes: Changes) -> Response:
     task = found(tasks.get(task_id), task_id)
     task = found(tasks.update(task_id, completed=not task.completed), task_id)
@@ -222,18 +327,50 @@ def toggle_task_form(request: Request, task_id: int, tasks: Tasks, changes: Chan
 
 
 @pages.post("/tasks/{task_id}/delete")
+@login_required
 def delete_task_form(request: Request, task_id: int, tasks: Tasks, changes: Changes) -> Response:
     task = found(tasks.delete(task_id), task_id)
     changes.publish(TaskChange("deleted", task))
     return RedirectResponse(request.url_for("index"), 303)
 
 
+@pages.post("/tokens")
+@login_required
+def create_token_form(
+    request: Request,
+    tasks: Tasks,
+    db: Session,
+    user: CurrentUser,
+    name: Annotated[str, Form()] = "",
+) -> Response | tuple[Response, int]:
+    """Make an API token (both scopes) and show it, this once: only its hash is kept."""
+    label = name.strip() or "API token"
+    if len(label) > 100:
+        message = f"A token name has at most 100 characters; this one has {len(label)}."
+        return show_list(request, tasks, db, user, token_error=message, token_name=name), 422
+    _, raw = create_token_sync(db, user, name=label, scopes=[READ_SCOPE, WRITE_SCOPE])
+    return show_list(request, tasks, db, user, new_token=raw), 201
+
+
+@pages.post("/tokens/{token_id}/delete")
+@login_required
+def revoke_token_form(request: Request, token_id: int, db: Session, user: CurrentUser) -> Response:
+    """Revoke one of the user's tokens; someone else's is a 404."""
+    if not revoke_token_sync(db, token_id, user=user):
+        abort(404, f"Token {token_id} not found")
+    return RedirectResponse(request.url_for("index"), 303)
+
+
 @pages.get("/events")
-async def events(feed: Feed) -> Response:
-    """Stream each change as a server-sent ``task`` event, until the client leaves."""
+@login_required
+async def events(feed: Feed, user: CurrentUser) -> Response:
+    """Stream each change of the user's tasks as a server-sent ``task`` event.
+
+    Until the client leaves; other users' changes are never sent.
+    """
 
     async def changes() -> AsyncIterator[ServerSentEvent]:
-        async for change in feed.subscribe():
+        async for change in feed.subscribe(user.id):
             yield ServerSentEvent(change, event="task")
 
     return EventSourceResponse(changes())
@@ -241,12 +378,58 @@ async def events(feed: Feed) -> Response:
 
 # -- JSON API: /api/tasks ------------------------------------------------------
 
-api = Router("/api", name="api")
+
+class APIAccess:
+    """Refuse API requests without a user, or whose token lacks the scope.
+
+    Pure ASGI middleware around the API router's routes, so it answers
+    before the app's ``before_request`` hooks: an unauthenticated call gets
+    401 (with ``WWW-Authenticate: Bearer``, RFC 6750 section 3) rather than
+    the CSRF check's 403, and a token without the method's scope gets 403
+    ``insufficient_scope`` (section 3.1). ``GET``/``HEAD`` need
+    :data:`READ_SCOPE`, other methods :data:`WRITE_SCOPE`; a logged-in
+    session has every scope (``AuthCredentials.allows``).
+
+    Args:
+        app: The routes to guard.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the request's user and scope, then call the route."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        user = scope.get("user")
+        if user is None or not user.is_authenticated:
+            refusal = JSONResponse(
+                {"detail": "Authentication required: log in, or send Authorization: Bearer"},
+                401,
+                {"www-authenticate": "Bearer"},
+            )
+            await refusal(scope, receive, send)
+            return
+        needed = READ_SCOPE if scope["method"] in ("GET", "HEAD") else WRITE_SCOPE
+        credentials = scope.get("auth")
+        if credentials is None or not credentials.allows(needed):
+            refusal = JSONResponse(
+                {"detail": f"The token lacks the scope {needed}"},
+                403,
+                {"www-authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'},
+            )
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+api = Router("/api", name="api", middleware=[Middleware(APIAccess)])
 
 
 @api.get("/tasks")
 def list_tasks(tasks: Tasks) -> list[Task]:
-    """List every task, oldest first."""
+    """List the user's tasks, oldest first."""
     return list(tasks.list())
 
 
@@ -263,7 +446,7 @@ def create_task(request: Request, body: TaskIn, tasks: Tasks, changes: Changes) 
 
 @api.get("/tasks/{task_id}")
 def get_task(task_id: int, tasks: Tasks) -> Task:
-    """Read one task."""
+    """Read one of the user's tasks."""
     return found(tasks.get(task_id), task_id)
 
 
@@ -289,8 +472,9 @@ def delete_task(task_id: int, tasks: Tasks, changes: Changes) -> None:
 def migrate_database(database: Database, revision: str = "heads") -> None:
     """Migrate the demo's tables to ``revision`` (default: the latest).
 
-    Idempotent: an up-to-date database is left as it is. Blocking (run it in
-    a thread from async code).
+    The demo's migrations create the auth battery's tables too. Idempotent:
+    an up-to-date database is left as it is. Blocking (run it in a thread
+    from async code).
 
     Raises:
         sqlalchemy.exc.OperationalError: When the database is unreachable.
@@ -298,27 +482,53 @@ def migrate_database(database: Database, revision: str = "heads") -> None:
     migrations.migrate(database, revision, directory=MIGRATIONS, version_table=VERSION_TABLE)
 
 
+def demo_settings() -> Settings:
+    """Return the settings (environment, ``.env``) with the demo's defaults filled in.
+
+    What is set is kept; otherwise ``SECRET_KEY`` is random for this process
+    (sessions end when it does), ``ALLOWED_HOSTS`` is :data:`LOCAL_HOSTS`,
+    and ``EMAIL_BACKEND`` is ``"console"`` (reset links are printed).
+    """
+    settings = load_settings()
+    changes: dict[str, Any] = {}
+    if "SECRET_KEY" not in settings.sources:
+        changes["SECRET_KEY"] = secrets.token_urlsafe(50)
+    if not settings.ALLOWED_HOSTS:
+        changes["ALLOWED_HOSTS"] = list(LOCAL_HOSTS)
+    if settings.get("EMAIL_BACKEND") is None:
+        changes["extra"] = {**settings.extra, "EMAIL_BACKEND": "console"}
+    return msgspec.structs.replace(settings, **changes) if changes else settings
+
+
 def create_app(database_url: str | None = None) -> App:
     """Build the demo app over a database migrated at startup.
 
-    It needs no configuration: the secret key comes from
-    ``OAKLING_SECRET_KEY`` when set, else a random one made for this process
-    (so anything signed with it, such as sessions, ends with the process).
+    It needs no configuration (see :func:`demo_settings`): with no
+    ``OAKLING_SECRET_KEY`` the key is random for this process, so every
+    session (every login) ends when the process does.
 
     Args:
-        database_url: Where tasks are stored. Default: the ``DATABASE_URL``
-            setting (``OAKLING_DATABASE_URL`` in the environment or ``.env``),
-            else :data:`DEFAULT_DATABASE_URL`. SQLite, PostgreSQL and MariaDB
-            or MySQL URLs work unchanged (drivers: ``pip install 'oakling[db]'``,
-            plus ``[postgres]`` or ``[mysql]``).
+        database_url: Where tasks and users are stored. Default: the
+            ``DATABASE_URL`` setting (``OAKLING_DATABASE_URL`` in the
+            environment or ``.env``), else :data:`DEFAULT_DATABASE_URL`.
+            SQLite, PostgreSQL and MariaDB or MySQL URLs work unchanged
+            (drivers: ``pip install 'oakling[db]'``, plus ``[postgres]`` or
+            ``[mysql]``).
+
+    Raises:
+        oakling.exceptions.ImproperlyConfigured: For an invalid security
+            setting (``ALLOWED_HOSTS``, ``SESSION_*``, ``CSRF_*``, ...).
     """
+    settings = demo_settings()
+    database = Database(database_url or settings.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     app = App(
-        secret_key=os.environ.get("OAKLING_SECRET_KEY") or secrets.token_urlsafe(50),
+        settings=settings,
         template_folder=HERE / "templates",
         static_dir=HERE / "static",  # served at /static, url_for("static", path=...)
+        # NOTE: the documented order: each battery needs the ones before it;
+        # Security's middleware ends up outermost. Sessions are signed cookies.
+        plugins=[database, Sessions(), Auth(signup=True), CSRF(), Security(csp=POLICY)],
     )
-    database = Database(database_url or app.settings.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
-    app.install(database)
 
     async def migrate() -> None:
         # NOTE: Alembic blocks; a thread keeps the event loop free meanwhile.

@@ -6,12 +6,16 @@ run in worker threads, where asyncio objects must not be touched, so
 :meth:`Broadcaster.publish` hands the message to the event loop with
 ``loop.call_soon_threadsafe``. One process, one feed: with several worker
 processes a shared channel (Redis pub/sub) would replace this class.
+
+Messages go to a topic: the demo's topic is the id of the user whose task
+changed, and each page subscribes to its own user's topic only, so no user
+is ever sent another user's changes (a subscriber never even queues them).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Hashable
 from typing import Generic, TypeVar
 
 __all__ = ["Broadcaster"]
@@ -20,7 +24,7 @@ T = TypeVar("T")
 
 
 class Broadcaster(Generic[T]):
-    """Fan messages out to every subscriber, from any thread.
+    """Fan messages out to the subscribers of their topic, from any thread.
 
     Wire it to the app's life: ``app.on_startup(feed.start)`` captures the
     event loop, ``app.on_shutdown(feed.close)`` ends every subscription.
@@ -34,14 +38,14 @@ class Broadcaster(Generic[T]):
     def __init__(self, max_pending: int = 100) -> None:
         self.max_pending = max_pending
         # NOTE: touched on the event loop only; other threads go through publish().
-        self._queues: set[asyncio.Queue[T | None]] = set()
+        self._topics: dict[Hashable, set[asyncio.Queue[T | None]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     @property
     def subscribers(self) -> int:
-        """How many subscriptions are open."""
-        return len(self._queues)
+        """How many subscriptions are open, on every topic."""
+        return sum(len(queues) for queues in self._topics.values())
 
     async def start(self) -> None:
         """Capture the running event loop; call it at startup."""
@@ -51,11 +55,12 @@ class Broadcaster(Generic[T]):
     async def close(self) -> None:
         """End every subscription (and refuse new ones); call it at shutdown."""
         self._closed = True
-        for queue in self._queues:
-            queue.put_nowait(None)  # the end-of-stream marker
+        for queues in self._topics.values():
+            for queue in queues:
+                queue.put_nowait(None)  # the end-of-stream marker
 
-    def publish(self, message: T) -> None:
-        """Send ``message`` (not None) to every subscriber; safe from any thread.
+    def publish(self, message: T, topic: Hashable = None) -> None:
+        """Send ``message`` (not None) to the subscribers of ``topic``; safe from any thread.
 
         A no-op before :meth:`start` or after :meth:`close`: nobody can be
         listening then.
@@ -63,15 +68,15 @@ class Broadcaster(Generic[T]):
         loop = self._loop
         if loop is None or self._closed or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._deliver, message)
+        loop.call_soon_threadsafe(self._deliver, message, topic)
 
-    def _deliver(self, message: T) -> None:
-        for queue in self._queues:
+    def _deliver(self, message: T, topic: Hashable) -> None:
+        for queue in self._topics.get(topic, ()):
             if queue.qsize() < self.max_pending:
                 queue.put_nowait(message)
 
-    async def subscribe(self) -> AsyncGenerator[T, None]:
-        """Yield every message published from now on, until :meth:`close`.
+    async def subscribe(self, topic: Hashable = None) -> AsyncGenerator[T, None]:
+        """Yield every message published to ``topic`` from now on, until :meth:`close`.
 
         Closing the generator (the client went away and its stream was
         cancelled) unsubscribes.
@@ -84,9 +89,12 @@ class Broadcaster(Generic[T]):
         if self._closed:
             return
         queue: asyncio.Queue[T | None] = asyncio.Queue()
-        self._queues.add(queue)
+        queues = self._topics.setdefault(topic, set())
+        queues.add(queue)
         try:
             while (message := await queue.get()) is not None:
                 yield message
         finally:
-            self._queues.discard(queue)
+            queues.discard(queue)
+            if not queues and self._topics.get(topic) is queues:
+                del self._topics[topic]

@@ -5,15 +5,23 @@ The model is the storage format only. Handlers never see it: the repository
 :class:`examples.tasks.repository.Task` values, which stay valid after the
 request's session is closed.
 
+Each task belongs to a user of the auth battery (``owner_id``, a foreign
+key to ``auth_user.id``): the repository only ever reads and writes the
+tasks of the user it was made for. Deleting a user deletes their tasks
+(``ON DELETE CASCADE``). The column is nullable only for tasks stored before
+migration ``0002`` added it: they have no owner, so nobody sees them.
+
 Changing the model means a new migration in ``examples/tasks/migrations``
 (``oakling db ... makemigrations``: the command is in ``app.py``'s docstring).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+# NOTE: imported for its tables: the foreign key below names auth_user.
+import oakling.auth.models  # noqa: F401
 from oakling.db import Model
 
 __all__ = ["MAX_TITLE_LENGTH", "Task"]
@@ -34,3 +42,8 @@ class Task(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(MAX_TITLE_LENGTH))
     completed: Mapped[bool] = mapped_column(default=False)
+    # NOTE: NULL only for tasks older than migration 0002; the repository
+    # always sets it, and never shows a task whose owner is not the user.
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("auth_user.id", ondelete="CASCADE"), index=True
+    )

@@ -4,6 +4,11 @@ Handlers depend on :class:`TaskRepository` (through ``Depends(get_repository)``
 in ``app.py``), never on a concrete class, so the storage can change without
 touching them, and tests can swap in their own with ``app.dependency_overrides``.
 
+A repository holds one user's tasks: it is made for the logged-in user
+(``owner_id``), and every query it runs is filtered by that owner. Another
+user's task is, for it, a task that does not exist: the handlers answer 404,
+never 403, so ids of other users' tasks cannot be told from unused ones.
+
 :class:`SqlTaskRepository` stores tasks with ``oakling.db`` in the table of
 :class:`examples.tasks.models.Task`, through the request's session: the
 request's transaction (committed when the handler succeeds, rolled back on an
@@ -41,10 +46,10 @@ class Task(msgspec.Struct, frozen=True):
 
 
 class TaskRepository(Protocol):
-    """The storage the handlers need; titles arrive already validated."""
+    """One user's tasks, as the handlers need them; titles arrive already validated."""
 
     def list(self) -> Sequence[Task]:
-        """Return every task, oldest first."""
+        """Return every task of the user, oldest first."""
         ...
 
     def get(self, task_id: int) -> Task | None:
@@ -71,7 +76,11 @@ def _frozen(row: models.Task) -> Task:
 
 
 class SqlTaskRepository:
-    """Tasks in a SQL table, through one SQLAlchemy session.
+    """One user's tasks in a SQL table, through one SQLAlchemy session.
+
+    Every query is filtered by ``owner_id``: a task of another user (or one
+    stored before tasks had owners) is never read, changed or deleted; for
+    this repository it does not exist.
 
     It never commits: whoever owns the session does (in the demo, the
     per-request transaction of ``oakling.db``). Each change is flushed at
@@ -80,10 +89,12 @@ class SqlTaskRepository:
 
     Args:
         session: The session to work in (one per request; not thread-safe).
+        owner_id: The id of the user (``auth_user.id``) whose tasks these are.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, owner_id: int) -> None:
         self.session = session
+        self.owner_id = owner_id
 
     def _row(self, task_id: int) -> models.Task | None:
         # SECURITY: an id past the column's range is unknown, not a driver
@@ -91,11 +102,21 @@ class SqlTaskRepository:
         # SQLite past 64 bits.
         if not 1 <= task_id <= MAX_ID:
             return None
-        return self.session.get(models.Task, task_id)
+        # SECURITY: the owner is part of the query, not checked afterwards:
+        # no code path can hand out another user's row.
+        return self.session.scalar(
+            select(models.Task).where(
+                models.Task.id == task_id, models.Task.owner_id == self.owner_id
+            )
+        )
 
     def list(self) -> Sequence[Task]:
-        """Return every task, oldest first (by id)."""
-        rows = self.session.scalars(select(models.Task).order_by(models.Task.id))
+        """Return every task of the owner, oldest first (by id)."""
+        rows = self.session.scalars(
+            select(models.Task)
+            .where(models.Task.owner_id == self.owner_id)
+            .order_by(models.Task.id)
+        )
         return tuple(_frozen(row) for row in rows)
 
     def get(self, task_id: int) -> Task | None:
@@ -104,8 +125,8 @@ class SqlTaskRepository:
         return None if row is None else _frozen(row)
 
     def add(self, title: str, completed: bool = False) -> Task:
-        """Store a new task and return it with the id the database gave it."""
-        row = models.Task(title=title, completed=completed)
+        """Store a new task of the owner and return it with the id the database gave it."""
+        row = models.Task(title=title, completed=completed, owner_id=self.owner_id)
         self.session.add(row)
         self.session.flush()
         return _frozen(row)

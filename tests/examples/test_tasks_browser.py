@@ -1,5 +1,8 @@
 """The Tasks demo in a real browser: ``oakling demo`` served by uvicorn, driven by Chromium.
 
+People sign up, log in and out through the auth battery's pages; scripts
+reach the API with a bearer token made on the page.
+
 Needs Playwright (``pip install -e '.[dev]'``) and Chromium at ``/usr/bin/chromium``
 (``apt-get install chromium``); without them the tests skip, except in CI
 (``CI=true`` or ``OAKLING_REQUIRE_SERVICES=1``) where they fail. With
@@ -24,6 +27,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import skip_or_fail
+from tests.examples.accounts import PASSWORD, csrf_from
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,14 +43,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOT = ROOT / "docs" / "demo-after-add.png"
-REQUIRE = os.environ.get("CI") == "true" or os.environ.get("OAKLING_REQUIRE_SERVICES") == "1"
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip on a newcomer's machine; fail in CI, where everything must run."""
-    if REQUIRE:
-        pytest.fail(f"required in CI but unavailable: {reason}")
-    pytest.skip(reason)
 
 
 class DemoServer:
@@ -57,7 +55,9 @@ class DemoServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("OAKLING_SECRET_KEY", None)  # the demo starts with no configuration
+        # The demo starts with no configuration.
+        for name in ("OAKLING_SECRET_KEY", "OAKLING_ALLOWED_HOSTS", "OAKLING_EMAIL_BACKEND"):
+            env.pop(name, None)
         # NOTE: a fresh database per server, outside the repository (the demo's
         # default is tasks-demo.db in the current folder).
         env["OAKLING_DATABASE_URL"] = f"sqlite:///{log.parent / 'tasks.db'}"
@@ -74,7 +74,7 @@ class DemoServer:
             if self.process.poll() is not None:
                 pytest.fail(f"the demo server exited early:\n{self.output()}")
             try:
-                if httpx.get(self.url + "/api/tasks", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/auth/login", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
@@ -125,10 +125,8 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def test_add_toggle_delete_and_live_updates(server: DemoServer, browser: Any) -> None:
-    from playwright.sync_api import expect
-
-    page = browser.new_page(viewport={"width": 900, "height": 560})
+def watch_console(page: Any) -> list[str]:
+    """Collect the page's console errors and uncaught exceptions."""
     problems: list[str] = []
 
     def on_console(message: Any) -> None:
@@ -137,13 +135,78 @@ def test_add_toggle_delete_and_live_updates(server: DemoServer, browser: Any) ->
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: problems.append(str(error)))
-    titles = page.locator(".task .title")
+    return problems
+
+
+def sign_up(page: Any, server: DemoServer, username: str) -> None:
+    """Sign up through the pages, starting from the list (which asks to log in first)."""
+    from playwright.sync_api import expect
 
     page.goto(server.url + "/")
+    expect(page).to_have_url(re.compile(r"/auth/login\?next=%2F$"))
+    page.click("a:has-text('Sign up')")
+    expect(page).to_have_title("Sign up · oakling Tasks")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("button:has-text('Sign up')")
+    expect(page).to_have_url(server.url + "/")
+    expect(page.locator("#username")).to_have_text(username)
+
+
+def log_in(page: Any, username: str) -> None:
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Log in')")
+
+
+def make_token(page: Any, server: DemoServer) -> str:
+    """Create an API token on the page; return it (shown once), back on the list."""
+    page.fill("#token-name", "browser test")
+    page.click("button:has-text('Create a token')")
+    token: str = page.locator("#new-token").inner_text()
+    assert token.startswith("oak_")
+    page.goto(server.url + "/")
+    return token
+
+
+def http_user(server: DemoServer, username: str) -> tuple[httpx.Client, str]:
+    """Sign up over plain HTTP (as curl would); return the client and an API token."""
+    client = httpx.Client(base_url=server.url, timeout=5)
+    form = {"csrf_token": csrf_from(client.get("/auth/signup").text), "username": username}
+    response = client.post(
+        "/auth/signup", data={**form, "password1": PASSWORD, "password2": PASSWORD}
+    )
+    assert response.status_code == 303, response.text
+    page = client.post("/tokens", data={"csrf_token": csrf_from(client.get("/").text)})
+    found = re.search(r'<code id="new-token">([^<]+)</code>', page.text)
+    assert found is not None, page.text
+    return client, found.group(1)
+
+
+def test_sign_up_add_toggle_delete_live_updates_and_log_out(
+    server: DemoServer, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 900, "height": 720})
+    problems = watch_console(page)
+    titles = page.locator(".task .title")
+
+    sign_up(page, server, "ann")
+    # Log out, then in again through the login form.
+    page.click("button:has-text('Log out')")
+    expect(page).to_have_url(re.compile(r"/auth/login\?next=%2F$"))
+    expect(page.locator("#username")).to_have_count(0)
+    log_in(page, "ann")
+    expect(page).to_have_url(server.url + "/")
     expect(page).to_have_title("oakling · Tasks")
     expect(page.locator(".empty")).to_have_text("Nothing to do yet. Add a task above.")
     # The stylesheet loaded: the card is 36rem wide at most.
     assert page.eval_on_selector(".card", "card => getComputedStyle(card).maxWidth") == "576px"
+
+    token = make_token(page, server)
+    bearer = {"authorization": f"Bearer {token}"}
 
     # Add through the form (POST, 303, GET) and see it listed.
     page.fill("#title", "Read the oakling docs")
@@ -157,7 +220,7 @@ def test_add_toggle_delete_and_live_updates(server: DemoServer, browser: Any) ->
     assert page.eval_on_selector(
         "#task-1 .title", "title => getComputedStyle(title).textDecorationLine"
     ) == ("line-through")
-    assert httpx.get(server.url + "/api/tasks/1").json()["completed"] is True
+    assert httpx.get(server.url + "/api/tasks/1", headers=bearer).json()["completed"] is True
 
     page.fill("#title", "Water the oak")
     page.press("#title", "Enter")
@@ -167,22 +230,27 @@ def test_add_toggle_delete_and_live_updates(server: DemoServer, browser: Any) ->
         page.wait_for_selector("html[data-live='on']")
         page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-    # Another client adds a task: it shows up live (server-sent events), without
-    # a reload, and what is being typed stays.
+    # A script adds a task with the bearer token: it shows up live (server-sent
+    # events), without a reload, and what is being typed stays.
     page.wait_for_selector("html[data-live='on']")
     page.fill("#title", "half-typed")
-    response = httpx.post(server.url + "/api/tasks", json={"title": "Added through the API"})
+    response = httpx.post(
+        server.url + "/api/tasks", json={"title": "Added through the API"}, headers=bearer
+    )
     assert response.status_code == 201
     expect(titles).to_have_text(["Read the oakling docs", "Water the oak", "Added through the API"])
     expect(page.locator("#title")).to_have_value("half-typed")
-    httpx.patch(server.url + "/api/tasks/2", json={"completed": True})
+    httpx.patch(server.url + "/api/tasks/2", json={"completed": True}, headers=bearer)
     expect(page.locator("#task-2")).to_have_class(re.compile(r"\bcompleted\b"))
     expect(page.locator("#summary")).to_have_text("2 of 3 done")
+    # Without the token the API answers 401, not the tasks.
+    assert httpx.get(server.url + "/api/tasks").status_code == 401
 
     # Delete through the form.
     page.click("#task-1 .delete")
     expect(titles).to_have_text(["Water the oak", "Added through the API"])
-    assert [task["id"] for task in httpx.get(server.url + "/api/tasks").json()] == [2, 3]
+    tasks = httpx.get(server.url + "/api/tasks", headers=bearer).json()
+    assert [task["id"] for task in tasks] == [2, 3]
 
     # A title that is only spaces: the page comes back with the message.
     page.fill("#title", "   ")
@@ -190,16 +258,61 @@ def test_add_toggle_delete_and_live_updates(server: DemoServer, browser: Any) ->
     expect(page.locator(".error")).to_have_text("Please enter a title.")
     expect(titles).to_have_count(2)
 
+    # Log out: the list is out of reach again.
+    page.click("button:has-text('Log out')")
+    page.goto(server.url + "/")
+    expect(page).to_have_url(re.compile(r"/auth/login\?next=%2F$"))
+
     # The only console error is the browser reporting the 422 itself.
     assert [text for text in problems if "422" not in text] == []
     page.close()
+
+
+def test_two_users_do_not_see_each_others_tasks(server: DemoServer, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    contexts = [browser.new_context(), browser.new_context()]  # two people, two cookie jars
+    ann, bob = (context.new_page() for context in contexts)
+    problems = watch_console(ann) + watch_console(bob)
+    sign_up(ann, server, "ann")
+    sign_up(bob, server, "bob")
+    for page in (ann, bob):
+        page.wait_for_selector("html[data-live='on']")
+    ann.fill("#title", "Ann's task")
+    ann.click("button:has-text('Add')")
+    expect(ann.locator(".task .title")).to_have_text(["Ann's task"])
+    bob.fill("#title", "Bob's task")
+    bob.click("button:has-text('Add')")
+    expect(bob.locator(".task .title")).to_have_text(["Bob's task"])
+    # Bob's page got no live update of Ann's task, nor she of his: reload to be sure.
+    for page, title in ((ann, "Ann's task"), (bob, "Bob's task")):
+        page.reload()
+        expect(page.locator(".task .title")).to_have_text([title])
+    # Ann's task (id 1), tried by Bob from his page, with his own CSRF token: 404.
+    status = bob.evaluate(
+        """async () => {
+            const token = document.querySelector("input[name=csrf_token]").value;
+            const response = await fetch("/tasks/1/delete", {
+                method: "POST", headers: {"X-CSRFToken": token}, redirect: "manual"});
+            return response.status;
+        }"""
+    )
+    assert status == 404
+    ann.reload()
+    expect(ann.locator(".task .title")).to_have_text(["Ann's task"])
+    for context in contexts:
+        context.close()
+    # The only console error is the browser reporting Bob's 404.
+    assert [text for text in problems if "404" not in text] == []
 
 
 def test_two_tabs_see_each_others_changes(server: DemoServer, browser: Any) -> None:
     from playwright.sync_api import expect
 
     context = browser.new_context()
-    first, second = context.new_page(), context.new_page()
+    first = context.new_page()
+    sign_up(first, server, "ann")
+    second = context.new_page()  # the same browser: the same session
     for tab in (first, second):
         tab.goto(server.url + "/")
         tab.wait_for_selector("html[data-live='on']")
@@ -212,11 +325,12 @@ def test_two_tabs_see_each_others_changes(server: DemoServer, browser: Any) -> N
 
 
 def test_ctrl_c_stops_the_demo_while_a_page_listens(server: DemoServer) -> None:
+    client, token = http_user(server, "ann")
     received: list[bytes] = []
 
     def listen() -> None:
         try:
-            with httpx.stream("GET", server.url + "/events", timeout=None) as response:
+            with client.stream("GET", "/events", timeout=None) as response:
                 for chunk in response.iter_raw():
                     received.append(chunk)
         except httpx.HTTPError:
@@ -224,8 +338,9 @@ def test_ctrl_c_stops_the_demo_while_a_page_listens(server: DemoServer) -> None:
 
     threading.Thread(target=listen, daemon=True).start()
     deadline = time.monotonic() + 5
+    bearer = {"authorization": f"Bearer {token}"}
     while not received and time.monotonic() < deadline:  # until the stream is subscribed
-        httpx.post(server.url + "/api/tasks", json={"title": "Listen"})
+        httpx.post(server.url + "/api/tasks", json={"title": "Listen"}, headers=bearer)
         time.sleep(0.2)
     assert received, "the feed announced nothing"
     took = server.interrupt(timeout=8)

@@ -3,9 +3,10 @@
 PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306) are real services;
 when one is down its tests skip, except in CI (``CI=true`` or
 ``OAKLING_REQUIRE_SERVICES=1``) where they fail. The demo's table names are
-fixed (``tasks_task``, ``tasks_alembic_version``) and the ``test`` databases
-are shared with other test runs, so a test on a server holds a named lock
-for its duration and drops the demo's tables before and after.
+fixed (``tasks_task``, ``tasks_alembic_version``, and the auth battery's
+``auth_*`` tables its migrations create) and the ``test`` databases are
+shared with other test runs, so a test on a server holds a named lock for
+its duration and drops the demo's tables before and after.
 """
 
 from __future__ import annotations
@@ -24,21 +25,25 @@ from sqlalchemy import create_engine, inspect, text
 from examples.tasks.app import MIGRATIONS, VERSION_TABLE, create_app, migrate_database
 from oakling.db import Database, migrations, sync_url
 from oakling.testing import TestClient
+from tests.conftest import skip_or_fail
+from tests.examples.accounts import login, make_user
 
 PG_URL = os.environ.get("OAKLING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("OAKLING_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
-REQUIRE_SERVICES = (
-    os.environ.get("OAKLING_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
+# NOTE: in an order that drops every table before those its foreign keys name.
+DEMO_TABLES = (
+    "tasks_task",
+    "auth_token",
+    "auth_user_groups",
+    "auth_user_permissions",
+    "auth_group_permissions",
+    "auth_user",
+    "auth_group",
+    "auth_permission",
+    VERSION_TABLE,
 )
-DEMO_TABLES = ("tasks_task", VERSION_TABLE)
+LATEST = "0002_add_users_and_task_owners"
 LOCK_NAME = "oakling-tasks-demo-tests"
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip on a newcomer's machine; fail in CI (same rule as tests/conftest.py)."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"required in CI but unavailable: {reason}")
-    pytest.skip(reason)
 
 
 @functools.cache
@@ -113,17 +118,20 @@ def test_first_start_creates_and_migrates_the_sqlite_file_in_the_current_folder(
     app = create_app()
     assert not path.exists()  # nothing happens before the server starts
     with TestClient(app) as client:
+        make_user(app, "ann")
+        login(client, "ann")
         assert client.get("/api/tasks").json() == []
         client.post("/api/tasks", json={"title": "Survive a restart", "completed": True})
         client.post("/api/tasks", json={"title": "Deleted"})
         client.delete("/api/tasks/2")
-    assert sqlite_tables(path) == {"tasks_task", VERSION_TABLE}  # no "alembic_version"
+    assert sqlite_tables(path) == set(DEMO_TABLES)  # no "alembic_version", no session table
     with sqlite3.connect(path) as connection:
         assert connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall() == [
-            ("0001_create_tasks",)
+            (LATEST,)
         ]
-    # A restart: migrations find nothing to do and the data is kept.
+    # A restart: migrations find nothing to do and the data (and the user) is kept.
     with TestClient(create_app()) as client:
+        assert login(client, "ann").status_code == 303
         assert client.get("/api/tasks").json() == [
             {"id": 1, "title": "Survive a restart", "completed": True}
         ]
@@ -136,8 +144,12 @@ def test_database_url_from_the_argument_or_the_environment(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OAKLING_DATABASE_URL", f"sqlite:///{tmp_path / 'from-env.db'}")
     with TestClient(create_app()) as client:
+        make_user(client.app, "ann")
+        login(client, "ann")
         client.post("/api/tasks", json={"title": "In the environment's database"})
     with TestClient(create_app(f"sqlite:///{tmp_path / 'argument.db'}")) as client:
+        make_user(client.app, "ann")
+        login(client, "ann")
         assert client.get("/api/tasks").json() == []  # the argument wins
     assert sorted(path.name for path in tmp_path.glob("*.db")) == ["argument.db", "from-env.db"]
 
@@ -152,7 +164,7 @@ def test_the_shipped_migration_matches_the_model(database_url: str) -> None:
     database = Database(database_url)
     try:
         migrate_database(database)
-        assert migrations.current(database, version_table=VERSION_TABLE) == ("0001_create_tasks",)
+        assert migrations.current(database, version_table=VERSION_TABLE) == (LATEST,)
         # Autogenerate finds nothing left to migrate (only the demo's tables compared).
         migrations.check(
             database,
@@ -162,16 +174,61 @@ def test_the_shipped_migration_matches_the_model(database_url: str) -> None:
         )
         # The migration reverts cleanly, and applies again.
         migrations.downgrade(database, "base", directory=MIGRATIONS, version_table=VERSION_TABLE)
-        assert "tasks_task" not in inspect(database.sync_engine()).get_table_names()
+        tables = set(inspect(database.sync_engine()).get_table_names())
+        assert not tables & set(DEMO_TABLES[:-1])
         assert migrations.current(database, version_table=VERSION_TABLE) == ()
         migrate_database(database)
-        assert "tasks_task" in inspect(database.sync_engine()).get_table_names()
+        assert set(DEMO_TABLES) <= set(inspect(database.sync_engine()).get_table_names())
     finally:
         database.sync_engine().dispose()
 
 
+def test_tasks_from_before_owners_are_shown_to_nobody(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        migrate_database(database, "0001")
+        with database.sync_engine().begin() as connection:
+            connection.execute(
+                text("INSERT INTO tasks_task (title, completed) VALUES ('Old', :no)"),
+                {"no": False},
+            )
+        migrate_database(database)  # 0002 adds the owner column: NULL for the old task
+        with database.sync_engine().connect() as connection:
+            rows = connection.execute(text("SELECT title, owner_id FROM tasks_task")).all()
+        assert [tuple(row) for row in rows] == [("Old", None)]
+    finally:
+        database.sync_engine().dispose()
+    with TestClient(create_app(database_url), follow_redirects=False) as client:
+        make_user(client.app, "ann")
+        login(client, "ann")
+        assert client.get("/api/tasks").json() == []
+        assert client.get("/api/tasks/1").status_code == 404
+        assert client.post("/tasks/1/toggle").status_code == 404
+        assert "Old" not in client.get("/").text
+
+
+def test_deleting_a_user_deletes_their_tasks(database_url: str) -> None:
+    with TestClient(create_app(database_url), follow_redirects=False) as client:
+        ann = make_user(client.app, "ann")
+        make_user(client.app, "bob")
+        login(client, "ann")
+        client.post("/api/tasks", json={"title": "Ann's"})
+        login(client, "bob")
+        client.post("/api/tasks", json={"title": "Bob's"})
+        database = client.app.extensions["db"]
+        with database.sync_engine().begin() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.execute(text("PRAGMA foreign_keys = ON"))
+            connection.execute(text("DELETE FROM auth_user WHERE id = :id"), {"id": ann})
+        with database.sync_engine().connect() as connection:
+            titles = connection.execute(text("SELECT title FROM tasks_task")).scalars().all()
+        assert titles == ["Bob's"]  # ON DELETE CASCADE
+
+
 def test_api_crud_on_every_backend(database_url: str) -> None:
     with TestClient(create_app(database_url), follow_redirects=False) as client:
+        make_user(client.app, "ann")
+        login(client, "ann")
         assert client.get("/api/tasks").json() == []
         response = client.post("/api/tasks", json={"title": "Ship it", "completed": True})
         assert response.status_code == 201
@@ -197,4 +254,5 @@ def test_api_crud_on_every_backend(database_url: str) -> None:
         assert client.get("/api/tasks").json() == [second]
     # The data outlives the app (a restart).
     with TestClient(create_app(database_url)) as client:
+        login(client, "ann")
         assert client.get("/api/tasks").json() == [second]

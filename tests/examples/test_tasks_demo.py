@@ -1,27 +1,42 @@
 """The Tasks demo through HTTP: pages, forms, the JSON API and the live feed.
 
-Each test gets its own SQLite file (``database_url``); the database itself
-(migrations, restarts, PostgreSQL and MariaDB) is tested in
-``test_tasks_database.py``.
+Each test gets its own SQLite file (``database_url``) and, unless it says
+otherwise, a client logged in as "ann" through the login form
+(``tests/examples/accounts.py``). The database itself (migrations,
+restarts, PostgreSQL and MariaDB) is tested in ``test_tasks_database.py``;
+attacks on the security batteries in ``test_tasks_security.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import event
 
-from examples.tasks.app import TaskChange, create_app, get_repository
+from examples.tasks.app import LOCAL_HOSTS, TaskChange, create_app, get_repository
 from examples.tasks.events import Broadcaster
 from examples.tasks.repository import SqlTaskRepository, Task, TaskRepository
+from oakling.auth import CurrentUser
+from oakling.auth.tokens import create_token_sync
+from oakling.concurrency import run_in_threadpool
 from oakling.db import Session
 from oakling.testing import AsyncClient, TestClient
+from tests.examples.accounts import (
+    PASSWORD,
+    alogin,
+    csrf_from,
+    login,
+    make_user,
+    session_cookie,
+)
 
 
 @pytest.fixture
@@ -37,7 +52,10 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
+    """A client logged in as "ann" (through the login form), on a fresh database."""
     with TestClient(create_app(database_url), follow_redirects=False) as client:
+        make_user(client.app, "ann")
+        assert login(client, "ann").status_code == 303
         yield client
 
 
@@ -299,10 +317,13 @@ def test_repository_is_a_dependency_tests_can_replace(database_url: str) -> None
     repository.add("Seeded")
     app.dependency_overrides[get_repository] = lambda: repository
     with TestClient(app) as client:
+        make_user(app, "ann")
+        login(client, "ann")
         assert client.get("/api/tasks").json() == [{"id": 1, "title": "Seeded", "completed": False}]
         client.post("/tasks", data={"title": "Through the form"})
     assert [task.title for task in repository.list()] == ["Seeded", "Through the form"]
     with TestClient(create_app(database_url)) as client:
+        login(client, "ann")
         assert client.get("/api/tasks").json() == []  # the database was not touched
 
 
@@ -310,6 +331,9 @@ def test_each_database_has_its_own_tasks(tmp_path: Path) -> None:
     first_app = create_app(f"sqlite:///{tmp_path / 'first.db'}")
     second_app = create_app(f"sqlite:///{tmp_path / 'second.db'}")
     with TestClient(first_app) as first, TestClient(second_app) as second:
+        for client in (first, second):
+            make_user(client.app, "ann")
+            login(client, "ann")
         first.post("/api/tasks", json={"title": "Only here"})
         assert second.get("/api/tasks").json() == []
 
@@ -327,6 +351,25 @@ def test_secret_key_from_environment_or_random(
     first.check_settings()  # starts with no configuration at all
     monkeypatch.setenv("OAKLING_SECRET_KEY", "k" * 40)
     assert create_app(database_url).settings.SECRET_KEY == "k" * 40
+
+
+def test_allowed_hosts_from_the_setting_or_the_local_names(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    monkeypatch.delenv("OAKLING_ALLOWED_HOSTS", raising=False)
+    monkeypatch.delenv("OAKLING_DEBUG", raising=False)
+    app = create_app(database_url)
+    assert app.settings.ALLOWED_HOSTS == list(LOCAL_HOSTS)
+    with TestClient(app, follow_redirects=False) as client:
+        for host in ("localhost", "127.0.0.1", "[::1]:8000", "testserver"):
+            assert client.get("/auth/login", headers={"host": host}).status_code == 200, host
+        assert client.get("/auth/login", headers={"host": "evil.example"}).status_code == 400
+    monkeypatch.setenv("OAKLING_ALLOWED_HOSTS", "tasks.example")
+    app = create_app(database_url)
+    assert app.settings.ALLOWED_HOSTS == ["tasks.example"]
+    with TestClient(app, base_url="http://tasks.example") as client:
+        assert client.get("/auth/login").status_code == 200
+        assert client.get("/auth/login", headers={"host": "localhost"}).status_code == 400
 
 
 def test_concurrent_requests_lose_nothing(client: TestClient) -> None:
@@ -359,7 +402,7 @@ def test_concurrent_requests_lose_nothing(client: TestClient) -> None:
 class SSEConnection:
     """A ``GET /events`` request driven by hand: the test client buffers whole bodies."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, cookie: str) -> None:
         self.app = app
         self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.gone = asyncio.Event()
@@ -373,7 +416,11 @@ class SSEConnection:
             "raw_path": b"/events",
             "root_path": "",
             "query_string": b"",
-            "headers": [(b"host", b"testserver"), (b"accept", b"text/event-stream")],
+            "headers": [
+                (b"host", b"testserver"),
+                (b"accept", b"text/event-stream"),
+                (b"cookie", cookie.encode("latin-1")),
+            ],
             "client": ("127.0.0.1", 50000),
             "server": ("testserver", 80),
         }
@@ -407,7 +454,9 @@ async def test_feed_announces_every_change_over_sse(database_url: str) -> None:
     app = create_app(database_url)
     feed = app.state.feed
     async with AsyncClient(app) as client:
-        stream = SSEConnection(app)
+        await run_in_threadpool(make_user, app, "ann")
+        await alogin(client, "ann")
+        stream = SSEConnection(app, session_cookie(client))
         await stream.wait_subscribed(feed)
 
         task = (await client.post("/api/tasks", json={"title": "Live"})).json()
@@ -444,15 +493,17 @@ async def test_feed_announces_every_change_over_sse(database_url: str) -> None:
 async def test_a_change_that_is_not_committed_is_not_announced(database_url: str) -> None:
     app = create_app(database_url)
 
-    def failing_commit(db: Session) -> TaskRepository:
+    def failing_commit(db: Session, user: CurrentUser) -> TaskRepository:
         def refuse(_session: Any) -> None:
             raise RuntimeError("the commit failed")
 
         event.listen(db, "before_commit", refuse)
-        return SqlTaskRepository(db)
+        return SqlTaskRepository(db, user.id)
 
     async with AsyncClient(app, raise_server_exceptions=False) as client:
-        stream = SSEConnection(app)
+        await run_in_threadpool(make_user, app, "ann")
+        await alogin(client, "ann")
+        stream = SSEConnection(app, session_cookie(client))
         await stream.wait_subscribed(app.state.feed)
         app.dependency_overrides[get_repository] = failing_commit
         # The task is stored (flushed, with an id) before the commit fails.
@@ -470,8 +521,10 @@ async def test_a_change_that_is_not_committed_is_not_announced(database_url: str
 @pytest.mark.anyio
 async def test_feed_streams_end_at_shutdown(database_url: str) -> None:
     app = create_app(database_url)
-    async with AsyncClient(app):
-        streams = [SSEConnection(app) for _ in range(3)]
+    async with AsyncClient(app) as client:
+        await run_in_threadpool(make_user, app, "ann")
+        await alogin(client, "ann")
+        streams = [SSEConnection(app, session_cookie(client)) for _ in range(3)]
         for stream in streams:
             await stream.wait_subscribed(app.state.feed)
     # The lifespan shutdown ran: every stream finished its body without a disconnect.
@@ -536,3 +589,186 @@ async def test_broadcaster_before_start_and_after_close() -> None:
     with pytest.raises(StopAsyncIteration):
         await anext(feed.subscribe())  # a new subscriber after close ends at once
     assert feed.subscribers == 0
+
+
+# -- accounts, CSRF tokens in forms, API tokens -----------------------------------------
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(database_url: str) -> None:
+    with TestClient(create_app(database_url), follow_redirects=False) as client:
+        for path in ("/", "/events", "/?page=2"):
+            response = client.get(path)
+            assert response.status_code == 302
+            assert response.headers["location"] == "/auth/login?" + urlencode({"next": path})
+        page = client.get("/auth/login")
+        assert page.status_code == 200
+        assert "<title>Log in · oakling Tasks</title>" in page.text  # the demo's look
+        assert 'class="card"' in page.text and 'href="/static/app.css"' in page.text
+        assert 'href="/auth/signup"' in page.text
+        assert "Signed in as" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/tasks", None),
+        ("POST", "/api/tasks", {"title": "x"}),
+        ("GET", "/api/tasks/1", None),
+        ("PATCH", "/api/tasks/1", {"completed": True}),
+        ("DELETE", "/api/tasks/1", None),
+    ],
+)
+def test_anonymous_api_calls_get_a_json_401(
+    database_url: str, method: str, path: str, body: Any
+) -> None:
+    with TestClient(create_app(database_url), follow_redirects=False) as client:
+        # Even a browser-like Accept: the API never redirects to a login page.
+        for accept in ("*/*", "text/html"):
+            response = client.request(method, path, json=body, headers={"accept": accept})
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert response.json()["detail"].startswith("Authentication required")
+
+
+def test_sign_up_log_out_and_log_in_again(database_url: str) -> None:
+    with TestClient(create_app(database_url), follow_redirects=False) as client:
+        page = client.get("/auth/signup")
+        assert "<title>Sign up · oakling Tasks</title>" in page.text
+        form = {"username": "bob", "password1": PASSWORD, "password2": PASSWORD}
+        response = client.post("/auth/signup", data={**form, "csrf_token": csrf_from(page.text)})
+        assert response.status_code == 303
+        assert response.headers["location"] == "/"
+        page = client.get("/").text
+        assert 'Signed in as <strong id="username">bob</strong>' in page
+        # The logout button is a form posting to the logout view, with a token.
+        logout = re.search(r'<form method="post" action="/auth/logout">\s*(<input[^>]*>)', page)
+        assert logout is not None and 'name="csrf_token"' in logout.group(1)
+        assert client.post("/auth/logout").status_code == 403  # no token: refused
+        response = client.post("/auth/logout", data={"csrf_token": csrf_from(logout.group(1))})
+        assert response.status_code == 303
+        assert client.get("/").status_code == 302  # logged out
+        assert login(client, "bob").status_code == 303
+        assert client.get("/").status_code == 200
+
+
+def test_every_form_carries_a_csrf_token(client: TestClient) -> None:
+    add(client, "One")
+    add(client, "Two")
+    client.post("/tokens", data={"name": "laptop"})
+    pages = [
+        client.get("/").text,
+        client.post("/tasks", data={"title": ""}).text,
+        client.get("/auth/password/change").text,
+    ]
+    assert client.post("/auth/logout").status_code == 303
+    pages += [client.get(path).text for path in ("/auth/login", "/auth/signup")]
+    pages.append(client.get("/auth/password/reset").text)
+    for page in pages:
+        forms = re.findall(r"<form\b.*?</form>", page, re.DOTALL)
+        assert forms
+        for form in forms:
+            if 'method="post"' in form:
+                assert re.search(r'name="csrf_token" value="[A-Za-z0-9]{64}"', form), form
+
+
+def test_title_with_a_script_is_shown_escaped(client: TestClient) -> None:
+    client.post("/tasks", data={"title": "<script>alert(1)</script>"})
+    page = client.get("/").text
+    assert "<script>alert(1)</script>" not in page
+    assert '<span class="title">&lt;script&gt;alert(1)&lt;/script&gt;</span>' in page
+
+
+def test_an_api_token_is_shown_once_and_works_without_the_session(client: TestClient) -> None:
+    response = client.post("/tokens", data={"name": "my script"})
+    assert response.status_code == 201
+    assert response.headers["cache-control"] == "no-store"
+    found = re.search(
+        r'<code id="new-token">(oak_[0-9a-f]{8}_[A-Za-z0-9_-]+)</code>', response.text
+    )
+    assert found is not None
+    token = found.group(1)
+    listed = client.get("/").text
+    assert token not in listed  # shown once: only its hash is stored
+    assert f"oak_{token[4:12]}_…" in listed and "my script" in listed
+    add(client, "Mine")
+    with TestClient(client.app, follow_redirects=False) as script:  # no cookie, no CSRF token
+        bearer = {"authorization": f"Bearer {token}"}
+        assert [task["title"] for task in script.get("/api/tasks", headers=bearer).json()] == [
+            "Mine"
+        ]
+        response = script.post("/api/tasks", json={"title": "From a script"}, headers=bearer)
+        assert response.status_code == 201  # a bearer request needs no CSRF token
+        task_id = response.json()["id"]
+        assert script.patch(f"/api/tasks/{task_id}", json={}, headers=bearer).status_code == 200
+        assert script.delete(f"/api/tasks/{task_id}", headers=bearer).status_code == 204
+        # A token does not log anyone in to the pages.
+        assert script.get("/").status_code == 302
+        wrong = {"authorization": "Bearer oak_00000000_" + "x" * 43}
+        response = script.get("/api/tasks", headers=wrong)
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Invalid or expired API token"}
+        # Revoked: refused from then on.
+        token_id = re.search(r'action="/tokens/(\d+)/delete"', listed)
+        assert token_id is not None
+        assert client.post(f"/tokens/{token_id.group(1)}/delete").status_code == 303
+        assert script.get("/api/tasks", headers=bearer).status_code == 401
+
+
+def test_a_token_without_the_write_scope_can_only_read(client: TestClient) -> None:
+    add(client, "Read me")
+    with client.app.extensions["db"].session() as db:
+        from oakling.auth.services import get_user_by_username_sync
+
+        ann = get_user_by_username_sync(db, "ann")
+        assert ann is not None
+        _, read_only = create_token_sync(db, ann, name="reader", scopes=["tasks:read"])
+        _, write_only = create_token_sync(db, ann, name="writer", scopes=["tasks:write"])
+        db.commit()
+    with TestClient(client.app) as script:
+        reader = {"authorization": f"Bearer {read_only}"}
+        assert script.get("/api/tasks", headers=reader).status_code == 200
+        response = script.post("/api/tasks", json={"title": "No"}, headers=reader)
+        assert response.status_code == 403
+        assert (
+            'error="insufficient_scope", scope="tasks:write"'
+            in (response.headers["www-authenticate"])
+        )
+        assert script.delete("/api/tasks/1", headers=reader).status_code == 403
+        writer = {"authorization": f"Bearer {write_only}"}
+        assert script.get("/api/tasks/1", headers=writer).status_code == 403
+        assert script.post("/api/tasks", json={"title": "Yes"}, headers=writer).status_code == 201
+    assert [task["title"] for task in client.get("/api/tasks").json()] == ["Read me", "Yes"]
+
+
+def test_token_names_are_checked(client: TestClient) -> None:
+    response = client.post("/tokens", data={"name": "n" * 101})
+    assert response.status_code == 422
+    assert "A token name has at most 100 characters; this one has 101." in response.text
+    assert 'id="new-token"' not in response.text
+    assert client.post("/tokens/999/delete").status_code == 404
+
+
+@pytest.mark.anyio
+async def test_the_feed_only_sends_a_user_their_own_changes(database_url: str) -> None:
+    app = create_app(database_url)
+    async with AsyncClient(app) as ann, AsyncClient(app) as bob:
+        for name, client in (("ann", ann), ("bob", bob)):
+            await run_in_threadpool(make_user, app, name)
+            await alogin(client, name)
+        ann_stream = SSEConnection(app, session_cookie(ann))
+        await ann_stream.wait_subscribed(app.state.feed)
+        bob_stream = SSEConnection(app, session_cookie(bob))
+        for _ in range(100):
+            if app.state.feed.subscribers == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert app.state.feed.subscribers == 2
+        bobs = (await bob.post("/api/tasks", json={"title": "Bob's secret"})).json()
+        anns = (await ann.post("/api/tasks", json={"title": "Ann's"})).json()
+        # Ann's first event is her own task: Bob's went to Bob alone.
+        assert await ann_stream.next_event() == ("task", {"action": "added", "task": anns})
+        await bob_stream.messages.get()  # the response start
+        assert await bob_stream.next_event() == ("task", {"action": "added", "task": bobs})
+        for stream in (ann_stream, bob_stream):
+            stream.gone.set()
+            await asyncio.wait_for(stream.task, 5)
