@@ -36,29 +36,21 @@ when it is unreachable it is reported as skipped. Each run creates its own
 table (a random suffix) and drops it at the end.
 """
 
-# NOTE: no ``from __future__ import annotations``: the handlers below are
-# defined inside factories and oakling reads their annotations (``Session``)
-# at startup; as strings they would not resolve (see bench/inprocess.py).
+from __future__ import annotations
 
 import argparse
 import asyncio
 import cProfile
-import gc
-import importlib.metadata
+import functools
 import io
 import json
-import os
-import platform
 import pstats
-import random
-import statistics
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,16 +58,35 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from inprocess import (  # noqa: E402 - the sibling harness, found through HERE
-    SECRET_KEY,
+from db_apps import (  # noqa: E402
+    BACKENDS,
+    CASE,
+    VARIANTS,
+    Backend,
+    Variant,
+    define_world,
+    prepare_backend,
+)
+from harness import (  # noqa: E402 - the sibling helpers, found through HERE
     Answer,
     ASGIApp,
     BenchError,
-    Case,
-    Lifespan,
+    Prepared,
+    Timings,
+    add_common_arguments,
     call_once,
-    request_scope,
+    check_media,
+    header_lines,
+    loop_factory,
+    prepare,
+    run_info,
+    shutdown_all,
+    time_interleaved,
+    time_requests,
+    versions_of,
 )
+
+VERIFY_REQUESTS = 20
 
 __all__ = [
     "BACKENDS",
@@ -89,350 +100,6 @@ __all__ = [
     "run",
 ]
 
-PG_URL = os.environ.get("OAKLING_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-BACKENDS = ("postgresql", "sqlite")
-CASE = Case(
-    name="db",
-    description='GET /db -> one random row as {"id":..,"randomNumber":..} (TFB single query)',
-    path="/db",
-    media_type="application/json",
-    body=b"",
-    is_json=True,
-)
-VERIFY_REQUESTS = 20
-
-
-# -- the data -------------------------------------------------------------------
-
-
-@dataclass
-class Backend:
-    """One database for one run: its URL, the World model and the rows inserted.
-
-    Attributes:
-        name: ``postgresql`` or ``sqlite``.
-        url: The URL given to ``Database(url)`` (drivers derived by oakling.db).
-        world: The mapped class of this run's table.
-        rows: ``{id: randomnumber}`` as inserted.
-        cleanup: Callables run at the end (drop the table, remove files).
-    """
-
-    name: str
-    url: str
-    world: Any
-    rows: dict[int, int]
-    cleanup: list[Callable[[], None]] = field(default_factory=list)
-
-    @property
-    def table(self) -> str:
-        """The table's name (``bench_world_<suffix>``)."""
-        return str(self.world.__tablename__)
-
-
-def define_world(table: str) -> Any:
-    """Return a model ``World`` on ``table``, a subclass of ``oakling.db.Model``."""
-    from sqlalchemy.orm import Mapped, mapped_column
-
-    from oakling.db import Model
-
-    return type(
-        "World",
-        (Model,),
-        {
-            "__tablename__": table,
-            "__annotations__": {"id": Mapped[int], "randomnumber": Mapped[int]},
-            "id": mapped_column(primary_key=True, autoincrement=False),
-            "randomnumber": mapped_column(),
-        },
-    )
-
-
-def prepare_backend(name: str, world: Any, rows: int, workdir: str) -> Backend:
-    """Create ``world``'s table on backend ``name`` and insert ``rows`` rows.
-
-    Raises:
-        BenchError: When the database is unreachable (the backend is skipped).
-    """
-    from sqlalchemy import create_engine, insert, text
-
-    from oakling.db import sync_url
-
-    url = f"sqlite:///{os.path.join(workdir, 'bench.db')}" if name == "sqlite" else PG_URL
-    options: dict[str, Any] = {}
-    if name == "postgresql":
-        options["connect_args"] = {"connect_timeout": 3}
-    engine = create_engine(sync_url(url), **options)
-    seed = random.Random(2024)
-    data = {index: seed.randint(1, 10_000) for index in range(1, rows + 1)}
-    table = world.__table__
-    try:
-        with engine.begin() as connection:
-            if name == "sqlite":
-                # NOTE: the battery turns WAL on when it connects; WAL stays
-                # with the file, so set it first and every variant reads alike.
-                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-            table.create(connection)
-            connection.execute(
-                insert(table), [{"id": key, "randomnumber": value} for key, value in data.items()]
-            )
-            count = connection.execute(text(f"SELECT count(*) FROM {table.name}")).scalar_one()
-    except Exception as ex:
-        engine.dispose()
-        raise BenchError(f"{name} unavailable: {type(ex).__name__}: {ex}") from ex
-    if count != rows:
-        raise BenchError(f"{name}: inserted {count} rows, expected {rows}")
-
-    def drop() -> None:
-        try:
-            table.drop(engine, checkfirst=True)
-        finally:
-            engine.dispose()
-
-    return Backend(name, url, world, data, [drop])
-
-
-# -- the variants -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One way of writing the ``/db`` handler.
-
-    Attributes:
-        label: Shown in the table (``oakling.db Session``).
-        kind: ``sync`` or ``async``: which handlers it is compared with.
-        role: ``battery`` (injected session), ``manual`` (the battery's
-            ``db.session()`` opened in the handler), ``plain`` (plain
-            SQLAlchemy, no commit), ``plain-tx`` (plain SQLAlchemy in a
-            transaction: ``Session.begin()``, commits) or ``raw`` (the driver).
-        factory: ``factory(backend)`` builds the oakling app.
-        backends: The backends it runs on.
-    """
-
-    label: str
-    kind: str
-    role: str
-    factory: Callable[[Backend], ASGIApp]
-    backends: tuple[str, ...] = BACKENDS
-
-
-VARIANTS: list[Variant] = []
-
-
-def variant(
-    label: str, kind: str, role: str, backends: tuple[str, ...] = BACKENDS
-) -> Callable[[Callable[[Backend], ASGIApp]], Callable[[Backend], ASGIApp]]:
-    """Register the decorated app factory as a variant."""
-
-    def decorator(factory: Callable[[Backend], ASGIApp]) -> Callable[[Backend], ASGIApp]:
-        VARIANTS.append(Variant(label, kind, role, factory, backends))
-        return factory
-
-    return decorator
-
-
-def _random_id(backend: Backend) -> Callable[[], int]:
-    top = len(backend.rows)
-    randint = random.randint
-    return lambda: randint(1, top)
-
-
-@variant("oakling.db Session", "sync", "battery")
-def sync_battery(backend: Backend) -> ASGIApp:
-    from oakling import App
-    from oakling.db import Database, Session
-
-    World = backend.world  # noqa: N806 - a model class
-    random_id = _random_id(backend)
-    app = App(secret_key=SECRET_KEY, plugins=[Database(backend.url)])
-
-    @app.get("/db")
-    def world(session: Session) -> dict[str, int]:
-        row = session.get(World, random_id())
-        return {"id": row.id, "randomNumber": row.randomnumber}
-
-    return app
-
-
-@variant("oakling.db [db.session() in handler]", "sync", "manual")
-def sync_manual(backend: Backend) -> ASGIApp:
-    from oakling import App
-    from oakling.db import Database
-
-    World = backend.world  # noqa: N806 - a model class
-    random_id = _random_id(backend)
-    db = Database(backend.url)
-    app = App(secret_key=SECRET_KEY, plugins=[db])
-
-    @app.get("/db")
-    def world() -> dict[str, int]:
-        with db.session() as session:
-            row = session.get(World, random_id())
-            return {"id": row.id, "randomNumber": row.randomnumber}
-
-    return app
-
-
-@variant("plain sessionmaker", "sync", "plain")
-def sync_plain(backend: Backend) -> ASGIApp:
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import sessionmaker
-
-    from oakling import App
-    from oakling.db import sync_url
-
-    World = backend.world  # noqa: N806 - a model class
-    random_id = _random_id(backend)
-    engine = create_engine(sync_url(backend.url), pool_pre_ping=True)
-    Session = sessionmaker(engine)  # noqa: N806 - SQLAlchemy's documented spelling
-    app = App(secret_key=SECRET_KEY)
-
-    @app.get("/db")
-    def world() -> dict[str, int]:
-        with Session() as session:
-            row = session.get(World, random_id())
-            return {"id": row.id, "randomNumber": row.randomnumber}
-
-    app.on_shutdown(engine.dispose)
-    return app
-
-
-@variant("plain sessionmaker.begin() (commits)", "sync", "plain-tx")
-def sync_plain_transaction(backend: Backend) -> ASGIApp:
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import sessionmaker
-
-    from oakling import App
-    from oakling.db import sync_url
-
-    World = backend.world  # noqa: N806 - a model class
-    random_id = _random_id(backend)
-    engine = create_engine(sync_url(backend.url), pool_pre_ping=True)
-    Session = sessionmaker(engine)  # noqa: N806 - SQLAlchemy's documented spelling
-    app = App(secret_key=SECRET_KEY)
-
-    @app.get("/db")
-    def world() -> dict[str, int]:
-        with Session.begin() as session:
-            row = session.get(World, random_id())
-            return {"id": row.id, "randomNumber": row.randomnumber}
-
-    app.on_shutdown(engine.dispose)
-    return app
-
-
-@variant("oakling.db AsyncSession", "async", "battery")
-def async_battery(backend: Backend) -> ASGIApp:
-    from oakling import App
-    from oakling.db import AsyncSession, Database
-
-    World = backend.world  # noqa: N806 - a model class
-    random_id = _random_id(backend)
-    app = App(secret_key=SECRET_KEY, plugins=[Database(backend.url)])
-
-    @app.get("/db")
-    async def world(session: AsyncSession) -> dict[str, int]:
-        row = await session.get(World, random_id())
-        return {"id": row.id, "randomNumber": row.randomnumber}
-
-    return app
-
-
-@variant("oakling.db [db.async_session() in handler]", "async", "manual")
-def async_manual(backend: Backend) -> ASGIApp:
-    from oakling import App
-    from oakling.db import Database
-
-    World = backend.world  # noqa: N806 - a model class
-    random_id = _random_id(backend)
-    db = Database(backend.url)
-    app = App(secret_key=SECRET_KEY, plugins=[db])
-
-    @app.get("/db")
-    async def world() -> dict[str, int]:
-        async with db.async_session() as session:
-            row = await session.get(World, random_id())
-            return {"id": row.id, "randomNumber": row.randomnumber}
-
-    return app
-
-
-@variant("plain async_sessionmaker", "async", "plain")
-def async_plain(backend: Backend) -> ASGIApp:
-    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-
-    from oakling import App
-    from oakling.db import async_url
-
-    World = backend.world  # noqa: N806 - a model class
-    random_id = _random_id(backend)
-    engine = create_async_engine(async_url(backend.url), pool_pre_ping=True)
-    Session = async_sessionmaker(engine, expire_on_commit=False)  # noqa: N806
-    app = App(secret_key=SECRET_KEY)
-
-    @app.get("/db")
-    async def world() -> dict[str, int]:
-        async with Session() as session:
-            row = await session.get(World, random_id())
-            return {"id": row.id, "randomNumber": row.randomnumber}
-
-    app.on_shutdown(engine.dispose)
-    return app
-
-
-@variant("plain async_sessionmaker.begin() (commits)", "async", "plain-tx")
-def async_plain_transaction(backend: Backend) -> ASGIApp:
-    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-
-    from oakling import App
-    from oakling.db import async_url
-
-    World = backend.world  # noqa: N806 - a model class
-    random_id = _random_id(backend)
-    engine = create_async_engine(async_url(backend.url), pool_pre_ping=True)
-    Session = async_sessionmaker(engine, expire_on_commit=False)  # noqa: N806
-    app = App(secret_key=SECRET_KEY)
-
-    @app.get("/db")
-    async def world() -> dict[str, int]:
-        async with Session.begin() as session:
-            row = await session.get(World, random_id())
-            return {"id": row.id, "randomNumber": row.randomnumber}
-
-    app.on_shutdown(engine.dispose)
-    return app
-
-
-@variant("raw asyncpg pool (reference)", "async", "raw", backends=("postgresql",))
-def async_raw_asyncpg(backend: Backend) -> ASGIApp:
-    import asyncpg
-    from sqlalchemy import make_url
-
-    from oakling import App
-
-    random_id = _random_id(backend)
-    # NOTE: the table name is this run's own, made here: not user input.
-    query = f"SELECT id, randomnumber FROM {backend.table} WHERE id = $1"
-    dsn = make_url(backend.url).set(drivername="postgresql").render_as_string(False)
-    pools: list[Any] = []
-    app = App(secret_key=SECRET_KEY)
-
-    @app.on_startup
-    async def open_pool() -> None:
-        pools.append(await asyncpg.create_pool(dsn, min_size=1, max_size=10))
-
-    @app.on_shutdown
-    async def close_pool() -> None:
-        await pools.pop().close()
-
-    @app.get("/db")
-    async def world() -> dict[str, int]:
-        row = await pools[0].fetchrow(query, random_id())
-        return {"id": row["id"], "randomNumber": row["randomnumber"]}
-
-    return app
-
-
 # -- checking -------------------------------------------------------------------------
 
 
@@ -443,14 +110,7 @@ def check_row(answer: Answer, rows: dict[int, int]) -> int:
         BenchError: Saying what is wrong (status, content type or length,
             keys, a value that is not the row's).
     """
-    if answer.status != 200:
-        raise BenchError(f"status {answer.status}, expected 200 (body {answer.body[:300]!r})")
-    types = [value for name, value in answer.headers if name == b"content-type"]
-    if len(types) != 1 or types[0].split(b";", 1)[0].strip().lower() != b"application/json":
-        raise BenchError(f"content-type {types!r}, expected application/json")
-    lengths = [value for name, value in answer.headers if name == b"content-length"]
-    if len(lengths) > 1 or (lengths and int(lengths[0]) != len(answer.body)):
-        raise BenchError(f"content-length {lengths!r} for a body of {len(answer.body)} bytes")
+    check_media(answer, "application/json")
     try:
         value = json.loads(answer.body)
     except ValueError as ex:
@@ -488,73 +148,12 @@ async def verify(app: ASGIApp, backend: Backend, state: dict[str, Any]) -> Answe
 # -- running ----------------------------------------------------------------------------
 
 
-async def time_requests(
-    app: ASGIApp, state: dict[str, Any], requests: int, messages_each: int
-) -> tuple[int, int]:
-    """Serve ``requests`` requests back to back; return (wall, CPU) nanoseconds.
-
-    Like ``inprocess.time_requests``, plus the process's CPU time over the
-    run (every thread: the loop's, the thread pool's, aiosqlite's): waiting
-    on the database server costs none, so the CPU column shows what the
-    Python side costs with less of the server's and the network's noise.
-
-    Raises:
-        BenchError: If the app sent a different number of messages than it did
-            when verified.
-    """
-    template = request_scope(CASE)
-    request_message = {"type": "http.request", "body": b"", "more_body": False}
-    count = 0
-
-    async def receive() -> dict[str, Any]:
-        return request_message
-
-    async def send(message: Any) -> None:
-        nonlocal count
-        count += 1
-
-    copy_scope = template.copy
-    copy_state = state.copy
-    gc.collect()
-    cpu_start = time.process_time_ns()
-    start = time.perf_counter_ns()
-    for _ in range(requests):
-        scope = copy_scope()
-        scope["state"] = copy_state()
-        await app(scope, receive, send)
-    elapsed = time.perf_counter_ns() - start
-    cpu = time.process_time_ns() - cpu_start
-    if count != messages_each * requests:
-        raise BenchError(
-            f"sent {count} messages for {requests} requests; {messages_each} each when verified"
-        )
-    return elapsed, cpu
-
-
-@dataclass
-class Result:
+@dataclass(kw_only=True)
+class Result(Timings):
     """Timings of one variant on one backend, in microseconds per request."""
 
     backend: str
     variant: Variant
-    runs_us: list[float] = field(default_factory=list)
-    cpu_us: list[float] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def median_us(self) -> float:
-        """The median over repeats."""
-        return statistics.median(self.runs_us)
-
-    @property
-    def median_cpu_us(self) -> float:
-        """The median CPU time (all the process's threads) over repeats."""
-        return statistics.median(self.cpu_us)
-
-    @property
-    def best_us(self) -> float:
-        """The fastest repeat."""
-        return min(self.runs_us)
 
 
 @dataclass
@@ -685,9 +284,7 @@ class Report:
             "rows": self.rows,
             "table": self.table,
             "loop": self.loop,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "versions": self.versions,
+            **run_info(self.versions),
             "case": CASE.description,
             "results": rows,
             "overhead": self.overheads(),
@@ -697,11 +294,12 @@ class Report:
 
     def to_text(self) -> str:
         """Return the report as a table, then the battery's overhead per backend."""
-        lines = [
+        lines = header_lines(
             f"oakling.db in-process: {self.requests} requests x {self.repeat} repeats, "
-            f"{self.rows} rows, loop {self.loop}, Python {platform.python_version()}, "
-            f"{platform.machine()}",
-            "versions: " + ", ".join(f"{name} {ver}" for name, ver in self.versions.items()),
+            f"{self.rows} rows, loop {self.loop}",
+            self.versions,
+        )
+        lines += [
             f"case: {CASE.description}",
             "",
             f"{'backend':<11} {'kind':<6} {'variant':<42} {'median us':>10} {'best us':>9} "
@@ -741,25 +339,6 @@ def _pct(value: float, base: float) -> float:
     return round(100 * (value / base - 1), 1)
 
 
-def _versions() -> dict[str, str]:
-    versions: dict[str, str] = {}
-    for dist in ("oakling", "sqlalchemy", "psycopg", "asyncpg", "aiosqlite"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = "-"
-    return versions
-
-
-@dataclass
-class _Prepared:
-    result: Result
-    app: ASGIApp
-    lifespan: Lifespan
-    messages: int
-    backend: Backend
-
-
 async def _run_async(
     backends: Sequence[Backend],
     requests: int,
@@ -767,56 +346,38 @@ async def _run_async(
     warmup: int,
     profile: str | None,
 ) -> tuple[list[Result], str | None]:
-    prepared: list[_Prepared] = []
+    prepared: list[tuple[Prepared, Backend]] = []
     results: list[Result] = []
     for backend in backends:
         for variant_ in VARIANTS:
             if backend.name not in variant_.backends:
                 continue
-            result = Result(backend.name, variant_)
+            result = Result(backend=backend.name, variant=variant_)
             results.append(result)
-            try:
-                app = variant_.factory(backend)
-                lifespan = Lifespan(app)
-                await lifespan.startup()
-            except Exception as ex:  # noqa: BLE001 - report it, time the others
-                result.error = f"could not start: {type(ex).__name__}: {ex}"
-                continue
-            try:
-                answer = await verify(app, backend, lifespan.state)
-                if warmup:
-                    await time_requests(app, lifespan.state, warmup, answer.messages)
-            except Exception as ex:  # noqa: BLE001 - report it, time the others
-                result.error = f"{type(ex).__name__}: {ex}"
-                await lifespan.shutdown()
-                continue
-            prepared.append(_Prepared(result, app, lifespan, answer.messages, backend))
-    # NOTE: repeats interleaved, in a rotating order, so that drift on a shared
-    # machine (another process, the database's own work) hits every variant.
-    for round_index in range(repeat):
-        shift = round_index % max(len(prepared), 1)
-        for item in prepared[shift:] + prepared[:shift]:
-            if item.result.error is not None:
-                continue
-            try:
-                elapsed, cpu = await time_requests(
-                    item.app, item.lifespan.state, requests, item.messages
-                )
-            except Exception as ex:  # noqa: BLE001 - report it, time the others
-                item.result.error = f"{type(ex).__name__}: {ex}"
-                item.result.runs_us.clear()
-                continue
-            item.result.runs_us.append(elapsed / requests / 1000)
-            item.result.cpu_us.append(cpu / requests / 1000)
+
+            async def verify_rows(
+                app: ASGIApp, state: dict[str, Any], backend: Backend = backend
+            ) -> Answer:
+                return await verify(app, backend, state)
+
+            item = await prepare(
+                result,
+                functools.partial(variant_.factory, backend),
+                CASE,
+                verify_rows,
+                warmup,
+            )
+            if item is not None:
+                prepared.append((item, backend))
+    await time_interleaved([item for item, _ in prepared], requests, repeat)
     profile_text = None
     if profile is not None:
         profile_text = await _profile(prepared, profile, requests)
-    for item in prepared:
-        await item.lifespan.shutdown()
+    await shutdown_all(item for item, _ in prepared)
     return results, profile_text
 
 
-async def _profile(prepared: Sequence[_Prepared], wanted: str, requests: int) -> str:
+async def _profile(prepared: Sequence[tuple[Prepared, Backend]], wanted: str, requests: int) -> str:
     """Serve ``requests`` more requests of one variant under cProfile; return the stats.
 
     Sync handlers run in oakling's thread pool: for the run, that pool is
@@ -827,12 +388,10 @@ async def _profile(prepared: Sequence[_Prepared], wanted: str, requests: int) ->
 
     backend_name, _, label = wanted.partition(":")
     matches = [
-        item
-        for item in prepared
-        if item.backend.name == backend_name and item.result.variant.label == label
+        item for item, backend in prepared if backend.name == backend_name and _label(item) == label
     ]
-    if not matches or matches[0].result.error is not None:
-        known = ", ".join(f"{item.backend.name}:{item.result.variant.label}" for item in prepared)
+    if not matches or matches[0].timings.error is not None:
+        known = ", ".join(f"{backend.name}:{_label(item)}" for item, backend in prepared)
         return f"profile: no timed variant {wanted!r}; known: {known}"
     item = matches[0]
     thread_profiles: list[cProfile.Profile] = []
@@ -849,7 +408,7 @@ async def _profile(prepared: Sequence[_Prepared], wanted: str, requests: int) ->
     main_profile = cProfile.Profile()
     try:
         main_profile.enable()
-        await time_requests(item.app, item.lifespan.state, requests, item.messages)
+        await time_requests(item.app, CASE, item.lifespan.state, requests, item.messages)
         main_profile.disable()
     finally:
         oakling.concurrency._executor = previous
@@ -864,16 +423,9 @@ async def _profile(prepared: Sequence[_Prepared], wanted: str, requests: int) ->
     return stream.getvalue()
 
 
-def _loop_factory(choice: str) -> tuple[Callable[[], asyncio.AbstractEventLoop], str]:
-    if choice in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if choice == "uvloop":
-                raise
-        else:
-            return uvloop.new_event_loop, f"uvloop {importlib.metadata.version('uvloop')}"
-    return asyncio.new_event_loop, "asyncio"
+def _label(item: Prepared) -> str:
+    assert isinstance(item.timings, Result)
+    return item.timings.variant.label
 
 
 def run(
@@ -907,7 +459,7 @@ def run(
     world = define_world(f"bench_world_{uuid.uuid4().hex[:10]}")
     skipped: dict[str, str] = {}
     ready: list[Backend] = []
-    factory, loop_name = _loop_factory(loop)
+    factory, loop_name = loop_factory(loop)
     try:
         with tempfile.TemporaryDirectory(prefix="oakling-bench-db-") as workdir:
             try:
@@ -941,7 +493,7 @@ def run(
         loop_name,
         results,
         skipped,
-        _versions(),
+        versions_of(("oakling", "sqlalchemy", "psycopg", "asyncpg", "aiosqlite")),
         table=str(world.__tablename__),
         profile=profile_text,
     )
@@ -953,13 +505,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Time a one-row read handler: oakling.db vs plain SQLAlchemy, in-process.",
         epilog="variants: " + "; ".join(f"{item.kind} {item.label}" for item in VARIANTS),
     )
-    parser.add_argument("--requests", type=int, default=800, help="requests per timed run")
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs per variant")
+    add_common_arguments(parser, requests=800, repeat=7, warmup=300)
     parser.add_argument("--rows", type=int, default=10_000, help="rows in the table")
-    parser.add_argument("--warmup", type=int, help="untimed requests first (default 300)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated")
-    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--profile",
         metavar="BACKEND:LABEL",

@@ -21,18 +21,10 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import skip_or_fail
+
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "db_inprocess.py"
-REQUIRE_SERVICES = (
-    os.environ.get("OAKLING_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
-)
 SYNC_ROLES = {"battery", "manual", "plain", "plain-tx"}
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip on a newcomer's machine; fail in CI (same rule as tests/conftest.py)."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"required in CI but unavailable: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,12 @@
 """Smoke tests of the in-process benchmark harness, ``bench/inprocess.py``.
 
 The harness runs for real with a tiny request count: every framework that is
-installed must pass its correctness check and be timed. Peers (Starlette,
-BlackSheep) are benchmark dependencies only, so their rows are skipped when
-they are not installed (CI installs ``.[dev]`` only). The harness's gate, which
-refuses to time an app that answers wrongly, is attacked with broken apps.
+installed must answer every case correctly (and refuse the typed case's bad
+requests with a 4xx) and be timed. Peers (Starlette, FastAPI, Litestar,
+BlackSheep, Falcon) are benchmark dependencies only, so their rows are
+skipped when they are not installed. The harness's gate, which refuses to
+time an app that answers wrongly or does not validate, is attacked with
+broken apps. ``bench/importtime.py`` runs once, on oakling and Flask.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "inprocess.py"
-FRAMEWORKS = ["raw", "oakling", "starlette", "blacksheep"]
-PEERS = {"starlette", "blacksheep"}
+IMPORTTIME = BENCH.with_name("importtime.py")
+FRAMEWORKS = ["raw", "oakling", "starlette", "fastapi", "litestar", "blacksheep", "falcon"]
+PEERS = set(FRAMEWORKS) - {"raw", "oakling"}
+CASES = {"plaintext", "json", "path-param", "typed", "deps"}
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +49,11 @@ def report() -> dict[str, Any]:
             sys.executable,
             str(BENCH),
             "--requests",
-            "200",
+            "20",
             "--repeat",
             "1",
             "--warmup",
-            "10",
+            "2",
             "--json",
         ],
         capture_output=True,
@@ -71,7 +75,7 @@ def test_each_installed_framework_passes_its_check_and_is_timed(
         pytest.skip(f"{framework} is not installed (pip install -r bench/requirements.txt)")
     rows = [row for row in report["results"] if row["framework"] == framework]
     idiomatic = {row["case"] for row in rows if not row["variant"]}
-    assert idiomatic == set(report["cases"]) == {"plaintext", "json", "path-param"}
+    assert idiomatic == set(report["cases"]) == CASES
     for row in rows:
         assert row["ok"], row
         assert row["error"] is None
@@ -87,7 +91,7 @@ def test_report_ratios_are_relative_to_raw_and_oakling(report: dict[str, Any]) -
             assert row["ratio_to_raw"] == 1.0
         if row["framework"] == "oakling" and not row["variant"]:
             assert row["ratio_to_oakling"] == 1.0
-    assert report["requests"] == 200
+    assert report["requests"] == 20
     assert report["repeat"] == 1
 
 
@@ -204,6 +208,96 @@ def test_a_wrong_answer_is_reported_and_never_timed(harness: ModuleType, name: s
     assert result.failed == [failed]
     assert "FAILED" in result.to_text()
     assert result.to_json()["results"][1]["ok"] is False
+
+
+def _answers_typed_without_validating() -> Callable[..., Any]:
+    """Answer the typed case's expected body to any request: no validation."""
+    expected = b'{"id":42,"q":"red","name":"Widget","total":25.0,"tag_count":2}'
+    return _app(
+        headers=[(b"content-type", b"application/json")],
+        body=expected,
+    )
+
+
+def _validates_all_but_tags() -> Callable[..., Any]:
+    """Refuse bad requests except a non-string tag: shallow validation."""
+    good = _answers_typed_without_validating()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            body = (await receive())["body"]
+            try:
+                data = json.loads(body)
+            except ValueError:
+                data = None
+            query = scope["query_string"]
+            if (
+                not isinstance(data, dict)
+                or not isinstance(data.get("price"), int | float)
+                or "name" not in data
+                or b"limit=10" not in query
+                or b"q=" not in query
+            ):
+                await send({"type": "http.response.start", "status": 422, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await good(scope, receive, send)
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("factory", "complaint"),
+    [
+        (_answers_typed_without_validating, "price not a number: status 200"),
+        (_validates_all_but_tags, "a tag not a string: status 200"),
+    ],
+)
+def test_an_app_that_does_not_validate_is_never_timed(
+    harness: ModuleType, factory: Callable[[], Callable[..., Any]], complaint: str
+) -> None:
+    harness.available_frameworks(["raw"])  # loads the raw apps
+    (validating,) = [
+        item for item in harness.BENCHES if item.framework == "raw" and item.case == "typed"
+    ]
+    lax = harness.Bench("raw", "typed", factory, variant="lax")
+    result = harness.run(
+        frameworks=["raw"],
+        cases=["typed"],
+        requests=5,
+        repeat=1,
+        warmup=0,
+        loop="asyncio",
+        benches=[validating, lax],
+    )
+    by_label = {item.bench.label: item for item in result.results}
+    assert by_label["raw"].error is None, by_label["raw"].error
+    assert by_label["raw [lax]"].error is not None
+    assert complaint in by_label["raw [lax]"].error
+    assert by_label["raw [lax]"].runs_us == []
+
+
+def test_importtime_reports_oakling_and_flask() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(IMPORTTIME), "--runs", "1", "--frameworks", "oakling,flask"]
+        + ["--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    data = json.loads(completed.stdout)
+    rows = {row["framework"]: row for row in data["results"]}
+    if "flask" in data["skipped"]:
+        assert set(rows) == {"oakling"}
+    else:
+        assert rows["flask"]["importtime_ratio_to_flask"] == 1.0
+    oakling = rows["oakling"]
+    assert oakling["error"] is None
+    assert oakling["importtime_median_us"] > 0
+    assert oakling["modules"] > 10
+    assert len(oakling["wall_us"]) == 1
 
 
 def test_json_bodies_are_compared_as_values(harness: ModuleType) -> None:

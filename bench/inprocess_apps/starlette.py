@@ -1,0 +1,99 @@
+"""Starlette: a ``Route`` list, handlers taking ``Request``, response classes.
+
+Starlette has no typed parameters and no dependency injection: the typed
+handler reads the query by hand, parses the body with ``request.json()``
+(the standard library's ``json``) and checks it explicitly
+(:func:`inprocess_apps.invalid_item`); the deps handler calls three plain
+functions.
+"""
+
+from json import JSONDecodeError
+
+from harness import ASGIApp
+from inprocess_apps import (
+    HELLO,
+    ROUTES_IN_TABLE,
+    bench,
+    dep1_value,
+    dep2_value,
+    dep3_value,
+    deps_body,
+    invalid_item,
+    route_path,
+    typed_answer,
+)
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+__all__: list[str] = []
+
+
+@bench("starlette", "plaintext")
+def starlette_plaintext() -> ASGIApp:
+    async def plaintext(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(HELLO)
+
+    return Starlette(routes=[Route("/plaintext", plaintext)])
+
+
+@bench("starlette", "json")
+def starlette_json() -> ASGIApp:
+    async def json_(request: Request) -> JSONResponse:
+        return JSONResponse({"message": HELLO})
+
+    return Starlette(routes=[Route("/json", json_)])
+
+
+@bench("starlette", "path-param")
+def starlette_path_param() -> ASGIApp:
+    async def item(request: Request) -> JSONResponse:
+        return JSONResponse({"id": request.path_params["item_id"]})
+
+    routes = [
+        Route(route_path(index) + "/{item_id:int}", item, name=f"item{index}")
+        for index in range(ROUTES_IN_TABLE)
+    ]
+    return Starlette(routes=routes)
+
+
+@bench("starlette", "typed")
+def starlette_typed() -> ASGIApp:
+    async def create(request: Request) -> JSONResponse:
+        q = request.query_params.get("q")
+        if q is None:
+            raise HTTPException(422, "q: required")
+        try:
+            limit = int(request.query_params["limit"])
+        except (KeyError, ValueError) as ex:
+            raise HTTPException(422, "limit: an integer is required") from ex
+        try:
+            data = await request.json()
+        except JSONDecodeError as ex:
+            raise HTTPException(400, "the body is not JSON") from ex
+        problem = invalid_item(data)
+        if problem is not None:
+            raise HTTPException(422, problem)
+        answer = typed_answer(
+            request.path_params["item_id"], q, limit, data["name"], data["price"], data["tags"]
+        )
+        return JSONResponse(answer)
+
+    return Starlette(routes=[Route("/items/{item_id:int}", create, methods=["POST"])])
+
+
+@bench("starlette", "deps")
+def starlette_deps() -> ASGIApp:
+    def dep1(request: Request) -> str:
+        token = request.headers.get("x-token")
+        if token is None:
+            raise HTTPException(422, "X-Token: required")
+        return dep1_value(token)
+
+    async def deps(request: Request) -> JSONResponse:
+        # NOTE: no DI in Starlette: the chain is three plain calls.
+        return JSONResponse(deps_body(dep3_value(dep2_value(dep1(request)))))
+
+    return Starlette(routes=[Route("/deps", deps)])

@@ -1,0 +1,1 @@
+"""TechEmpower-style benchmark suite: apps, database, verifier, load, report."""

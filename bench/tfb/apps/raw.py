@@ -1,0 +1,178 @@
+"""Raw ASGI + asyncpg: the floor no framework can beat on the same server.
+
+A bare ASGI 3 callable doing the minimum: a dict lookup on the path,
+prepared header lists, msgspec for JSON, ``html.escape`` and string building
+for fortunes, an asyncpg pool opened at lifespan startup. It has no ORM, so
+only the ``/raw/...`` database routes exist (``ORM = False``).
+
+Served from the repository root::
+
+    uvicorn bench.tfb.apps.raw:app --no-access-log --loop uvloop --http httptools
+    granian --interface asgi --workers 1 --no-ws --log-level warning bench.tfb.apps.raw:app
+"""
+
+import html
+import os
+import random
+from collections.abc import Awaitable, Callable, MutableMapping
+from operator import itemgetter
+from typing import Any
+from urllib.parse import parse_qsl
+
+import asyncpg
+import msgspec
+
+__all__ = ["KIND", "ORM", "app"]
+
+KIND = "asgi"
+ORM = False
+
+DSN = os.environ.get("TFB_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tfb")
+POOL_SIZE = 8
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+READ_ROW = "SELECT id, randomnumber FROM world WHERE id = $1"
+WRITE_ROW = "UPDATE world SET randomnumber = $2 WHERE id = $1"
+READ_FORTUNES = "SELECT id, message FROM fortune"
+ADDITIONAL_FORTUNE = "Additional fortune added at request time."
+
+_JSON = [(b"content-type", b"application/json")]
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+_HTML = [(b"content-type", b"text/html; charset=utf-8")]
+_encode = msgspec.json.Encoder().encode
+_by_message = itemgetter(1)
+
+_pool: asyncpg.Pool | None = None
+
+
+def _queries(scope: Scope) -> int:
+    """Return ``?queries=`` clamped to 1..500; missing or not a number is 1."""
+    for key, value in parse_qsl(scope["query_string"].decode("latin-1")):
+        if key == "queries":
+            try:
+                return min(max(int(value), 1), 500)
+            except ValueError:
+                return 1
+    return 1
+
+
+async def _respond(send: Send, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _plaintext(scope: Scope, send: Send) -> None:
+    await _respond(send, b"Hello, World!", _TEXT)
+
+
+async def _json(scope: Scope, send: Send) -> None:
+    await _respond(send, _encode({"message": "Hello, World!"}), _JSON)
+
+
+async def _db(scope: Scope, send: Send) -> None:
+    assert _pool is not None
+    row_id, number = await _pool.fetchrow(READ_ROW, random.randint(1, 10000))
+    await _respond(send, _encode({"id": row_id, "randomNumber": number}), _JSON)
+
+
+async def _read_worlds(connection: asyncpg.Connection, count: int) -> list[dict[str, int]]:
+    # Distinct ids: each row is read by its own query.
+    worlds = []
+    for row_id in random.sample(range(1, 10001), count):
+        found_id, number = await connection.fetchrow(READ_ROW, row_id)
+        worlds.append({"id": found_id, "randomNumber": number})
+    return worlds
+
+
+async def _queries_route(scope: Scope, send: Send) -> None:
+    assert _pool is not None
+    async with _pool.acquire() as connection:
+        worlds = await _read_worlds(connection, _queries(scope))
+    await _respond(send, _encode(worlds), _JSON)
+
+
+async def _updates(scope: Scope, send: Send) -> None:
+    assert _pool is not None
+    async with _pool.acquire() as connection:
+        worlds = await _read_worlds(connection, _queries(scope))
+        for world in worlds:
+            world["randomNumber"] = random.randint(1, 10000)
+        # Sorted by id so concurrent requests lock rows in the same order.
+        await connection.executemany(
+            WRITE_ROW,
+            sorted((world["id"], world["randomNumber"]) for world in worlds),
+        )
+    await _respond(send, _encode(worlds), _JSON)
+
+
+async def _fortunes(scope: Scope, send: Send) -> None:
+    assert _pool is not None
+    fortunes = [tuple(row) for row in await _pool.fetch(READ_FORTUNES)]
+    fortunes.append((0, ADDITIONAL_FORTUNE))
+    fortunes.sort(key=_by_message)
+    parts = [
+        "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
+        "<tr><th>id</th><th>message</th></tr>"
+    ]
+    for fortune_id, message in fortunes:
+        parts.append(f"<tr><td>{fortune_id}</td><td>{html.escape(message)}</td></tr>")
+    parts.append("</table></body></html>")
+    await _respond(send, "".join(parts).encode(), _HTML)
+
+
+async def _not_found(scope: Scope, send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [*_TEXT, (b"content-length", b"9")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"Not Found"})
+
+
+ROUTES: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {
+    "/plaintext": _plaintext,
+    "/json": _json,
+    "/raw/db": _db,
+    "/raw/queries": _queries_route,
+    "/raw/updates": _updates,
+    "/raw/fortunes": _fortunes,
+}
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    global _pool
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                _pool = await asyncpg.create_pool(DSN, min_size=1, max_size=POOL_SIZE)
+            except Exception as ex:  # noqa: BLE001 - reported to the server, which exits
+                await send({"type": "lifespan.startup.failed", "message": repr(ex)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if _pool is not None:
+                await _pool.close()
+                _pool = None
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer one ASGI connection: an HTTP request or the lifespan."""
+    if scope["type"] == "http":
+        await ROUTES.get(scope["path"], _not_found)(scope, send)
+    elif scope["type"] == "lifespan":
+        await _lifespan(receive, send)
