@@ -148,11 +148,23 @@ class App(Router):
         plugin.install(self)
 
     def add_middleware(self, cls: Callable[..., ASGIApp], *args: Any, **kwargs: Any) -> None:
-        """Add ASGI middleware, outside those added before (the stack is built at startup)."""
+        """Add ASGI middleware, outside those added before (the stack is built at startup).
+
+        A middleware class with a true ``outermost`` attribute (the security
+        battery's, which checks the Host before anything runs) stays outside
+        every middleware added after it: those go just inside it.
+
+        Raises:
+            RuntimeError: If the app has started serving.
+        """
         from oakling.middleware import Middleware
 
         self._check_not_built("add middleware")
-        self.user_middleware.insert(0, Middleware(cls, *args, **kwargs))
+        stack = self.user_middleware
+        index = 0
+        while index < len(stack) and getattr(stack[index].cls, "outermost", False):
+            index += 1
+        stack.insert(index, Middleware(cls, *args, **kwargs))
 
     def add_check(self, check: Check, *, deploy: bool = False) -> None:
         """Add a system check run by ``oakling check`` (Django's ``register``).

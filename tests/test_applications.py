@@ -367,6 +367,37 @@ class GreetingPlugin:
         app.add_middleware(Header)
 
 
+def test_an_outermost_middleware_stays_outside_later_additions():
+    order = []
+
+    def layer(label, outermost=False):
+        class Layer:
+            def __init__(self, inner):
+                self.inner = inner
+
+            async def __call__(self, scope, receive, send):
+                if scope["type"] == "http":
+                    order.append(label)
+                await self.inner(scope, receive, send)
+
+        Layer.outermost = outermost
+        return Layer
+
+    app = App(secret_key=SECRET)
+    app.add_middleware(layer("inner"))
+    app.add_middleware(layer("guard", outermost=True))
+    app.add_middleware(layer("later"))
+    app.add_middleware(layer("last"))
+
+    @app.get("/")
+    def index():
+        return "ok"
+
+    with TestClient(app) as client:
+        assert client.get("/").status_code == 200
+    assert order == ["guard", "last", "later", "inner"]
+
+
 def test_plugin_hook():
     plugin = GreetingPlugin("hello")
     app = App(secret_key=SECRET, plugins=[plugin])

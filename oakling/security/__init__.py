@@ -1,6 +1,6 @@
 """oakling.security: allowed hosts, HTTPS and security headers (Django's defaults).
 
-Install it last, so that its middleware is the outermost::
+Its middleware stays the outermost, whatever is added after it::
 
     from oakling import App
     from oakling.security import CSP, Security

@@ -83,6 +83,10 @@ class SecurityMiddleware:
             setting (checked when the config is built).
     """
 
+    #: Read by ``App.add_middleware``: middleware added later goes inside this
+    #: one, so the Host is checked before any other middleware runs.
+    outermost = True
+
     def __init__(self, app: ASGIApp, config: SecurityConfig | None = None) -> None:
         self.app = app
         self.config = config = config if config is not None else SecurityConfig()

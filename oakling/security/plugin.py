@@ -24,8 +24,9 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 class Security:
     """The security battery: allowed hosts, HTTPS and security headers.
 
-    ``App(plugins=[..., Security()])``, installed last so that its
-    middleware is the outermost (see :class:`SecurityMiddleware`). Each
+    ``App(plugins=[..., Security()])``. Its middleware stays the outermost
+    even when other middleware is added after it (see
+    :class:`SecurityMiddleware`). Each
     argument overrides the Django-named setting beside it; None (the
     default) reads the setting, False turns a header off.
 

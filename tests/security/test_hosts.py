@@ -291,3 +291,40 @@ def test_verdict_cache_is_bounded_and_stays_correct() -> None:
         assert not isinstance(middleware._verdict(f"h{number}.example".encode()), bytes)
     assert len(middleware._verdicts) <= 512
     assert middleware._verdict(b"allowed.example") == b"allowed.example"
+
+
+def test_the_host_is_checked_before_middleware_added_after_the_battery() -> None:
+    # Security listed first, then a plugin and a call that add middleware: the
+    # Host check must still run before them (they could log, read a session,
+    # or answer a CORS preflight for a forged host).
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, app: Any, label: str) -> None:
+            self.app, self.label = app, label
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append(self.label)
+            await self.app(scope, receive, send)
+
+    class AddsMiddleware:
+        name = "adds-middleware"
+
+        def install(self, app: App) -> None:
+            app.add_middleware(Recorder, "plugin")
+
+    settings = Settings(DEBUG=False, SECRET_KEY=KEY, ALLOWED_HOSTS=["allowed.example"])
+    app = App(settings=settings, plugins=[Security(), AddsMiddleware()])
+    app.add_middleware(Recorder, "call")
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    assert app.user_middleware[0].cls is SecurityMiddleware
+    with TestClient(app, base_url="http://allowed.example") as client:
+        assert client.get("/", headers={"host": "evil.example"}).status_code == 400
+        assert seen == []
+        assert client.get("/").status_code == 200
+        # Later additions stay in their usual order inside the battery.
+        assert seen == ["call", "plugin"]
