@@ -273,18 +273,24 @@ class RouteHandler:
 class WebSocketHandler:
     """One WebSocket route, prepared."""
 
-    __slots__ = ("app", "extractor", "func")
+    __slots__ = ("app", "before", "extractor", "func")
 
-    def __init__(self, app: App, route: WebSocketRoute) -> None:
+    def __init__(self, app: App, route: WebSocketRoute, chain: tuple[Router, ...] = ()) -> None:
         self.app = app
         self.func = route.endpoint
         self.extractor = compile_extractor(self.func, frozenset(route.compiled.converters))
+        self.before = [
+            (func, _arity(func)) for router in chain for func in router.before_websocket_funcs
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one WebSocket connection on this route."""
         websocket = WebSocket(scope, receive, send)
+        scope["endpoint"] = self.func
         ctx = new_context(self.app.dependency_overrides or None)
         try:
+            for func, arity in self.before:
+                await (_call(func, websocket) if arity else _call(func))
             kwargs = await self.extractor(websocket, ctx)  # type: ignore[arg-type]
             await self.func(**kwargs)
             if ctx.stack is not None:
@@ -398,7 +404,7 @@ class RouteTable:
             raise ImproperlyConfigured(f"two routes are named {name!r}; give one of them name=...")
         self.names[name] = compiled
         if isinstance(route, WebSocketRoute):
-            ws_handler = WebSocketHandler(self.app, route)
+            ws_handler = WebSocketHandler(self.app, route, chain)
             if compiled.regex is None:
                 self.ws_static[compiled.path] = ws_handler
             else:

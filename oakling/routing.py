@@ -317,6 +317,7 @@ class Router:
         self.before_request_funcs: list[Handler] = []
         self.before_request_methods: dict[Handler, Container[str]] = {}
         self.after_request_funcs: list[Handler] = []
+        self.before_websocket_funcs: list[Handler] = []
 
     # -- registration -----------------------------------------------------
 
@@ -406,6 +407,20 @@ class Router:
         if methods is not None:
             self.before_request_methods[func] = methods
         self.before_request_funcs.append(func)
+        return func
+
+    def before_websocket(self, func: Handler) -> Handler:
+        """Run ``func([websocket])`` before each WebSocket handler, before the accept.
+
+        Quart's ``before_websocket``. The hook, sync or async, takes the
+        :class:`~oakling.websockets.WebSocket` or nothing; its result is
+        ignored. To refuse the connection raise ``HTTPException`` (the
+        handshake is closed with 1008, which servers answer with HTTP 403)
+        or ``WebSocketException(code)``. ``websocket.scope["endpoint"]`` is
+        the handler, for hooks that read marks on it. App hooks run first,
+        then those of included routers.
+        """
+        self.before_websocket_funcs.append(func)
         return func
 
     def after_request(self, func: Handler) -> Handler:

@@ -105,3 +105,55 @@ def test_sync_websocket_handlers_are_refused_at_registration():
         @app.websocket("/sync")
         def sync_handler(ws: WebSocket):
             pass
+
+
+def test_before_websocket_hooks_run_in_order_and_can_refuse():
+    from oakling import HTTPException, Router
+
+    app = App(secret_key=SECRET)
+    calls = []
+    chat = Router()
+
+    @app.before_websocket
+    def app_hook(websocket):
+        calls.append(("app", websocket.scope["endpoint"].__name__))
+
+    @chat.before_websocket
+    async def router_hook():
+        calls.append(("router",))
+
+    @chat.before_websocket
+    def guard(websocket):
+        if websocket.query_params.get("key") != "open":
+            raise HTTPException(403, "no key")
+
+    @chat.websocket("/room")
+    async def room(ws: WebSocket):
+        calls.append(("handler",))
+        await ws.accept()
+        await ws.send_text("hi")
+        await ws.close()
+
+    app.include(chat, prefix="/chat")
+
+    @app.websocket("/plain")
+    async def plain(ws: WebSocket):
+        await ws.accept()
+        await ws.close()
+
+    with TestClient(app) as client:
+        with client.websocket_connect("/chat/room?key=open") as ws:
+            assert ws.receive_text() == "hi"
+        assert calls == [("app", "room"), ("router",), ("handler",)]
+        calls.clear()
+        # A close before the accept: servers answer the handshake with 403.
+        with pytest.raises(WebSocketDisconnect) as refused:
+            with client.websocket_connect("/chat/room"):
+                pass  # pragma: no cover - refused
+        assert (refused.value.code, refused.value.reason) == (1008, "no key")
+        assert calls == [("app", "room"), ("router",)]
+        calls.clear()
+        # Router hooks stay on their router's sockets.
+        with client.websocket_connect("/plain"):
+            pass
+        assert calls == [("app", "plain")]

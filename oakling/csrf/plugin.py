@@ -189,6 +189,9 @@ class CSRF:
     4. the token from the ``X-CSRFToken`` (or ``X-CSRF-Token``) header, else
        the ``csrf_token`` form field, must unmask to the session's secret.
 
+    WebSocket handshakes from a foreign ``Origin`` are refused too
+    (:meth:`protect_websocket`).
+
     A failure raises :class:`~oakling.csrf.CSRFError` (403) with the reason,
     logged at warning on ``oakling.csrf``. Templates get ``csrf_token()``
     and ``csrf_input()``. It is ``app.extensions["csrf"]``.
@@ -254,6 +257,7 @@ class CSRF:
         # PERF: registered for unsafe methods only, so GET routes keep the
         # core's fast path; protect() still skips safe methods itself.
         app.before_request(self.protect, methods=_UNSAFE_METHODS)
+        app.before_websocket(self.protect_websocket)
         app.add_error_handler(CSRFError, csrf_failure)
         app.context_processor(self.template_context)
         app.add_check(self.deploy_checks, deploy=True)
@@ -281,6 +285,39 @@ class CSRF:
         if reason is not None:
             logger.warning("Forbidden (%s): %s", reason, request.path)
             raise CSRFError(reason)
+
+    def protect_websocket(self, websocket: HTTPConnection) -> None:
+        """Refuse a cross-site WebSocket handshake (the ``before_websocket`` hook).
+
+        A browser sends cookies with a WebSocket handshake from any site
+        and the same-origin policy does not apply to WebSockets, so without
+        this check another site's page could open a socket as the logged-in
+        user (cross-site WebSocket hijacking). Browsers always send
+        ``Origin`` on a handshake: it must be this app's origin
+        (``ws``/``wss`` compared as ``http``/``https``) or a trusted one,
+        and ``Origin: null`` never is. A handshake without ``Origin`` comes
+        from a non-browser client, which sends no ambient cookies, and is
+        let through, as are handlers marked :func:`csrf_exempt`. Django
+        Channels' ``OriginValidator``, on by default here.
+
+        Raises:
+            CSRFError: 403, so the handshake is refused (servers answer
+                HTTP 403) before the handler runs.
+        """
+        if getattr(websocket.scope.get("endpoint"), _EXEMPT, False):
+            return
+        origin = websocket.headers.get("origin")
+        if origin is None:
+            return
+        scheme = "https" if websocket.scope.get("scheme") in ("wss", "https") else "http"
+        split = split_origin(origin)
+        if split is not None and f"{split[0]}://{split[1]}" == origin_of(scheme, websocket.host):
+            return
+        if self.trusted_origins.allows_origin(origin):
+            return
+        reason = REASON_BAD_ORIGIN.format(_shown(origin))
+        logger.warning("Forbidden (%s): WebSocket %s", reason, websocket.url.path)
+        raise CSRFError(reason)
 
     def _origin_problem(self, request: Request) -> str | None:
         headers = request.headers
