@@ -12,8 +12,13 @@ redis_app = App(
 )
 
 # The database: the table oakling_session joins your migrations
-# (oakling db makemigrations). Install Database() first.
+# (oakling db makemigrations). Install Database() first. Here a session
+# lasts 8 hours at most, and its cookie is gone when the browser closes;
+# `oakling clearsessions` deletes the rows of ended sessions.
 database_app = App(
     debug=True,
-    plugins=[Database(), Sessions(DatabaseBackend(), max_age=8 * 3600)],
+    plugins=[
+        Database(),
+        Sessions(DatabaseBackend(), max_age=8 * 3600, expire_at_browser_close=True),
+    ],
 )

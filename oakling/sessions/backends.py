@@ -32,7 +32,9 @@ class SessionBackend(Protocol):
     """The storage of sessions.
 
     A backend may also define ``setup(app)`` (called by :class:`Sessions`
-    at install time) and ``async close()`` (called at app shutdown).
+    at install time), ``async close()`` (called at app shutdown), and
+    ``clear_expired_sync()`` or ``async clear_expired()`` returning how many
+    expired sessions it deleted (run by ``oakling clearsessions``).
     """
 
     async def load(self, cookie: str, max_age: int) -> tuple[str, dict[str, Any]] | None:

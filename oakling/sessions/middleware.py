@@ -57,7 +57,8 @@ class SessionMiddleware:
     session is saved and its cookie set before the response starts, except
     on a 5xx response (Django's rule: a failed request changes nothing).
     Sessions are read-only in WebSocket handlers: their changes are not
-    saved (the handshake's response carries no cookie).
+    saved (the handshake's response carries no cookie). With
+    ``SESSION_EXPIRE_AT_BROWSER_CLOSE`` the cookie has no ``Max-Age``.
 
     Raises:
         SessionTooLarge: While sending a response whose cookie session
@@ -113,11 +114,17 @@ class SessionMiddleware:
         secure = config.secure or scope.get("scheme") in _SECURE_SCHEMES
         samesite: Any = config.samesite
         # NOTE: deleting is setting an empty value that expires now (Response.delete_cookie).
+        max_age: int | None = 0
+        if value:
+            # NOTE: with neither Max-Age nor Expires the browser drops the
+            # cookie when it closes; the backend still enforces the age.
+            # Expires is there for clients that ignore Max-Age (Django sends both).
+            max_age = None if config.expire_at_browser_close else config.max_age
         header = format_set_cookie(
             config.cookie_name,
             value,
-            max_age=config.max_age if value else 0,
-            expires=None if value else 0,
+            max_age=max_age,
+            expires=max_age,
             path=config.path,
             domain=config.domain,
             secure=secure,

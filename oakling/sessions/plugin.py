@@ -48,6 +48,12 @@ class Sessions:
             ``"strict"``, ``"none"`` (needs ``secure``) or ``""`` to omit it.
         domain: ``SESSION_COOKIE_DOMAIN``; None keeps the cookie host-only.
         path: ``SESSION_COOKIE_PATH``, default ``"/"``.
+        expire_at_browser_close: ``SESSION_EXPIRE_AT_BROWSER_CLOSE``, default
+            False. When True the cookie is sent without ``Max-Age`` or
+            ``Expires`` (a browser-session cookie, Flask's non-permanent
+            session), while the server still ends the session after
+            ``max_age`` seconds: browsers that restore tabs keep such
+            cookies for days.
 
     Raises:
         ImproperlyConfigured: From ``install`` for a bad setting, an
@@ -67,6 +73,7 @@ class Sessions:
         samesite: str | None = None,
         domain: str | None = None,
         path: str | None = None,
+        expire_at_browser_close: bool | None = None,
     ) -> None:
         self._backend_arg = backend
         self._args: dict[str, Any] = {
@@ -77,6 +84,7 @@ class Sessions:
             "SESSION_COOKIE_SAMESITE": samesite,
             "SESSION_COOKIE_DOMAIN": domain,
             "SESSION_COOKIE_PATH": path,
+            "SESSION_EXPIRE_AT_BROWSER_CLOSE": expire_at_browser_close,
         }
         self.backend: SessionBackend = SignedCookieBackend()
         self.cookie_name = "session"
@@ -86,6 +94,7 @@ class Sessions:
         self.samesite: Literal["lax", "strict", "none"] | None = "lax"
         self.domain: str | None = None
         self.path = "/"
+        self.expire_at_browser_close = False
         self.lazy = True
 
     def install(self, app: App) -> None:
@@ -139,6 +148,9 @@ class Sessions:
             )
         self.domain = self._setting(app, "SESSION_COOKIE_DOMAIN", None, str) or None
         self.path = str(self._setting(app, "SESSION_COOKIE_PATH", "/", str)) or "/"
+        self.expire_at_browser_close = bool(
+            self._setting(app, "SESSION_EXPIRE_AT_BROWSER_CLOSE", False, bool)
+        )
         self.backend = self._make_backend(app)
         setup = getattr(self.backend, "setup", None)
         if setup is not None:

@@ -1,9 +1,10 @@
 """Fixtures for the sessions tests: one app factory per backend, real services.
 
 ``backend_kind`` runs a test on the signed cookie, Redis (127.0.0.1:6379)
-and the database backend on SQLite and PostgreSQL (127.0.0.1:5432, db
-``test``). Redis keys get a prefix unique to the test and are deleted
-afterwards; the ``oakling_session`` table is shared (ids are random).
+and the database backend on SQLite, PostgreSQL (127.0.0.1:5432, db
+``test``) and MariaDB (127.0.0.1:3306, db ``test``). Redis keys get a
+prefix unique to the test and are deleted afterwards; the
+``oakling_session`` table is shared (ids are random).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Any
 import pytest
 from session_support import (
     BACKENDS,
-    PG_URL,
+    DATABASE_URLS,
     REDIS_URL,
     SECRET,
     AppFactory,
+    _database_problem,
     _delete_redis_keys,
-    _postgres_problem,
     _redis_problem,
+    create_session_table,
     routes,
 )
 
@@ -48,8 +50,8 @@ def make_app(
         problem = _redis_problem()
         if problem:
             skip_or_fail(problem)
-    if backend_kind == "postgresql":
-        problem = _postgres_problem()
+    if backend_kind in DATABASE_URLS:
+        problem = _database_problem(DATABASE_URLS[backend_kind])
         if problem:
             skip_or_fail(problem)
 
@@ -70,15 +72,12 @@ def make_app(
             plugins.append(Sessions(RedisBackend(REDIS_URL, prefix=redis_prefix), **kwargs))
         else:
             from oakling.db import Database
-            from oakling.sessions.database import DatabaseBackend, SessionRecord
+            from oakling.sessions.database import DatabaseBackend
 
-            url = f"sqlite:///{tmp_path / 'sessions.db'}" if backend_kind == "sqlite" else PG_URL
+            url = DATABASE_URLS.get(backend_kind) or f"sqlite:///{tmp_path / 'sessions.db'}"
             database = Database(url)
             databases.append(database)
-            try:
-                SessionRecord.__table__.create(database.sync_engine(), checkfirst=True)
-            except Exception:  # noqa: BLE001 - another test run created it meanwhile
-                pass
+            create_session_table(database.sync_engine())
             plugins += [database, Sessions(DatabaseBackend(), **kwargs)]
         return routes(App(settings=settings, plugins=plugins), as_handler)
 

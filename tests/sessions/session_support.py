@@ -1,15 +1,18 @@
 """Helpers for the sessions tests: services, routes, direct reads of the stores.
 
 ``backend_kind`` runs a test on the signed cookie, Redis (127.0.0.1:6379)
-and the database backend on SQLite and PostgreSQL (127.0.0.1:5432, db
-``test``). Redis keys get a prefix unique to the test and are deleted
-afterwards; the ``oakling_session`` table is shared (ids are random).
+and the database backend on SQLite, PostgreSQL (127.0.0.1:5432, db
+``test``) and MariaDB (127.0.0.1:3306, db ``test``). Redis keys get a
+prefix unique to the test and are deleted afterwards; the
+``oakling_session`` table is shared (ids are random).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from oakling import App, Request
@@ -19,8 +22,11 @@ from oakling.sessions import RedisBackend
 SECRET = "s" * 20 + "ecret-key-for-the-session-tests-0123456789"
 REDIS_URL = os.environ.get("OAKLING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_URL = os.environ.get("OAKLING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-BACKENDS = ["cookie", "redis", "sqlite", "postgresql"]
-SERVER_BACKENDS = ["redis", "sqlite", "postgresql"]
+MARIADB_URL = os.environ.get("OAKLING_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
+DATABASE_URLS = {"postgresql": PG_URL, "mariadb": MARIADB_URL}
+BACKENDS = ["cookie", "redis", "sqlite", "postgresql", "mariadb"]
+SERVER_BACKENDS = ["redis", "sqlite", "postgresql", "mariadb"]
+DATABASE_BACKENDS = ["sqlite", "postgresql", "mariadb"]
 
 AppFactory = Callable[..., App]
 
@@ -38,21 +44,58 @@ def _redis_problem() -> str | None:
     return None
 
 
-def _postgres_problem() -> str | None:
+@functools.cache
+def _database_problem(url: str) -> str | None:
+    """Return why the PostgreSQL or MariaDB at ``url`` cannot be used, or None."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(
-        PG_URL.replace("postgresql://", "postgresql+psycopg://"),
+        url.replace("postgresql://", "postgresql+psycopg://").replace(
+            "mysql://", "mysql+pymysql://"
+        ),
         connect_args={"connect_timeout": 3},
     )
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as ex:  # noqa: BLE001
-        return f"{PG_URL} unreachable: {ex}"
+        return f"{url} unreachable: {ex}"
     finally:
         engine.dispose()
     return None
+
+
+def create_session_table(engine: Any) -> None:
+    """Create the ``oakling_session`` table on ``engine`` unless it is there.
+
+    The table is shared by test runs on PostgreSQL and MariaDB; one left by
+    an older version of the model (MariaDB: a case-insensitive id column,
+    whole-second expiry) is dropped and made again.
+    """
+    from sqlalchemy import text
+
+    from oakling.sessions.database import SessionRecord
+
+    table: Any = SessionRecord.__table__
+    try:
+        table.create(engine, checkfirst=True)
+    except Exception:  # noqa: BLE001 - another test run created it meanwhile
+        pass
+    if engine.dialect.name != "mysql":
+        return
+    with engine.connect() as connection:
+        columns = dict(
+            connection.execute(
+                text(
+                    "SELECT column_name, CONCAT_WS(':', collation_name, datetime_precision) "
+                    "FROM information_schema.columns WHERE table_schema = DATABASE() "
+                    "AND table_name = 'oakling_session'"
+                )
+            ).all()
+        )
+    if columns.get("session_key") != "ascii_bin" or columns.get("expires_at") != "6":
+        table.drop(engine)
+        table.create(engine)
 
 
 def routes(app: App, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> App:
@@ -125,3 +168,17 @@ def stored(app: App, key: str) -> dict[str, Any] | None:
                 text("SELECT data FROM oakling_session WHERE session_key = :key"), {"key": key}
             ).scalar()
     return None if raw is None else dict(json.loads(raw))
+
+
+def set_expiry(app: App, key: str, expires_at: datetime) -> None:
+    """Set the ``expires_at`` of the database row ``key``, through the model's types."""
+    from sqlalchemy import update
+
+    from oakling.sessions.database import SessionRecord
+
+    with app.extensions["db"].sync_engine().begin() as connection:
+        connection.execute(
+            update(SessionRecord)
+            .where(SessionRecord.session_key == key)
+            .values(expires_at=expires_at)
+        )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from session_support import SECRET, SERVER_BACKENDS, AppFactory, stored
+from session_support import DATABASE_BACKENDS, SECRET, SERVER_BACKENDS, AppFactory, stored
 
 from oakling import App, Request, WebSocket
 from oakling.config import Settings
@@ -169,6 +172,99 @@ def test_forged_cookies_give_an_empty_session_never_a_500(make_app: AppFactory) 
             assert _value(_set_cookie(written) or "") != forged, name
 
 
+def _case_variants(value: str) -> list[str]:
+    """Return ``value`` with every letter's case swapped, and with only the first one's."""
+    first = next(index for index, char in enumerate(value) if char.isalpha())
+    return [value.swapcase(), value[:first] + value[first].swapcase() + value[first + 1 :]]
+
+
+def test_session_id_differing_only_in_case_loads_nothing(make_app: AppFactory) -> None:
+    # SECURITY: MariaDB's default collation compares case-insensitively; ids
+    # are case-sensitive base64, so a case-insensitive lookup would both cut
+    # their entropy and hand one visitor's session to a look-alike id.
+    app = make_app()
+    with TestClient(app) as client:
+        valid = _value(_set_cookie(client.post("/write", json={"user": "ann"})) or "")
+        key = client.get("/key").json()["key"]
+    for variant in _case_variants(valid):
+        with TestClient(app, cookies={"session": variant}) as attacker:
+            assert attacker.get("/read").json() == {}, variant
+            assert attacker.get("/key").json() == {"key": None}, variant
+            written = attacker.post("/write", json={"user": "mallory"})
+            assert _value(_set_cookie(written) or "") not in (valid, variant)
+    with TestClient(app, cookies={"session": valid}) as client:
+        assert client.get("/read").json() == {"user": "ann"}  # untouched by the attacker
+    if not app.extensions["sessions"].lazy:
+        assert stored(app, key) == {"user": "ann"}
+
+
+@pytest.mark.parametrize("backend_kind", DATABASE_BACKENDS, indirect=True)
+def test_session_key_column_is_case_sensitive(make_app: AppFactory, backend_kind: str) -> None:
+    from sqlalchemy import delete, func, insert, select
+
+    from oakling.sessions.database import SessionRecord
+
+    app = make_app()  # NOTE: creates the table
+    key = "CaseOnly" + secrets.token_urlsafe(16)
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    with app.extensions["db"].sync_engine().begin() as connection:
+        connection.execute(
+            insert(SessionRecord),
+            [
+                {"session_key": key, "data": '{"who":"upper"}', "expires_at": expires},
+                # Under a case-insensitive primary key this row would collide.
+                {"session_key": key.lower(), "data": '{"who":"lower"}', "expires_at": expires},
+            ],
+        )
+    try:
+        assert stored(app, key) == {"who": "upper"}
+        assert stored(app, key.lower()) == {"who": "lower"}
+        with app.extensions["db"].sync_engine().connect() as connection:
+            matches = connection.execute(
+                select(func.count()).where(SessionRecord.session_key == key.upper())
+            ).scalar()
+        assert matches == 0
+    finally:
+        with app.extensions["db"].sync_engine().begin() as connection:
+            connection.execute(
+                delete(SessionRecord).where(SessionRecord.session_key.in_([key, key.lower()]))
+            )
+
+
+def test_case_insensitive_legacy_table_still_loads_only_the_exact_id(tmp_path: Path) -> None:
+    # A table made by hand or by an older model, with a case-insensitive id
+    # column (SQLite's NOCASE stands in for MySQL's default collation).
+    from sqlalchemy import text
+
+    from oakling.db import Database
+    from oakling.sessions.database import DatabaseBackend
+
+    database = Database(f"sqlite:///{tmp_path / 'legacy.db'}")
+    backend = DatabaseBackend()
+    App(settings=Settings(SECRET_KEY=SECRET), plugins=[database, Sessions(backend)])
+    key = "CaseOnly" + secrets.token_urlsafe(16)
+    with database.sync_engine().begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE oakling_session (session_key VARCHAR(64) COLLATE NOCASE "
+                "PRIMARY KEY, data TEXT NOT NULL, expires_at DATETIME NOT NULL)"
+            )
+        )
+        connection.execute(
+            text('INSERT INTO oakling_session VALUES (:key, \'{"user":"ann"}\', :at)'),
+            {"key": key, "at": "2999-01-01 00:00:00.000000"},
+        )
+
+    async def load_all() -> list[Any]:
+        try:
+            return [await backend.load(value, 60) for value in (key, key.swapcase(), key + " ")]
+        finally:
+            await database.dispose()
+
+    assert asyncio.run(load_all()) == [(key, {"user": "ann"}), None, None]
+    database.sync_engine().dispose()
+
+
 def _signed_at(secret: str, payload: Any, seconds_ago: int) -> str:
     class PastSigner(TimestampSigner):
         def get_timestamp(self) -> int:
@@ -187,19 +283,15 @@ def test_expired_signed_cookie_is_refused_by_the_server() -> None:
         assert client.get("/read").json() == {}  # the browser's Max-Age is not trusted
 
 
-@pytest.mark.parametrize("backend_kind", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("backend_kind", DATABASE_BACKENDS, indirect=True)
 def test_expired_database_row_is_ignored(make_app: AppFactory, backend_kind: str) -> None:
-    from sqlalchemy import text
+    from session_support import set_expiry
 
     app = make_app()
     with TestClient(app) as client:
         client.post("/write", json={"user": "ann"})
         key = client.get("/key").json()["key"]
-        with app.extensions["db"].sync_engine().begin() as connection:
-            connection.execute(
-                text("UPDATE oakling_session SET expires_at = :past WHERE session_key = :key"),
-                {"past": "2000-01-01 00:00:00+00:00", "key": key},
-            )
+        set_expiry(app, key, datetime(2000, 1, 1, tzinfo=UTC))
         assert client.get("/read").json() == {}
 
 

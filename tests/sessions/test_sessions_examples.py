@@ -35,3 +35,5 @@ def test_sessions_backends(load_example: Loader) -> None:
     database_sessions = module.database_app.extensions["sessions"]
     assert isinstance(database_sessions.backend, DatabaseBackend)
     assert database_sessions.max_age == 28800
+    assert database_sessions.expire_at_browser_close is True
+    assert not redis_sessions.expire_at_browser_close
