@@ -57,11 +57,25 @@ from .services import (
     session_auth_hash,
     set_password_sync,
 )
-from .throttling import DEFAULT_ACCOUNT_LIMIT, DEFAULT_IP_LIMIT, LoginThrottle, Throttled
+from .throttling import (
+    DEFAULT_ACCOUNT_LIMIT,
+    DEFAULT_IP_LIMIT,
+    DEFAULT_RESET_EMAIL_LIMIT,
+    DEFAULT_RESET_IP_LIMIT,
+    DEFAULT_SIGNUP_IP_LIMIT,
+    LoginThrottle,
+    PasswordResetThrottle,
+    SignupThrottle,
+    Throttled,
+    ThrottleStorage,
+    parse_limit,
+)
 from .tokens import authenticate_token, create_token
 from .validators import PasswordValidationError, validate_password
 
 if TYPE_CHECKING:
+    from limits import RateLimitItem
+
     from oakling.applications import App
     from oakling.checks import CheckMessage
     from oakling.config import Settings
@@ -77,9 +91,11 @@ __all__ = [
     "Group",
     "LoginRequired",
     "LoginThrottle",
+    "PasswordResetThrottle",
     "PasswordValidationError",
     "Permission",
     "PermissionDenied",
+    "SignupThrottle",
     "Throttled",
     "User",
     "auth_deploy_checks",
@@ -135,12 +151,20 @@ class Auth:
         throttle_account: [LOGIN_THROTTLE_ACCOUNT] failed logins allowed per
             account, ``"10 per 15 minutes"``.
         throttle_ip: [LOGIN_THROTTLE_IP] per client IP, ``"50 per 15 minutes"``.
+        throttle_reset_email: [PASSWORD_RESET_THROTTLE_EMAIL] reset mails per
+            e-mail address, ``"3 per hour"``; beyond it the page answers as
+            usual and sends nothing.
+        throttle_reset_ip: [PASSWORD_RESET_THROTTLE_IP] reset requests per
+            client IP, ``"20 per hour"``; beyond it, 429.
+        throttle_signup_ip: [SIGNUP_THROTTLE_IP] accounts created per client
+            IP, ``"10 per hour"``; beyond it, 429.
         throttle_storage: [RATELIMIT_STORAGE_URL, else REDIS_URL] where the
-            counters live; memory when neither is set.
+            counters of every throttle live; memory when neither is set.
 
     Raises:
         ImproperlyConfigured: From ``install`` when the ``db`` or
-            ``sessions`` battery is missing, or for a bad setting.
+            ``sessions`` battery is missing, or for a bad setting (a throttle
+            limit is one ``limits`` string such as ``"3 per hour"``).
     """
 
     name = "auth"
@@ -158,6 +182,9 @@ class Auth:
         site_url: str | None = None,
         throttle_account: str | None = None,
         throttle_ip: str | None = None,
+        throttle_reset_email: str | None = None,
+        throttle_reset_ip: str | None = None,
+        throttle_signup_ip: str | None = None,
         throttle_storage: str | None = None,
     ) -> None:
         self.prefix = prefix
@@ -171,6 +198,9 @@ class Auth:
             "SITE_URL": site_url,
             "LOGIN_THROTTLE_ACCOUNT": throttle_account,
             "LOGIN_THROTTLE_IP": throttle_ip,
+            "PASSWORD_RESET_THROTTLE_EMAIL": throttle_reset_email,
+            "PASSWORD_RESET_THROTTLE_IP": throttle_reset_ip,
+            "SIGNUP_THROTTLE_IP": throttle_signup_ip,
             "RATELIMIT_STORAGE_URL": throttle_storage,
         }
         self.app: App | None = None
@@ -179,7 +209,10 @@ class Auth:
         self.logout_redirect_url = "/"
         self.reset_timeout = DEFAULT_RESET_TIMEOUT
         self.site_url = ""
-        self.throttle = LoginThrottle()
+        storage = ThrottleStorage()
+        self.throttle = LoginThrottle(storage)
+        self.reset_throttle = PasswordResetThrottle(storage)
+        self.signup_throttle = SignupThrottle(storage)
 
     # -- plugin ---------------------------------------------------------------
 
@@ -211,7 +244,7 @@ class Auth:
         _insert_inside_sessions(app, self)
         app.add_error_handler(LoginRequired, login_required_response)
         app.context_processor(_user_context)
-        app.on_shutdown(self.throttle.close)
+        app.on_shutdown(self.throttle.storage.close)  # NOTE: one storage for every throttle
         if self.routes:
             from .views import build_router
 
@@ -237,15 +270,37 @@ class Auth:
                 f"SITE_URL {self.site_url!r} must be an absolute http(s) URL, "
                 "like https://example.com"
             )
-        storage = self._setting(app, "RATELIMIT_STORAGE_URL", None) or app.settings.get("REDIS_URL")
+        url = self._setting(app, "RATELIMIT_STORAGE_URL", None) or app.settings.get("REDIS_URL")
         try:
-            self.throttle = LoginThrottle(
-                storage,
-                per_account=self._setting(app, "LOGIN_THROTTLE_ACCOUNT", DEFAULT_ACCOUNT_LIMIT),
-                per_ip=self._setting(app, "LOGIN_THROTTLE_IP", DEFAULT_IP_LIMIT),
-            )
+            storage = ThrottleStorage(url)
         except Exception as ex:  # noqa: BLE001 - limits raises several kinds
-            raise ImproperlyConfigured(f"bad login throttling setting: {ex}") from None
+            # SECURITY: limits quotes the URL, which may hold a password.
+            reason = str(ex).replace(str(url), f"{str(url).partition('://')[0]}://...")
+            raise ImproperlyConfigured(
+                f"bad throttling setting RATELIMIT_STORAGE_URL: {reason}"
+            ) from None
+        self.throttle = LoginThrottle(
+            storage,
+            per_account=self._limit(app, "LOGIN_THROTTLE_ACCOUNT", DEFAULT_ACCOUNT_LIMIT),
+            per_ip=self._limit(app, "LOGIN_THROTTLE_IP", DEFAULT_IP_LIMIT),
+        )
+        self.reset_throttle = PasswordResetThrottle(
+            storage,
+            per_email=self._limit(app, "PASSWORD_RESET_THROTTLE_EMAIL", DEFAULT_RESET_EMAIL_LIMIT),
+            per_ip=self._limit(app, "PASSWORD_RESET_THROTTLE_IP", DEFAULT_RESET_IP_LIMIT),
+        )
+        self.signup_throttle = SignupThrottle(
+            storage, per_ip=self._limit(app, "SIGNUP_THROTTLE_IP", DEFAULT_SIGNUP_IP_LIMIT)
+        )
+
+    def _limit(self, app: App, name: str, default: str) -> RateLimitItem:
+        value = self._setting(app, name, default)
+        try:
+            return parse_limit(value)
+        except ValueError as ex:
+            raise ImproperlyConfigured(
+                f"bad throttling setting {name}={value!r}: {ex} (write it like '3 per hour')"
+            ) from None
 
     # -- what the middleware and views use -----------------------------------
 

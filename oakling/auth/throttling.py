@@ -1,18 +1,30 @@
-"""Login throttling per account and per client IP, on the ``limits`` library.
+"""Throttles for the auth forms: login, password reset and sign-up.
 
-Failed logins are capped with a moving window (exact: no burst at a window
-edge), by default 10 per account and 50 per IP address in 15 minutes, the
-figures OWASP's authentication cheat sheet and django-axes use as examples.
+Every cap is a moving window of the ``limits`` library (exact: no burst at a
+window edge). The defaults:
 
-- Per account, every attempt is counted *before* the password is checked
-  (so the cap also bounds the hashing work an attacker can cause), and the
-  count is cleared by a successful login. Once the cap is reached, the
-  account answers 429 even to the right password until the window moves.
-- Per IP, the cap is tested before checking and only failures count, so
-  an office behind one address is not locked out by its own users.
+- Login: 10 failed logins per account and 50 per IP address in 15 minutes,
+  the figures OWASP's authentication cheat sheet and django-axes use as
+  examples. Per account, every attempt is counted *before* the password is
+  checked (so the cap also bounds the hashing work an attacker can cause),
+  and the count is cleared by a successful login; once the cap is reached
+  the account answers 429 even to the right password until the window
+  moves. Per IP, the cap is tested before checking and only failures count,
+  so an office behind one address is not locked out by its own users.
+- Password reset: 3 mails per e-mail address and 20 requests per IP address
+  an hour. Beyond the per-address cap the page answers as usual but sends
+  nothing, for addresses with and without an account alike, so the cap
+  tells nothing; beyond the per-IP cap it answers 429.
+- Sign-up: 10 accounts created per IP address an hour; failed sign-ups do
+  not count.
+
+An IPv6 client is counted by its /64 network, which one machine usually
+holds whole (django-ratelimit's default ``RATELIMIT_IPV6_MASK``): otherwise
+each of its 2**64 addresses would get a cap of its own.
 
 The counters live in memory (one process) unless ``RATELIMIT_STORAGE_URL``
-or ``REDIS_URL`` names a Redis server, which every worker then shares.
+or ``REDIS_URL`` names a Redis server, which every worker then shares; the
+throttles of one app share one :class:`ThrottleStorage`.
 The client address is the ASGI peer: behind a proxy, run the server with
 its proxy-headers option (``uvicorn --proxy-headers --forwarded-allow-ips``).
 """
@@ -21,13 +33,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import math
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
@@ -36,47 +49,111 @@ from .usernames import InvalidUsername, username_key
 __all__ = [
     "DEFAULT_ACCOUNT_LIMIT",
     "DEFAULT_IP_LIMIT",
+    "DEFAULT_RESET_EMAIL_LIMIT",
+    "DEFAULT_RESET_IP_LIMIT",
+    "DEFAULT_SIGNUP_IP_LIMIT",
     "LoginThrottle",
+    "PasswordResetThrottle",
+    "SignupThrottle",
+    "ThrottleStorage",
     "Throttled",
+    "parse_limit",
 ]
 
 #: Failed logins allowed per account (``LOGIN_THROTTLE_ACCOUNT`` setting).
 DEFAULT_ACCOUNT_LIMIT = "10 per 15 minutes"
 #: Failed logins allowed per client IP (``LOGIN_THROTTLE_IP`` setting).
 DEFAULT_IP_LIMIT = "50 per 15 minutes"
+#: Reset mails per e-mail address (``PASSWORD_RESET_THROTTLE_EMAIL`` setting).
+DEFAULT_RESET_EMAIL_LIMIT = "3 per hour"
+#: Reset requests per client IP (``PASSWORD_RESET_THROTTLE_IP`` setting).
+DEFAULT_RESET_IP_LIMIT = "20 per hour"
+#: Accounts created per client IP (``SIGNUP_THROTTLE_IP`` setting).
+DEFAULT_SIGNUP_IP_LIMIT = "10 per hour"
 
-_NAMESPACE = "oakling-login"
+Action = Literal["login", "password_reset", "signup"]
+
+_MESSAGES: dict[tuple[Action, str], str] = {
+    ("login", "account"): "Too many failed login attempts for this account.",
+    ("login", "ip"): "Too many failed login attempts from your network address.",
+    ("password_reset", "ip"): "Too many password reset requests from your network address.",
+    ("signup", "ip"): "Too many accounts were created from your network address.",
+}
 
 
 @dataclass(frozen=True)
 class Throttled:
-    """A login refused because a cap was reached.
+    """A form post refused because a cap was reached (answered with 429).
 
     Attributes:
         scope: ``"account"`` or ``"ip"``: which cap.
-        retry_after: Seconds until an attempt is allowed again (>= 1).
+        retry_after: Seconds until a post is allowed again (>= 1).
+        action: ``"login"``, ``"password_reset"`` or ``"signup"``: which form.
     """
 
     scope: Literal["account", "ip"]
     retry_after: int
+    action: Action = "login"
 
     @property
     def message(self) -> str:
         """The sentence shown to the user, naming the wait in minutes."""
         minutes = max(1, math.ceil(self.retry_after / 60))
         unit = "minute" if minutes == 1 else "minutes"
-        what = "for this account" if self.scope == "account" else "from your network address"
-        return f"Too many failed login attempts {what}. Try again in {minutes} {unit}."
+        return f"{_MESSAGES[self.action, self.scope]} Try again in {minutes} {unit}."
+
+
+def parse_limit(text: str | RateLimitItem) -> RateLimitItem:
+    """Parse one ``limits`` string such as ``"3 per hour"`` or ``"10/minute"``.
+
+    Returns:
+        The parsed limit (a :class:`limits.RateLimitItem` is returned as is).
+
+    Raises:
+        ValueError: For text ``limits`` cannot parse, or for several limits
+            (``"3 per hour; 10 per day"``), which would otherwise silently
+            keep only the first.
+    """
+    if isinstance(text, RateLimitItem):
+        return text
+    items = parse_many(text)
+    if len(items) != 1:
+        raise ValueError(f"several limits in {text!r}; give one")
+    return items[0]
+
+
+def _digest(key: str) -> str:
+    # SECURITY: hashed so any input makes a short, safe storage key, and the
+    # storage holds no usernames or addresses.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _account_id(username: str) -> str:
     # SECURITY: the look-alike key, so "Admin", "ADMIN" and Cyrillic "аdmin"
-    # share one counter; hashed so any input makes a short, safe storage key.
+    # share one counter.
     try:
         key = username_key(username)
     except InvalidUsername:
         key = username
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return _digest(key)
+
+
+def _address_id(email: str) -> str:
+    # NOTE: what the reset view's lookup compares: lower(email) = lower(typed).
+    return _digest(email.strip().lower())
+
+
+def _network_id(ip: str) -> str:
+    """Return the counter key of a client address: IPv6 by its /64 network."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip  # a Unix socket path or a test client's name
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def _storage_uri(url: str) -> str:
@@ -86,30 +163,25 @@ def _storage_uri(url: str) -> str:
     return f"async+{url}"
 
 
-class LoginThrottle:
-    """Counts login attempts per account and per IP (see the module doc).
+class ThrottleStorage:
+    """Where throttle counters live: this process's memory, or Redis.
+
+    One storage serves every throttle of an app; each throttle keeps its
+    counters under a namespace of its own.
 
     Args:
-        storage_url: ``memory://`` or ``redis://host:port/db`` (``rediss://``
-            for TLS); None means memory.
-        per_account: A ``limits`` string, ``"10 per 15 minutes"``.
-        per_ip: Likewise for each client address.
+        url: ``memory://`` or ``redis://host:port/db`` (``rediss://`` for
+            TLS); None means memory.
 
     Raises:
-        ValueError: For a limit string ``limits`` cannot parse.
-        limits.errors.ConfigurationError: For an unknown storage scheme.
+        limits.errors.ConfigurationError: For an unknown storage scheme, or
+            Redis without the ``redis`` package.
+        NotImplementedError: For a storage without moving windows
+            (memcached).
     """
 
-    def __init__(
-        self,
-        storage_url: str | None = None,
-        *,
-        per_account: str = DEFAULT_ACCOUNT_LIMIT,
-        per_ip: str = DEFAULT_IP_LIMIT,
-    ) -> None:
-        self.storage_url = storage_url or "memory://"
-        self.per_account: RateLimitItem = parse(per_account)
-        self.per_ip: RateLimitItem = parse(per_ip)
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or "memory://"
         # NOTE: async storages hold locks and connections of one event loop;
         # a process serves from one loop, tests start a loop per client.
         self._limiters: weakref.WeakKeyDictionary[
@@ -118,17 +190,18 @@ class LoginThrottle:
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
-        # Fail at startup on a bad URL, not at the first login.
-        storage_from_string(_storage_uri(self.storage_url), **self._options())
+        # Fail at startup on a bad URL, or a storage without moving windows
+        # (memcached), not at the first form post.
+        MovingWindowRateLimiter(storage_from_string(_storage_uri(self.url), **self._options()))
 
     @property
     def is_memory(self) -> bool:
         """Whether counters are kept in this process only."""
-        return self.storage_url.startswith(("memory:", "async+memory:"))
+        return self.url.startswith(("memory:", "async+memory:"))
 
     @property
     def _is_redis(self) -> bool:
-        return self.storage_url.startswith(("redis", "rediss", "async+redis"))
+        return self.url.startswith(("redis", "rediss", "async+redis"))
 
     def _options(self) -> dict[str, Any]:
         if self._is_redis:
@@ -136,7 +209,8 @@ class LoginThrottle:
             return {"implementation": "redispy"}
         return {}
 
-    def _limiter(self) -> MovingWindowRateLimiter:
+    def limiter(self) -> MovingWindowRateLimiter:
+        """Return the running event loop's limiter, made on first use."""
         loop = asyncio.get_running_loop()
         limiter = self._limiters.get(loop)
         if limiter is None:
@@ -145,11 +219,11 @@ class LoginThrottle:
                 import redis.asyncio
 
                 # NOTE: our own pool, so close() can release its connections.
-                url = self.storage_url.removeprefix("async+")
+                url = self.url.removeprefix("async+")
                 pool = redis.asyncio.ConnectionPool.from_url(url)
                 self._pools[loop] = pool
                 options["connection_pool"] = pool
-            storage = storage_from_string(_storage_uri(self.storage_url), **options)
+            storage = storage_from_string(_storage_uri(self.url), **options)
             limiter = self._limiters[loop] = MovingWindowRateLimiter(storage)
         return limiter
 
@@ -161,9 +235,111 @@ class LoginThrottle:
         if pool is not None:
             await pool.aclose()
 
-    async def _wait(self, limit: RateLimitItem, *keys: str) -> int:
-        stats = await self._limiter().get_window_stats(limit, _NAMESPACE, *keys)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+    @property
+    def scheme(self) -> str:
+        """The URL's scheme only (the URL itself may hold a password)."""
+        return self.url.partition("://")[0]
+
+    def __repr__(self) -> str:
+        # SECURITY: the storage URL may hold a password; show its scheme only.
+        return f"ThrottleStorage({self.scheme})"
+
+
+class _Throttle:
+    """The counting shared by the throttles: one namespace in a storage."""
+
+    #: Prefix of every key of this throttle in the storage.
+    namespace: ClassVar[str]
+    #: Attributes holding this throttle's limits, for ``repr``.
+    _limit_names: ClassVar[tuple[str, ...]]
+    action: ClassVar[Action]
+
+    def __init__(self, storage: str | ThrottleStorage | None) -> None:
+        self.storage = storage if isinstance(storage, ThrottleStorage) else ThrottleStorage(storage)
+
+    @property
+    def storage_url(self) -> str:
+        """The storage's URL (``memory://`` when none was given)."""
+        return self.storage.url
+
+    @property
+    def is_memory(self) -> bool:
+        """Whether counters are kept in this process only."""
+        return self.storage.is_memory
+
+    async def close(self) -> None:
+        """Release the storage's connections for this loop (shared by its throttles)."""
+        await self.storage.close()
+
+    async def _hit(self, limit: RateLimitItem, scope: str, key: str) -> bool:
+        return await self.storage.limiter().hit(limit, self.namespace, scope, key)
+
+    async def _test(self, limit: RateLimitItem, scope: str, key: str) -> bool:
+        return await self.storage.limiter().test(limit, self.namespace, scope, key)
+
+    async def _clear(self, limit: RateLimitItem, scope: str, key: str) -> None:
+        await self.storage.limiter().clear(limit, self.namespace, scope, key)
+
+    async def _refused(
+        self, limit: RateLimitItem, scope: Literal["account", "ip"], key: str
+    ) -> Throttled:
+        """Return the refusal, with the seconds until the window frees a place."""
+        limiter = self.storage.limiter()
+        stats = await limiter.get_window_stats(limit, self.namespace, scope, key)
+        return Throttled(scope, max(1, math.ceil(stats.reset_time - time.time())), self.action)
+
+    async def _ip_check(
+        self, limit: RateLimitItem, ip: str | None, *, count: bool
+    ) -> Throttled | None:
+        """Test a post from ``ip``, counting it when ``count``.
+
+        Returns:
+            None when it may go on (always for an unknown address), else the
+            refusal.
+        """
+        if ip is None:
+            return None
+        network = _network_id(ip)
+        allowed = (
+            await self._hit(limit, "ip", network)
+            if count
+            else await self._test(limit, "ip", network)
+        )
+        return None if allowed else await self._refused(limit, "ip", network)
+
+    def __repr__(self) -> str:
+        limits = ", ".join(f"{name}={str(getattr(self, name))!r}" for name in self._limit_names)
+        return f"{type(self).__name__}({self.storage.scheme}, {limits})"
+
+
+class LoginThrottle(_Throttle):
+    """Counts login attempts per account and per IP (see the module doc).
+
+    Args:
+        storage: A :class:`ThrottleStorage`, or its URL: ``memory://`` or
+            ``redis://host:port/db``; None means memory.
+        per_account: A ``limits`` string, ``"10 per 15 minutes"``.
+        per_ip: Likewise for each client address.
+
+    Raises:
+        ValueError: For a limit string ``limits`` cannot parse.
+        limits.errors.ConfigurationError: For an unknown storage scheme.
+    """
+
+    namespace = "oakling-login"
+    _limit_names = ("per_account", "per_ip")
+    action = "login"
+
+    def __init__(
+        self,
+        storage: str | ThrottleStorage | None = None,
+        *,
+        per_account: str | RateLimitItem = DEFAULT_ACCOUNT_LIMIT,
+        per_ip: str | RateLimitItem = DEFAULT_IP_LIMIT,
+    ) -> None:
+        self.per_account = parse_limit(per_account)
+        self.per_ip = parse_limit(per_ip)
+        super().__init__(storage)
 
     async def attempt(self, username: str, ip: str | None) -> Throttled | None:
         """Count a login attempt before the password is checked.
@@ -171,35 +347,147 @@ class LoginThrottle:
         Returns:
             None when the attempt may go on, else why and for how long not.
         """
-        limiter = self._limiter()
-        if ip is not None and not await limiter.test(self.per_ip, _NAMESPACE, "ip", ip):
-            return Throttled("ip", await self._wait(self.per_ip, "ip", ip))
+        refused = await self._ip_check(self.per_ip, ip, count=False)
+        if refused is not None:
+            return refused
         account = _account_id(username)
-        if not await limiter.hit(self.per_account, _NAMESPACE, "account", account):
-            return Throttled("account", await self._wait(self.per_account, "account", account))
+        if not await self._hit(self.per_account, "account", account):
+            return await self._refused(self.per_account, "account", account)
         return None
 
     async def failed(self, ip: str | None) -> None:
         """Record a failed login from ``ip`` (the account was counted already)."""
         if ip is not None:
-            await self._limiter().hit(self.per_ip, _NAMESPACE, "ip", ip)
+            await self._hit(self.per_ip, "ip", _network_id(ip))
 
     async def succeeded(self, username: str) -> None:
         """Forget the account's attempts after a successful login."""
-        await self._limiter().clear(self.per_account, _NAMESPACE, "account", _account_id(username))
+        await self._clear(self.per_account, "account", _account_id(username))
 
     async def reset(self, username: str | None = None, ip: str | None = None) -> None:
         """Clear the counters of an account and/or an IP (for an admin or a test)."""
-        limiter = self._limiter()
         if username is not None:
-            await limiter.clear(self.per_account, _NAMESPACE, "account", _account_id(username))
+            await self._clear(self.per_account, "account", _account_id(username))
         if ip is not None:
-            await limiter.clear(self.per_ip, _NAMESPACE, "ip", ip)
+            await self._clear(self.per_ip, "ip", _network_id(ip))
 
-    def __repr__(self) -> str:
-        # SECURITY: the storage URL may hold a password; show its scheme only.
-        scheme = self.storage_url.partition("://")[0]
-        return (
-            f"LoginThrottle({scheme}, per_account={str(self.per_account)!r}, "
-            f"per_ip={str(self.per_ip)!r})"
-        )
+
+class PasswordResetThrottle(_Throttle):
+    """Caps password reset mails per address and requests per IP.
+
+    Counts every request for an address the same way whether an account has
+    it or not, so the cap tells nothing (the page's answer does not change
+    either). Django has no such cap; django-ratelimit or Flask-Limiter on
+    the reset view is what sites add.
+
+    Args:
+        storage: A :class:`ThrottleStorage`, or its URL; None means memory.
+        per_email: A ``limits`` string, ``"3 per hour"``: mails per address
+            (strip + lower-case, as the view's lookup compares them).
+        per_ip: Reset requests per client address, ``"20 per hour"``.
+
+    Raises:
+        ValueError: For a limit string ``limits`` cannot parse.
+        limits.errors.ConfigurationError: For an unknown storage scheme.
+    """
+
+    namespace = "oakling-password-reset"
+    _limit_names = ("per_email", "per_ip")
+    action = "password_reset"
+
+    def __init__(
+        self,
+        storage: str | ThrottleStorage | None = None,
+        *,
+        per_email: str | RateLimitItem = DEFAULT_RESET_EMAIL_LIMIT,
+        per_ip: str | RateLimitItem = DEFAULT_RESET_IP_LIMIT,
+    ) -> None:
+        self.per_email = parse_limit(per_email)
+        self.per_ip = parse_limit(per_ip)
+        super().__init__(storage)
+
+    async def request(self, ip: str | None) -> Throttled | None:
+        """Count a reset request from ``ip``.
+
+        Returns:
+            None when it may go on, else why and for how long not (429).
+        """
+        return await self._ip_check(self.per_ip, ip, count=True)
+
+    async def may_mail(self, email: str) -> bool:
+        """Count a request for a link to ``email``; return whether one may go."""
+        return await self._hit(self.per_email, "email", _address_id(email))
+
+    async def may_mail_recipient(self, recipient: str, asked: str) -> bool:
+        """Return whether a mail may go to ``recipient``, an account's address.
+
+        ``asked`` is the address typed in the form, counted by
+        :meth:`may_mail`. When the database matched another spelling
+        (MariaDB's accent-insensitive collations match ``ánn@example.com``
+        to ``ann@example.com``; PostgreSQL's ``lower()`` and Python's differ
+        on some letters), the recipient's own address is counted too, so no
+        spelling gets a mailbox more than its cap.
+        """
+        if _address_id(recipient) == _address_id(asked):
+            return True  # counted already
+        return await self.may_mail(recipient)
+
+    async def reset(self, email: str | None = None, ip: str | None = None) -> None:
+        """Clear the counters of an address and/or an IP (for an admin or a test)."""
+        if email is not None:
+            await self._clear(self.per_email, "email", _address_id(email))
+        if ip is not None:
+            await self._clear(self.per_ip, "ip", _network_id(ip))
+
+
+class SignupThrottle(_Throttle):
+    """Caps the accounts created per client IP; failed sign-ups do not count.
+
+    Django has no such cap (django-ratelimit is what sites add; Flask-Limiter
+    on a Flask app).
+
+    Args:
+        storage: A :class:`ThrottleStorage`, or its URL; None means memory.
+        per_ip: A ``limits`` string, ``"10 per hour"``.
+
+    Raises:
+        ValueError: For a limit string ``limits`` cannot parse.
+        limits.errors.ConfigurationError: For an unknown storage scheme.
+    """
+
+    namespace = "oakling-signup"
+    _limit_names = ("per_ip",)
+    action = "signup"
+
+    def __init__(
+        self,
+        storage: str | ThrottleStorage | None = None,
+        *,
+        per_ip: str | RateLimitItem = DEFAULT_SIGNUP_IP_LIMIT,
+    ) -> None:
+        self.per_ip = parse_limit(per_ip)
+        super().__init__(storage)
+
+    async def check(self, ip: str | None) -> Throttled | None:
+        """Test, without counting, whether ``ip`` may create an account.
+
+        Returns:
+            None when it may, else why and for how long not (429).
+        """
+        return await self._ip_check(self.per_ip, ip, count=False)
+
+    async def created(self, ip: str | None) -> Throttled | None:
+        """Count an account just created (not committed yet) from ``ip``.
+
+        The count is atomic, unlike :meth:`check` followed by it: when
+        concurrent sign-ups took the last places meanwhile, this returns the
+        refusal and the caller must roll the new account back.
+
+        Returns:
+            None when the account may stay, else why and for how long not.
+        """
+        return await self._ip_check(self.per_ip, ip, count=True)
+
+    async def reset(self, ip: str) -> None:
+        """Clear the counter of an IP (for an admin or a test)."""
+        await self._clear(self.per_ip, "ip", _network_id(ip))

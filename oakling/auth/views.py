@@ -50,6 +50,7 @@ from .reset import (
     verify_reset_token,
 )
 from .services import authenticate, create_user, get_user, set_password
+from .throttling import PasswordResetThrottle, Throttled
 from .usernames import InvalidUsername
 from .validators import PasswordValidationError
 
@@ -134,6 +135,14 @@ def _client_ip(request: Request) -> str | None:
     return client.host if client is not None else None
 
 
+def _throttled(
+    request: Request, name: str, context: dict[str, Any], refused: Throttled
+) -> HTMLResponse:
+    """Return the form page ``name`` with the refusal's message: 429, Retry-After."""
+    headers = {"Retry-After": str(refused.retry_after)}
+    return _render(request, name, {**context, "error": refused.message}, 429, headers)
+
+
 # -- login and logout ---------------------------------------------------------------
 
 
@@ -153,13 +162,7 @@ async def login_view(request: Request, db: AsyncSession) -> Response:
     # bounds the hashing an attacker can cause.
     throttled = await auth.throttle.attempt(username, ip)
     if throttled is not None:
-        return _render(
-            request,
-            "auth/login.html",
-            {**context, "error": throttled.message},
-            429,
-            {"Retry-After": str(throttled.retry_after)},
-        )
+        return _throttled(request, "auth/login.html", context, throttled)
     user = None
     if username and password and len(password) <= _MAX_PASSWORD:
         # NOTE: authenticate() takes the same time for unknown users.
@@ -180,8 +183,14 @@ async def logout_view(request: Request) -> Response:
 
 
 async def signup_view(request: Request, db: AsyncSession) -> Response:
-    """Show the sign-up form (GET) or create the account and log it in (POST)."""
-    if not _auth(request).signup:
+    """Show the sign-up form (GET) or create the account and log it in (POST).
+
+    Accounts created per client IP are capped (``SIGNUP_THROTTLE_IP``):
+    beyond the cap the answer is 429 with ``Retry-After`` and no account is
+    created. Failed sign-ups do not count.
+    """
+    auth = _auth(request)
+    if not auth.signup:
         raise HTTPException(404)
     next_url = request.query_params.get("next", "")
     if request.method == "GET":
@@ -192,6 +201,12 @@ async def signup_view(request: Request, db: AsyncSession) -> Response:
     password1 = _field(form, "password1", _MAX_PASSWORD)
     password2 = _field(form, "password2", _MAX_PASSWORD)
     next_url = _field(form, "next") or next_url
+    context = {"next": next_url, "username": username, "email": email}
+    ip = _client_ip(request)
+    # PERF: an address at its cap is answered at once, before any hashing.
+    throttled = await auth.signup_throttle.check(ip)
+    if throttled is not None:
+        return _throttled(request, "auth/signup.html", context, throttled)
     errors: list[str] = []
     if not password1 or password1 != password2:
         errors.append("The two passwords do not match.")
@@ -210,13 +225,36 @@ async def signup_view(request: Request, db: AsyncSession) -> Response:
         except ValueError as ex:  # UsernameTaken and other refusals carry their reason
             errors.append(str(ex))
     if user is None:
-        context = {"next": next_url, "username": username, "email": email, "errors": errors}
-        return _render(request, "auth/signup.html", context, 400)
+        return _render(request, "auth/signup.html", {**context, "errors": errors}, 400)
+    # SECURITY: counted once the account exists (so failures do not count)
+    # but before it is committed: concurrent sign-ups that all passed the
+    # check above cannot take more places than the cap.
+    throttled = await auth.signup_throttle.created(ip)
+    if throttled is not None:
+        await db.rollback()
+        return _throttled(request, "auth/signup.html", context, throttled)
     login(request, user)
     return _redirect_after_login(request, next_url)
 
 
 # -- password change -------------------------------------------------------------------
+
+
+async def _set_new_password(db: AsyncSession, user: Any, new1: str, new2: str) -> list[str]:
+    """Set ``user``'s password to ``new1`` if it is confirmed and valid.
+
+    Returns:
+        The errors to show (empty when the password was set).
+    """
+    if not new1 or new1 != new2:
+        return ["The two new passwords do not match."]
+    if len(new1) > _MAX_PASSWORD:
+        return [f"Passwords may be at most {_MAX_PASSWORD} characters long."]
+    try:
+        await set_password(db, user, new1)
+    except PasswordValidationError as ex:
+        return list(ex.messages)
+    return []
 
 
 @login_required
@@ -232,18 +270,10 @@ async def password_change_view(request: Request, db: AsyncSession) -> Response:
     if user is None:  # deleted meanwhile
         logout(request)
         return RedirectResponse(_auth(request).login_url, status_code=303)
-    errors: list[str] = []
     if len(old) > _MAX_PASSWORD or not await run_in_threadpool(user.check_password, old):
-        errors.append("Your old password was entered incorrectly. Please enter it again.")
-    elif not new1 or new1 != new2:
-        errors.append("The two new passwords do not match.")
-    elif len(new1) > _MAX_PASSWORD:
-        errors.append(f"Passwords may be at most {_MAX_PASSWORD} characters long.")
+        errors = ["Your old password was entered incorrectly. Please enter it again."]
     else:
-        try:
-            await set_password(db, user, new1)
-        except PasswordValidationError as ex:
-            errors.extend(ex.messages)
+        errors = await _set_new_password(db, user, new1, new2)
     if errors:
         return _render(request, "auth/password_change.html", {"errors": errors}, 400)
     update_session_auth_hash(request, user)
@@ -271,10 +301,17 @@ def _site_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-async def _deliver(app: Any, subject: str, body: str, to: str) -> None:
+async def _deliver(
+    app: Any, throttle: PasswordResetThrottle, asked: str, to: str, subject: str, body: str
+) -> None:
     from oakling.mail import send_mail
 
     try:
+        # SECURITY: the lookup may have matched another spelling of the
+        # address (see may_mail_recipient); checked here, after the response,
+        # so its time does not tell whether the address has an account.
+        if not await throttle.may_mail_recipient(to, asked):
+            return
         await send_mail(app, subject, body, [to])
     except Exception:  # noqa: BLE001 - the response is gone; log, do not raise
         logger.exception("could not send the password reset mail")
@@ -283,7 +320,12 @@ async def _deliver(app: Any, subject: str, body: str, to: str) -> None:
 async def password_reset_view(
     request: Request, db: AsyncSession, background: BackgroundTasks
 ) -> Response:
-    """Ask for a reset link (GET form, POST e-mail); the answer never says if it exists."""
+    """Ask for a reset link (GET form, POST e-mail); the answer never says if it exists.
+
+    Capped per client IP (``PASSWORD_RESET_THROTTLE_IP``; beyond it 429 with
+    ``Retry-After``) and per address (``PASSWORD_RESET_THROTTLE_EMAIL``;
+    beyond it the usual answer, and no mail).
+    """
     auth = _auth(request)
     if request.method == "GET":
         return _render(request, "auth/password_reset.html", {"email": ""})
@@ -297,6 +339,14 @@ async def password_reset_view(
             400,
         )
     site = _site_url(request)
+    throttled = await auth.reset_throttle.request(_client_ip(request))
+    if throttled is not None:
+        return _throttled(request, "auth/password_reset.html", {"email": email}, throttled)
+    sent = RedirectResponse(request.app.url_path_for("auth:password_reset_sent"), 303)
+    # SECURITY: every request for an address counts, with or without an
+    # account, and beyond the cap the answer is the same: it tells nothing.
+    if not await auth.reset_throttle.may_mail(email):
+        return sent
     users = (
         await db.scalars(
             select(User).where(func.lower(User.email) == email.lower(), User.is_active.is_(True))
@@ -315,8 +365,10 @@ async def password_reset_view(
         )
         # SECURITY: sent after the response, so its time does not tell
         # whether the address has an account.
-        background.add_task(_deliver, request.app, subject, body, user.email)
-    return RedirectResponse(request.app.url_path_for("auth:password_reset_sent"), 303)
+        background.add_task(
+            _deliver, request.app, auth.reset_throttle, email, user.email, subject, body
+        )
+    return sent
 
 
 async def password_reset_sent_view(request: Request) -> Response:
@@ -361,16 +413,7 @@ async def password_reset_set_view(request: Request, db: AsyncSession) -> Respons
     form = await request.form()
     new1 = _field(form, "new_password1", _MAX_PASSWORD)
     new2 = _field(form, "new_password2", _MAX_PASSWORD)
-    errors: list[str] = []
-    if not new1 or new1 != new2:
-        errors.append("The two new passwords do not match.")
-    elif len(new1) > _MAX_PASSWORD:
-        errors.append(f"Passwords may be at most {_MAX_PASSWORD} characters long.")
-    else:
-        try:
-            await set_password(db, user, new1)
-        except PasswordValidationError as ex:
-            errors.extend(ex.messages)
+    errors = await _set_new_password(db, user, new1, new2)
     if errors:
         return _render(request, "auth/password_reset_set.html", {"errors": errors}, 400)
     del request.session[_RESET_SESSION_KEY]

@@ -12,6 +12,9 @@ Fixtures (shared by tests/auth/*; append new ones at the end of this file):
 - ``database``: the same, under the name :mod:`oakling.db.testing` expects.
 - ``db`` / ``async_db``: a sync ``Session`` / an ``AsyncSession`` whose writes
   (and those of the app's request sessions) roll back after the test.
+- ``outbox``: the memory mail outbox, emptied around the test.
+- ``redis_url``: the real Redis, or a skip (a failure in CI).
+- ``peer_from_header(app)``: the app with ``X-Peer`` as the client address.
 """
 
 from __future__ import annotations
@@ -210,3 +213,43 @@ def add_user() -> Any:
             return int(user.id)
 
     return create
+
+
+@pytest.fixture
+def outbox() -> Iterator[list[Any]]:
+    """The memory mail backend's outbox, empty before and after the test."""
+    from oakling.mail import outbox as sent
+
+    sent.clear()
+    yield sent
+    sent.clear()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis's URL (skipped, or failed in CI, when it is down)."""
+    import redis
+
+    url = os.environ.get("OAKLING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as ex:
+        skip_or_fail(f"Redis at {url} unreachable: {ex}")
+    return url
+
+
+def peer_from_header(app: Any) -> Any:
+    """Serve ``app`` with the client address taken from an ``X-Peer`` header.
+
+    Memory throttle counters belong to one event loop and each TestClient
+    runs its own, so addresses an attack compares must share one client.
+    """
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"x-peer":
+                    scope = {**scope, "client": (value.decode(), 4000)}
+        await app(scope, receive, send)
+
+    return asgi

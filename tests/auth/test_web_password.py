@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,10 +18,8 @@ NEW_PASSWORD = "a brand new passphrase 42"
 
 
 @pytest.fixture(autouse=True)
-def _empty_outbox() -> Iterator[None]:
-    outbox.clear()
-    yield
-    outbox.clear()
+def _empty_outbox(outbox: list[Any]) -> None:
+    """Every test here counts mails."""
 
 
 def _whoami(app: Any) -> None:
