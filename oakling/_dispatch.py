@@ -275,10 +275,19 @@ class WebSocketHandler:
 
     __slots__ = ("app", "before", "extractor", "func")
 
-    def __init__(self, app: App, route: WebSocketRoute, chain: tuple[Router, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: App,
+        route: WebSocketRoute,
+        chain: tuple[Router, ...] = (),
+        path_params: frozenset[str] | None = None,
+    ) -> None:
         self.app = app
         self.func = route.endpoint
-        self.extractor = compile_extractor(self.func, frozenset(route.compiled.converters))
+        # NOTE: the full path's parameters: a router prefix adds its own.
+        if path_params is None:
+            path_params = frozenset(route.compiled.converters)
+        self.extractor = compile_extractor(self.func, path_params)
         self.before = [
             (func, _arity(func)) for router in chain for func in router.before_websocket_funcs
         ]
@@ -404,7 +413,9 @@ class RouteTable:
             raise ImproperlyConfigured(f"two routes are named {name!r}; give one of them name=...")
         self.names[name] = compiled
         if isinstance(route, WebSocketRoute):
-            ws_handler = WebSocketHandler(self.app, route, chain)
+            ws_handler = WebSocketHandler(
+                self.app, route, chain, frozenset(compiled.converters)
+            )
             if compiled.regex is None:
                 self.ws_static[compiled.path] = ws_handler
             else:

@@ -157,3 +157,25 @@ def test_before_websocket_hooks_run_in_order_and_can_refuse():
         with client.websocket_connect("/plain"):
             pass
         assert calls == [("app", "plain")]
+
+
+def test_a_router_prefix_parameter_reaches_the_websocket_handler():
+    from oakling import Router
+
+    app = App(secret_key=SECRET)
+    rooms = Router()
+
+    @rooms.websocket("/chat")
+    async def chat(ws: WebSocket, room_id: int, nick: str = "anon"):
+        await ws.accept()
+        await ws.send_json({"room": room_id, "nick": nick})
+        await ws.close()
+
+    app.include(rooms, prefix="/rooms/{room_id:int}")
+    with TestClient(app) as client:
+        with client.websocket_connect("/rooms/7/chat?nick=ann") as ws:
+            assert ws.receive_json() == {"room": 7, "nick": "ann"}
+        with pytest.raises(WebSocketDisconnect) as refused:
+            with client.websocket_connect("/rooms/seven/chat"):
+                pass  # pragma: no cover - no route matches
+        assert refused.value.code == 1008
