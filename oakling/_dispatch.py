@@ -279,14 +279,12 @@ class WebSocketHandler:
         self,
         app: App,
         route: WebSocketRoute,
-        chain: tuple[Router, ...] = (),
-        path_params: frozenset[str] | None = None,
+        chain: tuple[Router, ...],
+        path_params: frozenset[str],
     ) -> None:
         self.app = app
         self.func = route.endpoint
         # NOTE: the full path's parameters: a router prefix adds its own.
-        if path_params is None:
-            path_params = frozenset(route.compiled.converters)
         self.extractor = compile_extractor(self.func, path_params)
         self.before = [
             (func, _arity(func)) for router in chain for func in router.before_websocket_funcs

@@ -310,14 +310,18 @@ class CSRF:
         if origin is None:
             return
         scheme = "https" if websocket.scope.get("scheme") in ("wss", "https") else "http"
-        split = split_origin(origin)
-        if split is not None and f"{split[0]}://{split[1]}" == origin_of(scheme, websocket.host):
-            return
-        if self.trusted_origins.allows_origin(origin):
+        if self._origin_allowed(origin, scheme, websocket.host):
             return
         reason = REASON_BAD_ORIGIN.format(_shown(origin))
         logger.warning("Forbidden (%s): WebSocket %s", reason, websocket.url.path)
         raise CSRFError(reason)
+
+    def _origin_allowed(self, origin: str, scheme: str, host: str) -> bool:
+        """Return whether ``origin`` is this app's own (``scheme://host``) or trusted."""
+        split = split_origin(origin)
+        if split is not None and f"{split[0]}://{split[1]}" == origin_of(scheme, host):
+            return True
+        return self.trusted_origins.allows_origin(origin)
 
     def _origin_problem(self, request: Request) -> str | None:
         headers = request.headers
@@ -327,10 +331,7 @@ class CSRF:
         scheme = str(request.scope.get("scheme", "http")).lower()
         origin = headers.get("origin")
         if origin is not None:
-            split = split_origin(origin)
-            if split is not None and f"{split[0]}://{split[1]}" == origin_of(scheme, request.host):
-                return None
-            if self.trusted_origins.allows_origin(origin):
+            if self._origin_allowed(origin, scheme, request.host):
                 return None
             return REASON_BAD_ORIGIN.format(_shown(origin))
         if scheme != "https":
