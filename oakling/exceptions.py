@@ -11,6 +11,7 @@ __all__ = [
     "HTTPException",
     "ImproperlyConfigured",
     "RequestValidationError",
+    "ServiceUnavailable",
     "WebSocketDisconnect",
     "WebSocketException",
     "abort",
@@ -61,6 +62,30 @@ class RequestValidationError(HTTPException):
     def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
         self.errors = [dict(error) for error in errors]
         super().__init__(422, self.errors)
+
+
+class ServiceUnavailable(HTTPException):
+    """A backing service (database, Redis, broker) is down, slow or exhausted.
+
+    Answered with 503 and ``Retry-After`` (RFC 9110 section 15.6.4 and
+    section 10.2.3) through the app's negotiated error pages, so a browser
+    gets a page and an API client ``{"detail": ...}``. Batteries raise it
+    instead of letting a driver error become a 500.
+
+    Args:
+        service: What is unavailable, in words (``"Redis"``, ``"the database"``);
+            it names the service in the default detail.
+        retry_after: Seconds the client should wait, sent as ``Retry-After``.
+        detail: The message; defaults to ``"<service> unavailable; try again
+            in a few seconds"``.
+    """
+
+    def __init__(self, service: str, retry_after: int = 5, detail: Any = None) -> None:
+        self.service = service
+        self.retry_after = retry_after
+        if detail is None:
+            detail = f"{service[:1].upper()}{service[1:]} unavailable; try again in a few seconds"
+        super().__init__(503, detail, {"Retry-After": str(retry_after)})
 
 
 class ClientDisconnect(Exception):
