@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import skip_or_fail
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "db_inprocess.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "db_inprocess.py"
 SYNC_ROLES = {"battery", "manual", "plain", "plain-tx"}
 
 
