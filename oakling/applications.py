@@ -129,6 +129,8 @@ class App(Router):
         self._entry: ASGIApp | None = None
         self._direct: RouteTable | None = None
         self._templates: Templates | None = None
+        # NOTE: status -> the app's "<status>.html" error template or None (see _errors).
+        self._error_templates: dict[int, Any] = {}
         self._static: dict[str, Any] = {}
         for plugin in plugins:
             self.install(plugin)
