@@ -42,7 +42,7 @@ def _custom_page(conn: HTTPConnection, status: int, detail: Any) -> Response | N
     A template that fails to render is logged, and the default page is used:
     an error page never becomes a 500 of its own.
     """
-    app = conn.scope.get("app")
+    app: Any = conn.scope.get("app")
     cache: dict[int, Any] | None = getattr(app, "_error_templates", None)
     if cache is None:
         return None
