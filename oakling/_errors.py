@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import http
+import logging
+import os
 from typing import Any
 
 from oakling.exceptions import HTTPException, RequestValidationError
@@ -12,13 +14,70 @@ from oakling.responses import HTMLResponse, JSONResponse, Response
 
 __all__ = ["default_http_error", "server_error"]
 
+logger = logging.getLogger("oakling.error")
+
+# SECURITY: no inline <style> or style attribute: an app's Content-Security-Policy
+# (the security battery's default-src 'self') would block it without a nonce,
+# and the page would break. The page needs no CSS to be readable.
 _PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{status} {phrase}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;
-padding:0 1rem;color:#222}}
-h1{{font-size:1.5rem}}code,li{{font-size:.95rem}}</style></head>
-<body><h1>{status} {phrase}</h1>{body}</body></html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{status} {phrase}</title></head>
+<body><main><h1>{status} {phrase}</h1>{body}
+<p><a href="{home}">Back to the home page</a></p></main></body></html>
 """
+
+_MISSING: Any = object()
+
+
+def _home(conn: HTTPConnection) -> str:
+    return html.escape(conn.scope.get("root_path", "") + "/", quote=True)
+
+
+def _custom_page(conn: HTTPConnection, status: int, detail: Any) -> Response | None:
+    """Render the app's ``<status>.html`` template, or None without one.
+
+    Django's ``404.html``/``500.html`` and Flask's habit of an error template
+    per status. Which statuses have a template is looked up once per app.
+    A template that fails to render is logged, and the default page is used:
+    an error page never becomes a 500 of its own.
+    """
+    app: Any = conn.scope.get("app")
+    cache: dict[int, Any] | None = getattr(app, "_error_templates", None)
+    if cache is None:
+        return None
+    template = cache.get(status, _MISSING)
+    if template is _MISSING:
+        template = cache[status] = _find_template(app, status)
+    if template is None:
+        return None
+    try:
+        context = app.templates.context_for(
+            conn,
+            {"status_code": status, "detail": detail, "message": detail, "phrase": _phrase(status)},
+        )
+        return HTMLResponse(template.render(context), status)
+    except Exception:  # noqa: BLE001 - fall back to the default page
+        logger.exception("The error template %s.html failed; the default page was sent", status)
+        return None
+
+
+def _find_template(app: Any, status: int) -> Any:
+    # PERF: no template folder: Jinja2 is not even imported.
+    if not any(
+        router.template_folder and os.path.isdir(router.template_folder)
+        for router in app.iter_routers()
+    ):
+        return None
+    import jinja2
+
+    try:
+        return app.templates.get_template(f"{status}.html")
+    except jinja2.TemplateNotFound:
+        return None
+    except Exception:  # noqa: BLE001 - a syntax error: logged, the default page is used
+        logger.exception("The error template %s.html cannot be loaded", status)
+        return None
 
 
 def _phrase(status: int) -> str:
@@ -61,8 +120,16 @@ def default_http_error(conn: HTTPConnection, ex: HTTPException) -> Response:
         return Response(None, status, ex.headers)
     detail = ex.errors if isinstance(ex, RequestValidationError) else ex.detail
     if _wants_html(conn):
+        custom = _custom_page(conn, status, detail)
+        if custom is not None:
+            for name, value in (ex.headers or {}).items():
+                custom.headers[name] = value
+            return custom
         page = _PAGE.format(
-            status=status, phrase=html.escape(_phrase(status)), body=_html_body(detail)
+            status=status,
+            phrase=html.escape(_phrase(status)),
+            body=_html_body(detail),
+            home=_home(conn),
         )
         return HTMLResponse(page, status, ex.headers)
     return JSONResponse({"detail": detail}, status, ex.headers)
@@ -72,7 +139,11 @@ def server_error(conn: HTTPConnection) -> Response:
     """Render the plain 500 answer shown outside debug (no detail leaks)."""
     if _wants_html(conn):
         body = "<p>The server met an error and could not finish the request.</p>"
+        custom = _custom_page(conn, 500, "Internal Server Error")
+        if custom is not None:
+            return custom
         return HTMLResponse(
-            _PAGE.format(status=500, phrase="Internal Server Error", body=body), 500
+            _PAGE.format(status=500, phrase="Internal Server Error", body=body, home=_home(conn)),
+            500,
         )
     return JSONResponse({"detail": "Internal Server Error"}, 500)

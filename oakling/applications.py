@@ -15,7 +15,7 @@ from oakling.checks import core_deploy_checks
 from oakling.concurrency import set_thread_pool_size
 from oakling.config import Settings, load_settings
 from oakling.datastructures import State
-from oakling.exceptions import HTTPException, ImproperlyConfigured
+from oakling.exceptions import ClientDisconnect, HTTPException, ImproperlyConfigured
 from oakling.requests import HTTPConnection, Limits, Request
 from oakling.responses import Response, to_response
 from oakling.routing import Router
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["App", "Plugin"]
 
 logger = logging.getLogger("oakling.error")
+disconnect_logger = logging.getLogger("oakling.request")
 
 Lifespan = Callable[["App"], contextlib.AbstractAsyncContextManager[Mapping[str, Any] | None]]
 
@@ -128,6 +129,8 @@ class App(Router):
         self._entry: ASGIApp | None = None
         self._direct: RouteTable | None = None
         self._templates: Templates | None = None
+        # NOTE: status -> the app's "<status>.html" error template or None (see _errors).
+        self._error_templates: dict[int, Any] = {}
         self._static: dict[str, Any] = {}
         for plugin in plugins:
             self.install(plugin)
@@ -427,6 +430,17 @@ class App(Router):
                 ex = inner
         if isinstance(ex, HTTPException):
             return default_http_error(conn, ex), None
+        if isinstance(ex, ClientDisconnect):
+            # NOTE: a client leaving mid-body is not a bug of the app: one
+            # info line, no traceback; the 400 goes nowhere (uvicorn drops it).
+            client = conn.scope.get("client")
+            disconnect_logger.info(
+                "Client %s disconnected before the end of the body of %s %s",
+                f"{client[0]}:{client[1]}" if client else "-",
+                conn.scope.get("method"),
+                conn.scope.get("path"),
+            )
+            return Response(None, 400), None
         self.log_exception(conn.scope)
         if self.debug:
             from oakling._debug import debug_response

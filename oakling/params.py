@@ -538,14 +538,14 @@ class Extractor:
                 if callable(getattr(ex, "errors", None)):
                     errors.extend(self._pydantic_or_json(ex))
                 else:  # msgspec.DecodeError, UnicodeDecodeError
-                    errors.append(_json_invalid(ex))
+                    errors.append(_json_invalid(ex, body))
             except RecursionError as ex:
-                errors.append(_json_invalid(ex))
+                errors.append(_json_invalid(ex, body))
             return
         try:
             data = msgspec.json.decode(body)
         except JSON_ERRORS as ex:
-            errors.append(_json_invalid(ex))
+            errors.append(_json_invalid(ex, body))
             return
         if not isinstance(data, dict):
             errors.append({"loc": ["body"], "msg": "Expected a JSON object", "type": "type_error"})
@@ -634,10 +634,10 @@ class Extractor:
         return value
 
 
-def _json_invalid(ex: BaseException) -> dict[str, Any]:
+def _json_invalid(ex: BaseException, body: bytes | None = None) -> dict[str, Any]:
     return {
         "loc": ["body"],
-        "msg": f"Invalid JSON: {json_error_message(ex)}",
+        "msg": f"Invalid JSON: {json_error_message(ex, body)}",
         "type": "json_invalid",
     }
 

@@ -382,7 +382,9 @@ class Request(HTTPConnection):
             try:
                 self._json = msgspec.json.decode(body)
             except JSON_ERRORS as ex:
-                raise HTTPException(400, f"Malformed JSON body: {json_error_message(ex)}") from None
+                raise HTTPException(
+                    400, f"Malformed JSON body: {json_error_message(ex, body)}"
+                ) from None
         return self._json
 
     async def form(self) -> FormData:
@@ -424,10 +426,36 @@ _MISSING: Any = object()
 JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
-def json_error_message(ex: BaseException) -> str:
-    """Describe why a body is not valid JSON, for a 4xx answer."""
+# NOTE: a high surrogate escape (\ud800-\udbff) not followed by a low one
+# (\udc00-\udfff), and not itself escaped (an even run of backslashes before it).
+_LONE_SURROGATE = re.compile(
+    rb"(?<!\\)(?:\\\\)*(\\u[dD][89abAB][0-9a-fA-F]{2})(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
+
+
+def json_error_message(ex: BaseException, body: bytes | str | None = None) -> str:
+    """Describe why a body is not valid JSON, for a 4xx answer.
+
+    Args:
+        ex: What the decoder raised.
+        body: The text decoded, if at hand: msgspec reports a lone UTF-16
+            surrogate escape (``"\ud800"``, invalid per RFC 8259 section 8.2)
+            as "Input data was truncated"; with the body the message names
+            the escape and its byte offset instead.
+    """
     if isinstance(ex, UnicodeDecodeError):
         return "invalid UTF-8 in a string"
     if isinstance(ex, RecursionError):
         return "nested too deeply"
-    return str(ex)
+    message = str(ex)
+    if body is not None and message == "Input data was truncated":
+        data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+        found = _LONE_SURROGATE.search(data)
+        # NOTE: an escape at the very end is a truncated body, not a lone surrogate.
+        if found is not None and found.end(1) < len(data.rstrip()):
+            escape = found.group(1).decode("ascii")
+            return (
+                f"lone surrogate {escape} at byte {found.start(1)} (a \\uD800-\\uDBFF "
+                "escape must be followed by a \\uDC00-\\uDFFF one)"
+            )
+    return message

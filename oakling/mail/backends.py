@@ -85,18 +85,43 @@ class EmailBackend(Protocol):
 
 
 class ConsoleBackend:
-    """Print each message to stdout (Django's console backend), for development."""
+    """Print each message to stdout (Django's console backend), for development.
+
+    Each message is printed as its headers, a blank line and the body as
+    written, decoded (``Content-Transfer-Encoding: 8bit``, UTF-8), then a line
+    of dashes. The SMTP backend sends the body quoted-printable, whose ``=``
+    soft line breaks cut long links; on the console a reset link must stay
+    whole on one line so it can be copied. Django's console backend prints
+    the decoded text the same way.
+    """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
 
     def send(self, messages: Sequence[EmailMessage]) -> int:
-        """Write each message, headers and body, to stdout; return the count."""
+        """Write each message, headers and decoded body, to stdout; return the count.
+
+        Raises:
+            ValueError: If a header value holds a line break (see
+                :meth:`EmailMessage.to_mime`).
+        """
         for message in messages:
-            text = message.to_mime().as_string()
-            sys.stdout.write(f"{text}\n{'-' * 79}\n")
+            sys.stdout.write(_console_text(message))
         sys.stdout.flush()
         return len(messages)
+
+
+def _console_text(message: EmailMessage) -> str:
+    mime = message.to_mime()  # NOTE: validates the headers, makes Date and Message-ID.
+    lines = [
+        f"{name}: {value}"
+        for name, value in mime.items()
+        if name.lower() not in ("content-transfer-encoding", "content-type")
+    ]
+    lines.append('Content-Type: text/plain; charset="utf-8"')
+    lines.append("Content-Transfer-Encoding: 8bit")
+    body = message.body if message.body.endswith("\n") else message.body + "\n"
+    return "\n".join(lines) + "\n\n" + body + "-" * 79 + "\n"
 
 
 class MemoryBackend:

@@ -346,3 +346,26 @@ def test_ctrl_c_stops_the_demo_while_a_page_listens(server: DemoServer) -> None:
     took = server.interrupt(timeout=8)
     assert took is not None, f"Ctrl+C left the server waiting:\n{server.output()}"
     assert took < 5
+
+
+ERROR_SHOTS = os.environ.get("OAKLING_ERROR_SHOTS")  # a folder: screenshots of the error pages
+
+
+@pytest.mark.parametrize(("path", "status"), [("/no/such/page", 404), ("/tasks", 405)])
+def test_error_pages_pass_the_csp_and_link_back(
+    server: DemoServer, browser: Any, path: str, status: int
+) -> None:
+    page = browser.new_page(viewport={"width": 900, "height": 600})
+    problems = watch_console(page)
+    response = page.goto(server.url + path)  # /tasks takes POST only: GET is a 405
+    assert response is not None and response.status == status
+    # The demo's stylesheet applied (the card is 36rem wide at most).
+    assert page.eval_on_selector(".card", "card => getComputedStyle(card).maxWidth") == "576px"
+    assert page.locator("h1").inner_text().startswith(str(status))
+    link = page.locator("a:has-text('Back to your tasks')")
+    assert link.get_attribute("href") == "/"
+    if ERROR_SHOTS:
+        page.screenshot(path=f"{ERROR_SHOTS}/demo-{status}.png", full_page=True)
+    # No CSP violation: the only console error is the browser reporting the status.
+    assert [text for text in problems if str(status) not in text] == []
+    page.close()

@@ -162,3 +162,17 @@ def test_smtp_backend_reports_an_unreachable_server() -> None:
     )
     with pytest.raises(OSError):
         send_mail_sync(settings, "Hi", "Body", ["ann@example.com"])
+
+
+def test_console_prints_a_long_link_whole_and_decoded(capsys: pytest.CaptureFixture[str]) -> None:
+    link = "http://localhost:8000/auth/password/reset/" + "Ab3-_" * 40  # 200+ characters
+    body = f"Hello Zoë,\n\nOpen this link to choose a new password:\n\n{link}\n"
+    send_mail_sync(_settings(EMAIL_BACKEND="console"), "Reset", body, "zoe@example.com")
+    printed = capsys.readouterr().out
+    assert link in printed.splitlines()  # whole, on a line of its own: no "=" soft breaks
+    assert "Zoë" in printed  # utf-8 text, not "Zo=C3=AB"
+    assert "quoted-printable" not in printed
+    assert "Content-Transfer-Encoding: 8bit" in printed
+    headers, _, rest = printed.partition("\n\n")
+    assert "Subject: Reset" in headers.splitlines()
+    assert rest.startswith("Hello Zoë,")
