@@ -25,6 +25,10 @@ each of its 2**64 addresses would get a cap of its own.
 The counters live in memory (one process) unless ``RATELIMIT_STORAGE_URL``
 or ``REDIS_URL`` names a Redis server, which every worker then shares; the
 throttles of one app share one :class:`ThrottleStorage`.
+When the Redis store is down or slower than its timeout (1 s; append
+``?socket_timeout=2&socket_connect_timeout=2`` to the URL to change it),
+every throttle call raises :class:`~oakling.exceptions.ServiceUnavailable`:
+the forms fail closed with a 503, so an outage never lifts a cap.
 The client address is the ASGI peer: behind a proxy, run the server with
 its proxy-headers option (``uvicorn --proxy-headers --forwarded-allow-ips``).
 """
@@ -43,6 +47,9 @@ from typing import Any, ClassVar, Literal
 from limits import RateLimitItem, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+
+from oakling.exceptions import ServiceUnavailable
+from oakling.outages import outages
 
 from .usernames import InvalidUsername, username_key
 
@@ -219,8 +226,10 @@ class ThrottleStorage:
                 import redis.asyncio
 
                 # NOTE: our own pool, so close() can release its connections.
+                from oakling.sessions.backends import redis_options
+
                 url = self.url.removeprefix("async+")
-                pool = redis.asyncio.ConnectionPool.from_url(url)
+                pool = redis.asyncio.ConnectionPool.from_url(url, **redis_options())
                 self._pools[loop] = pool
                 options["connection_pool"] = pool
             storage = storage_from_string(_storage_uri(self.url), **options)
@@ -271,21 +280,42 @@ class _Throttle:
         """Release the storage's connections for this loop (shared by its throttles)."""
         await self.storage.close()
 
+    async def _call(self, method: str, limit: RateLimitItem, scope: str, key: str) -> Any:
+        """Run a limiter method; a storage failure is a 503 (fail closed).
+
+        Raises:
+            ServiceUnavailable: When the storage (Redis) is down or too slow.
+        """
+        try:
+            result = await getattr(self.storage.limiter(), method)(
+                limit, self.namespace, scope, key
+            )
+        except ServiceUnavailable:
+            raise
+        except Exception as ex:  # noqa: BLE001 - limits and redis-py raise several kinds
+            if self.storage.is_memory:
+                raise
+            # SECURITY: fail closed: no throttle, no form post.
+            outages.failed("Redis", ex)
+            raise ServiceUnavailable("Redis") from None
+        if not self.storage.is_memory:
+            outages.recovered("Redis")
+        return result
+
     async def _hit(self, limit: RateLimitItem, scope: str, key: str) -> bool:
-        return await self.storage.limiter().hit(limit, self.namespace, scope, key)
+        return bool(await self._call("hit", limit, scope, key))
 
     async def _test(self, limit: RateLimitItem, scope: str, key: str) -> bool:
-        return await self.storage.limiter().test(limit, self.namespace, scope, key)
+        return bool(await self._call("test", limit, scope, key))
 
     async def _clear(self, limit: RateLimitItem, scope: str, key: str) -> None:
-        await self.storage.limiter().clear(limit, self.namespace, scope, key)
+        await self._call("clear", limit, scope, key)
 
     async def _refused(
         self, limit: RateLimitItem, scope: Literal["account", "ip"], key: str
     ) -> Throttled:
         """Return the refusal, with the seconds until the window frees a place."""
-        limiter = self.storage.limiter()
-        stats = await limiter.get_window_stats(limit, self.namespace, scope, key)
+        stats = await self._call("get_window_stats", limit, scope, key)
         return Throttled(scope, max(1, math.ceil(stats.reset_time - time.time())), self.action)
 
     async def _ip_check(

@@ -11,7 +11,8 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from oakling.exceptions import ImproperlyConfigured
+from oakling.exceptions import ImproperlyConfigured, ServiceUnavailable
+from oakling.outages import outages
 
 from .session import encode_data
 
@@ -20,7 +21,53 @@ if TYPE_CHECKING:
 
     from oakling.applications import App
 
-__all__ = ["RedisBackend", "SessionBackend", "SignedCookieBackend"]
+__all__ = [
+    "REDIS_TIMEOUT",
+    "RedisBackend",
+    "SessionBackend",
+    "SignedCookieBackend",
+    "redis_options",
+]
+
+#: Seconds to wait for Redis to accept a connection or answer a command:
+#: short, so a hung Redis becomes a 503 quickly, not a hang.
+REDIS_TIMEOUT = 1.0
+
+
+def redis_options(timeout: float = REDIS_TIMEOUT) -> dict[str, Any]:
+    """Return redis-py client options for a store that must fail fast.
+
+    Timeouts of ``timeout`` seconds for connecting and for each reply, one
+    immediate retry on a connection error (a pooled connection that died
+    when Redis restarted is replaced, not surfaced) and a health check of
+    connections idle for 30 s. Options in the URL's query string
+    (``?socket_timeout=2``) win over these.
+    """
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return {
+        "socket_connect_timeout": timeout,
+        "socket_timeout": timeout,
+        "retry": Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+        "retry_on_error": [RedisConnectionError],
+        "health_check_interval": 30,
+    }
+
+
+def _unavailable(ex: BaseException) -> ServiceUnavailable:
+    """Log ``ex`` once per interval and return the 503 to raise."""
+    outages.failed("Redis", ex)
+    return ServiceUnavailable("Redis")
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import RedisError
+
+    # NOTE: OSError covers a socket error redis-py did not wrap.
+    return (RedisError, OSError, asyncio.TimeoutError)
+
 
 #: The itsdangerous salt of session cookies: a value signed for another
 #: purpose (a CSRF token, a password-reset link) never passes as a session.
@@ -152,10 +199,17 @@ class RedisBackend:
     of the session age, so Redis itself expires it. Deleting the key (logout,
     :meth:`Session.flush`) ends the session everywhere at once.
 
+    When Redis is down or slower than ``timeout``, ``load``, ``save`` and
+    ``delete`` raise :class:`~oakling.exceptions.ServiceUnavailable` (503
+    with ``Retry-After``) and the outage is logged once per interval,
+    without a traceback.
+
     Args:
         url: ``redis://...`` URL; default the ``SESSION_REDIS_URL`` setting,
             then ``REDIS_URL``, then ``redis://127.0.0.1:6379/0``.
         prefix: Prefix of the Redis keys.
+        timeout: Seconds to wait for a connection or a reply (see
+            :func:`redis_options`); the URL's ``?socket_timeout=`` wins.
         client: A ready ``redis.asyncio.Redis`` to use instead of ``url``
             (its event loop must be the app's).
     """
@@ -165,10 +219,14 @@ class RedisBackend:
         url: str | None = None,
         *,
         prefix: str = "oakling:session:",
+        timeout: float = REDIS_TIMEOUT,
         client: Redis | None = None,
     ) -> None:
         self.url = url
         self.prefix = prefix
+        self.timeout = timeout
+        # NOTE: filled by setup(); until then nothing is caught (no client yet).
+        self._errors: tuple[type[BaseException], ...] = ()
         self._given = client
         self._clients: dict[asyncio.AbstractEventLoop, Redis] = {}
 
@@ -184,6 +242,7 @@ class RedisBackend:
             raise ImportError(
                 f"RedisBackend needs redis-py ({ex}): pip install 'oakling[redis]'"
             ) from ex
+        self._errors = _redis_errors()
         if self.url is None:
             self.url = (
                 app.settings.get("SESSION_REDIS_URL")
@@ -203,14 +262,20 @@ class RedisBackend:
         if client is None:
             from redis.asyncio import Redis
 
-            client = self._clients[loop] = Redis.from_url(self.url or "redis://127.0.0.1:6379/0")
+            client = self._clients[loop] = Redis.from_url(
+                self.url or "redis://127.0.0.1:6379/0", **redis_options(self.timeout)
+            )
         return client
 
     async def load(self, cookie: str, max_age: int) -> tuple[str, dict[str, Any]] | None:
         """Return the session stored under the id ``cookie``; None if unknown."""
         if not cookie or len(cookie) > 100:
             return None
-        raw = await self.client.get(self.prefix + cookie)
+        try:
+            raw = await self.client.get(self.prefix + cookie)
+        except self._errors as ex:
+            raise _unavailable(ex) from None
+        outages.recovered("Redis")
         if raw is None:
             return None
         try:
@@ -220,13 +285,30 @@ class RedisBackend:
         return None if data is None else (cookie, data)
 
     async def save(self, key: str, data: dict[str, Any], max_age: int) -> str:
-        """Store ``data`` with a TTL of ``max_age`` seconds; return ``key``."""
-        await self.client.set(self.prefix + key, encode_data(data), ex=max_age)
+        """Store ``data`` with a TTL of ``max_age`` seconds; return ``key``.
+
+        Raises:
+            ServiceUnavailable: When Redis is down or too slow.
+        """
+        value = encode_data(data)
+        try:
+            await self.client.set(self.prefix + key, value, ex=max_age)
+        except self._errors as ex:
+            raise _unavailable(ex) from None
+        outages.recovered("Redis")
         return key
 
     async def delete(self, key: str) -> None:
-        """Delete the session ``key``."""
-        await self.client.delete(self.prefix + key)
+        """Delete the session ``key``.
+
+        Raises:
+            ServiceUnavailable: When Redis is down or too slow.
+        """
+        try:
+            await self.client.delete(self.prefix + key)
+        except self._errors as ex:
+            raise _unavailable(ex) from None
+        outages.recovered("Redis")
 
     async def close(self) -> None:
         """Close the clients this backend opened (run at app shutdown)."""
