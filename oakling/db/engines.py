@@ -15,7 +15,12 @@ from sqlalchemy import URL, Engine, event, exc, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from oakling.db.errors import DATABASE, POOL
+from oakling.outages import outages
+
 __all__ = [
+    "PING_AFTER_IDLE",
+    "POOL_TIMEOUT",
     "async_url",
     "create_async_engine_for",
     "create_sync_engine",
@@ -176,6 +181,27 @@ def _ping_when_idle(engine: Engine, idle: float) -> None:
     event.listen(engine, "checkout", on_checkout)
 
 
+POOL_TIMEOUT = 3.0
+"""Seconds a request waits for a free pooled connection before its 503.
+
+SQLAlchemy's default is 30 s: a client would hang that long behind an
+overloaded worker, then get an error anyway. Three seconds is longer than a
+healthy request holds a connection and short enough to shed load.
+"""
+
+
+def _report_recovery(engine: Engine) -> None:
+    """Tell the outage log when connections work again (cheap when all is well)."""
+    def on_connect(_dbapi_connection: Any, _record: Any) -> None:
+        outages.recovered(DATABASE)
+
+    def on_checkin(_dbapi_connection: Any, _record: Any) -> None:
+        outages.recovered(POOL)  # PERF: a dict lookup, no lock, while nothing is down
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "checkin", on_checkin)
+
+
 def _options(url: URL, echo: bool, engine_options: dict[str, Any] | None) -> dict[str, Any]:
     options: dict[str, Any] = {"echo": echo}
     if _is_memory_sqlite(url):
@@ -183,6 +209,8 @@ def _options(url: URL, echo: bool, engine_options: dict[str, Any] | None) -> dic
         # empty in-memory database.
         options["poolclass"] = StaticPool
         options["connect_args"] = {"check_same_thread": False}
+    else:
+        options["pool_timeout"] = POOL_TIMEOUT
     options.update(engine_options or {})
     return options
 
@@ -206,6 +234,7 @@ def create_sync_engine(
         _sqlite_hooks(engine, wal=not _is_memory_sqlite(parsed))
     elif not engine.pool._pre_ping:
         _ping_when_idle(engine, PING_AFTER_IDLE)
+    _report_recovery(engine)
     return engine
 
 
@@ -229,4 +258,5 @@ def create_async_engine_for(
         _wrap_connect_errors(engine.sync_engine)
         if not engine.sync_engine.pool._pre_ping:
             _ping_when_idle(engine.sync_engine, PING_AFTER_IDLE)
+    _report_recovery(engine.sync_engine)
     return engine

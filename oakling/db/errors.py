@@ -1,4 +1,10 @@
-"""Database errors as HTTP answers: constraint violations 409, outages 503."""
+"""Database errors as HTTP answers: constraint violations 409, outages 503.
+
+An unreachable database and an exhausted pool (every connection in use past
+``pool_timeout``) are both answered 503 with ``Retry-After``, and logged once
+per interval through :data:`oakling.outages.outages`, never as a traceback
+per request.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,31 @@ import logging
 from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from oakling.exceptions import HTTPException
+from oakling.exceptions import HTTPException, ServiceUnavailable
+from oakling.outages import outages
 from oakling.requests import HTTPConnection
 
 if TYPE_CHECKING:
     from oakling.applications import App
 
-__all__ = ["RETRY_AFTER_SECONDS", "install_error_handlers", "is_unavailable"]
+__all__ = [
+    "DATABASE",
+    "POOL",
+    "RETRY_AFTER_SECONDS",
+    "install_error_handlers",
+    "is_unavailable",
+]
 
 logger = logging.getLogger("oakling.db")
 
 #: ``Retry-After`` of the 503 answer while the database is unreachable (seconds).
 RETRY_AFTER_SECONDS = 5
+
+#: The service names under which outages are logged (``oakling.outage``).
+DATABASE = "the database"
+POOL = "the database pool"
 
 _UNIQUE_MARKERS = ("unique", "duplicate")
 _FOREIGN_MARKERS = ("foreign key",)
@@ -67,12 +85,23 @@ def install_error_handlers(app: App) -> None:
     def on_database_error(conn: HTTPConnection, ex: Exception) -> NoReturn:
         if not is_unavailable(ex):
             raise ex  # NOTE: the app answers 500 and logs it, as for any bug.
-        logger.error("database unavailable on %s: %s", conn.url.path, ex)
-        raise HTTPException(
-            503,
+        outages.failed(DATABASE, ex)
+        raise ServiceUnavailable(
+            DATABASE,
+            RETRY_AFTER_SECONDS,
             "Database unavailable; try again in a few seconds",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
+    def on_pool_timeout(conn: HTTPConnection, ex: Exception) -> NoReturn:
+        # NOTE: every pooled connection stayed in use past pool_timeout: the
+        # database is up but this worker is overloaded (docs/db.md, sizing).
+        outages.failed(POOL, ex)
+        raise ServiceUnavailable(
+            POOL,
+            RETRY_AFTER_SECONDS,
+            "Database busy: no connection was free; try again in a few seconds",
+        )
+
+    app.add_error_handler(PoolTimeout, on_pool_timeout)
     app.add_error_handler(IntegrityError, on_integrity_error)
     app.add_error_handler(DBAPIError, on_database_error)

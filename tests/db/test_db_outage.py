@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +21,12 @@ from db_support import (
     make_app,
 )
 from sqlalchemy import make_url, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from oakling.db import Database
 from oakling.requests import Request
-from oakling.testing import TestClient
+from oakling.testing import AsyncClient, TestClient
 
 DOWN_URLS = {
     "postgresql": "postgresql://postgres@127.0.0.1:1/test",
@@ -153,3 +158,52 @@ def test_an_idle_connection_killed_by_the_server_is_replaced_before_use(
     finally:
         database.sync_engine().dispose()
         admin.dispose()
+
+
+def test_an_exhausted_pool_is_a_503_with_retry_after_not_a_500(
+    flavor: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(
+        Database(
+            f"sqlite:///{tmp_path / 'pool.db'}",
+            engine_options={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2},
+        )
+    )
+
+    if flavor == "sync":
+
+        def hold(request: Request, session: Session) -> Any:
+            session.execute(text("SELECT 1"))
+            time.sleep(1.0)  # NOTE: keeps the pool's only connection checked out
+            return {"held": True}
+
+    else:
+
+        async def hold(request: Request, session: AsyncSession) -> Any:
+            await session.execute(text("SELECT 1"))
+            await asyncio.sleep(1.0)
+            return {"held": True}
+
+    app.add_route("/hold", hold, ["GET"])
+    add_route(app, flavor, "GET", "/", _ping)
+
+    async def scenario() -> tuple[Any, list[Any], Any]:
+        async with AsyncClient(app) as client:
+            holder = asyncio.ensure_future(client.get("/hold"))
+            await asyncio.sleep(0.3)
+            starved = await asyncio.gather(*(client.get("/") for _ in range(5)))
+            held = await holder
+            after = await client.get("/")
+            return held, starved, after
+
+    with caplog.at_level(logging.WARNING, logger="oakling.outage"):
+        held, starved, after = asyncio.run(scenario())
+    assert held.status_code == 200
+    for response in starved:
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "5"
+        assert "no connection was free" in response.json()["detail"]
+    assert after.status_code == 200  # the pool recovers with its connection
+    outage_lines = [r for r in caplog.records if r.name == "oakling.outage"]
+    assert 1 <= len(outage_lines) <= 2
+    assert all(r.exc_info is None for r in outage_lines)
