@@ -26,6 +26,7 @@ import hmac
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from oakling.cachecontrol import mark_private, patch_vary_headers
 from oakling.responses import JSONResponse
 
 from .models import AnonymousUser
@@ -34,7 +35,7 @@ from .tokens import authenticate_token
 
 if TYPE_CHECKING:
     from oakling.requests import HTTPConnection
-    from oakling.types import ASGIApp, Receive, Scope, Send
+    from oakling.types import ASGIApp, Message, Receive, Scope, Send
 
     from . import Auth
     from .models import APIToken, User
@@ -140,6 +141,8 @@ class AuthMiddleware:
             scope["auth"] = AuthCredentials(
                 "token", frozenset((token.scopes or "").split()), token=token
             )
+            if scope["type"] == "http":
+                send = _private_to(send)
         else:
             user = await self._from_session(scope)
             scope["user"] = user
@@ -163,7 +166,9 @@ class AuthMiddleware:
 
     async def _from_session(self, scope: Scope) -> Any:
         session = scope.get("session")
-        if session is None:
+        if session is None or not session.had_cookie:
+            # PERF: no cookie, no user; and reading nothing keeps the answer
+            # free of Vary: Cookie and Cache-Control: private (cacheable).
             return _ANONYMOUS
         user_id = session.get(SESSION_KEY)
         # PERF: no session user, no query.
@@ -190,6 +195,20 @@ class AuthMiddleware:
         # hash was forged): log it out, as Django's get_user() does.
         session.flush()
         return _ANONYMOUS
+
+
+def _private_to(send: Send) -> Send:
+    """Wrap ``send``: a token-authenticated answer is private, varies on Authorization."""
+
+    async def send_private(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+            patch_vary_headers(headers, b"Authorization")
+            mark_private(headers)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_private
 
 
 async def _refuse_token(scope: Scope, receive: Receive, send: Send) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from oakling.cachecontrol import mark_private, patch_vary_headers
 from oakling.requests import parse_cookie_header
 from oakling.responses import format_set_cookie
 
@@ -35,17 +36,6 @@ def _request_cookie(scope: Scope, name: str) -> str | None:
     return parse_cookie_header(header).get(name) or None
 
 
-def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
-    """Add ``Cookie`` to the response's ``Vary`` header (RFC 9110 section 12.5.5)."""
-    for index, (key, value) in enumerate(headers):
-        if key.lower() == b"vary":
-            tokens = {token.strip().lower() for token in value.split(b",")}
-            if b"cookie" not in tokens and b"*" not in tokens:
-                headers[index] = (key, value + b", Cookie")
-            return
-    headers.append((b"vary", b"Cookie"))
-
-
 class SessionMiddleware:
     """Give each HTTP and WebSocket request a session; save it with the response.
 
@@ -53,7 +43,8 @@ class SessionMiddleware:
     touches the session costs nothing but a small object: no cookie check,
     no backend round trip (with a server-side backend, one load when the
     request carries a session cookie), no ``Set-Cookie``. A response whose
-    request read or wrote the session gets ``Vary: Cookie``; a modified
+    request read or wrote the session gets ``Vary: Cookie`` and, unless the
+    view set its own, ``Cache-Control: private``; a modified
     session is saved and its cookie set before the response starts, except
     on a 5xx response (Django's rule: a failed request changes nothing).
     Sessions are read-only in WebSocket handlers: their changes are not
@@ -97,7 +88,10 @@ class SessionMiddleware:
 
     async def _finish(self, scope: Scope, session: Session, message: Message) -> Message:
         headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
-        _add_vary_cookie(headers)
+        # SECURITY: a page that read the session depends on who asked: shared
+        # caches must neither store it nor serve it to another cookie.
+        patch_vary_headers(headers, b"Cookie")
+        mark_private(headers)
         if session.modified and message["status"] < 500:
             value = await session.commit()
             if value is not None:

@@ -160,6 +160,9 @@ def test_bearer_tokens_and_scopes(make_app: Any, add_user: Any, as_handler: Any)
         assert ok.status_code == 200
         assert ok.json() == {"by": "ann", "method": "token"}
         assert "set-cookie" not in ok.headers  # no session needed, none made
+        # SECURITY: a shared cache must not hand ann's answer to the next caller.
+        assert ok.headers["cache-control"] == "private"
+        assert "Authorization" in ok.headers["vary"]
         wrong_scope = client.post("/api/tasks", headers={"Authorization": f"Bearer {reader}"})
         assert wrong_scope.status_code == 403
         assert wrong_scope.headers["www-authenticate"] == (

@@ -74,6 +74,31 @@ def test_vary_cookie_when_read_merged_with_existing_vary(make_app: AppFactory) -
         assert client.get("/vary").headers.get_list("vary") == ["Accept-Encoding, Cookie"]
 
 
+def test_a_page_that_read_the_session_is_private_to_shared_caches(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+
+    @app.get("/public-read")
+    def public_read(request: Request) -> Any:
+        return _cacheable_json(dict(request.session))
+
+    with TestClient(app) as client:
+        assert "cache-control" not in client.get("/plain").headers  # stays cacheable
+        assert client.get("/read").headers["cache-control"] == "private"
+        assert client.post("/write", json={"a": 1}).headers["cache-control"] == "private"
+        assert "cache-control" not in client.get("/plain").headers  # cookie sent, untouched
+        kept = client.get("/public-read")
+        assert kept.headers.get_list("cache-control") == ["public, max-age=60"]
+        assert kept.headers["vary"] == "Cookie"
+
+
+def _cacheable_json(data: Any) -> Any:
+    from oakling import JSONResponse
+
+    return JSONResponse(data, headers={"Cache-Control": "public, max-age=60"})
+
+
 def test_cycle_key_changes_the_cookie_and_keeps_the_data(make_app: AppFactory) -> None:
     app = make_app()
     with TestClient(app) as client:
