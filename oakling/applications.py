@@ -368,9 +368,15 @@ class App(Router):
             logger.exception("Application startup failed")
             await send({"type": "lifespan.startup.failed", "message": f"{type(ex).__name__}: {ex}"})
             raise
+        from oakling._shutdown import begin_shutdown, install_signal_hook
+
+        # NOTE: uvicorn sends lifespan.shutdown only once connections close;
+        # chaining its signal handler lets open streams end at SIGTERM.
+        install_signal_hook()
         await send({"type": "lifespan.startup.complete"})
         message = await receive()
         assert message["type"] == "lifespan.shutdown"
+        begin_shutdown()
         try:
             for func in self.shutdown_funcs:
                 await _maybe_await(func())

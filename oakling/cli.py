@@ -145,7 +145,16 @@ def main() -> None:
 )
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True)
 @click.option(
+    "--limit-concurrency",
+    default=None,
+    type=int,
+    help="Answer 503 beyond this many open connections and tasks (uvicorn's option).",
+)
+@click.option("--backlog", default=2048, show_default=True, type=int, help="Listen queue length.")
+@click.option(
+    "--timeout-graceful-shutdown",
     "--graceful-timeout",
+    "graceful_timeout",
     default=10.0,
     show_default=True,
     type=float,
@@ -160,6 +169,8 @@ def run(
     debug: bool,
     proxy_headers: bool,
     forwarded_allow_ips: str,
+    limit_concurrency: int | None,
+    backlog: int,
     graceful_timeout: float,
 ) -> None:
     """Serve APP (module:attr) with uvicorn."""
@@ -171,6 +182,8 @@ def run(
         "proxy_headers": proxy_headers,
         "forwarded_allow_ips": forwarded_allow_ips,
         "timeout_graceful_shutdown": graceful_timeout,
+        "limit_concurrency": limit_concurrency,
+        "backlog": backlog,
     }
 
     if debug:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from collections.abc import AsyncIterable, Iterable, Mapping
@@ -325,15 +326,26 @@ class StreamingResponse(Response):
             return
         import asyncio
 
+        from oakling._shutdown import shutdown_future
+
         stream = asyncio.ensure_future(self._stream(send))
         watch = asyncio.ensure_future(_wait_disconnect(receive))
+        # NOTE: the shared shutdown future ends the stream when the server
+        # stops (SIGTERM), so it does not hold the graceful shutdown.
+        stopping = shutdown_future()
         try:
-            done, _ = await asyncio.wait((stream, watch), return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                (stream, watch, stopping), return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for task in (stream, watch):
                 if not task.done():
                     task.cancel()
             await asyncio.gather(stream, watch, return_exceptions=True)
+        if stopping in done and stream not in done:
+            # End the body cleanly: the client sees a complete response.
+            with contextlib.suppress(OSError, RuntimeError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         if stream in done:
             stream.result()  # re-raise an error from the iterator
             if self.background is not None:

@@ -118,3 +118,27 @@ def test_shell_has_the_app_and_context_names(project):
     result = CliRunner().invoke(main, ["shell"], input="print(type(app).__name__, answer)\n")
     assert result.exit_code == 0, result.output
     assert "App 42" in result.output
+
+
+def test_run_passes_server_limits_to_uvicorn(project, monkeypatch):
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "hello_project:app",
+            "--limit-concurrency",
+            "100",
+            "--backlog",
+            "512",
+            "--timeout-graceful-shutdown",
+            "3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert seen["limit_concurrency"] == 100
+    assert seen["backlog"] == 512
+    assert seen["timeout_graceful_shutdown"] == 3.0
