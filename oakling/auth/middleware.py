@@ -144,9 +144,15 @@ class AuthMiddleware:
             if scope["type"] == "http":
                 send = _private_to(send)
         else:
-            user = await self._from_session(scope)
-            scope["user"] = user
-            scope["auth"] = AuthCredentials("session") if user.is_authenticated else None
+            session = scope.get("session")
+            if session is not None and session.load_error is not None:
+                # NOTE: the session store is down: who asks is unknown, and
+                # only a request that looks (request.user, CSRF) gets the 503.
+                scope["user"] = scope["auth"] = _Unknown(session.load_error)
+            else:
+                user = await self._from_session(scope)
+                scope["user"] = user
+                scope["auth"] = AuthCredentials("session") if user.is_authenticated else None
         reset = _SCOPE.set(scope)
         try:
             await self.app(scope, receive, send)
@@ -195,6 +201,25 @@ class AuthMiddleware:
         # hash was forged): log it out, as Django's get_user() does.
         session.flush()
         return _ANONYMOUS
+
+
+class _Unknown:
+    """``request.user`` and ``request.auth`` while the session cannot be read.
+
+    Any use (``is_authenticated``, ``has_perm``, truth) raises the error the
+    session store gave, which the app answers (a 503 for an outage).
+    """
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise self.error
+
+    def __bool__(self) -> bool:
+        raise self.error
 
 
 def _private_to(send: Send) -> Send:

@@ -74,7 +74,12 @@ class SessionMiddleware:
         if cookie is not None and not config.lazy:
             # PERF: a server-side load needs I/O, which a dict access cannot
             # await; it happens only when a session cookie came.
-            await session.load()
+            try:
+                await session.load()
+            except Exception as ex:  # noqa: BLE001 - raised again when the session is read
+                # NOTE: the store is down (a 503 for whoever reads the
+                # session); a request that never reads it is still served.
+                session.load_error = ex
         if kind == "websocket":
             await self.app(scope, receive, send)
             return

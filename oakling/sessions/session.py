@@ -71,6 +71,10 @@ class Session(MutableMapping[str, Any]):
         accessed: Whether the handler read or wrote the session (the
             response then gets ``Vary: Cookie``).
         modified: Whether the session must be saved (settable).
+        load_error: What the backend raised when the middleware loaded the
+            session (its store was down), else None. It is raised again on
+            the first read, so only requests that use the session fail (a
+            503); the others, static files say, are served as usual.
     """
 
     __slots__ = (
@@ -83,6 +87,7 @@ class Session(MutableMapping[str, Any]):
         "_stale_keys",
         "accessed",
         "flushed",
+        "load_error",
         "modified",
     )
 
@@ -104,6 +109,7 @@ class Session(MutableMapping[str, Any]):
         self.accessed = False
         self.modified = False
         self.flushed = False
+        self.load_error: BaseException | None = None
 
     # -- loading --------------------------------------------------------------
 
@@ -121,6 +127,8 @@ class Session(MutableMapping[str, Any]):
     def _load_now(self) -> None:
         if self._loaded:
             return
+        if self.load_error is not None:
+            raise self.load_error
         decode = getattr(self._backend, "decode", None)
         if decode is None:
             raise RuntimeError(

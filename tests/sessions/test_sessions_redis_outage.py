@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from session_support import SECRET
@@ -106,7 +107,9 @@ def test_redis_down_is_a_503_not_a_500(server: _Server, caplog: pytest.LogCaptur
                 statuses.append(answer.status_code)
                 assert answer.headers.get("retry-after")
                 assert "Redis" in answer.json()["detail"]
-            # without a session cookie, nothing needs Redis
+            # a request that does not read the session needs no Redis,
+            # with its session cookie or without one
+            assert client.get("/plain").status_code == 200
             client.cookies.clear()
             assert client.get("/plain").status_code == 200
             client.cookies.update(cookies)
@@ -120,6 +123,47 @@ def test_redis_down_is_a_503_not_a_500(server: _Server, caplog: pytest.LogCaptur
         outage_lines = [r for r in caplog.records if r.name == "oakling.outage"]
         assert 1 <= len(outage_lines) <= 3
         assert not any(r.exc_info for r in caplog.records)
+
+
+def test_with_auth_only_requests_that_ask_who_is_there_get_the_503(
+    server: _Server, tmp_path: Path
+) -> None:
+    from oakling.auth import Auth
+    from oakling.db import Database
+    from oakling.staticfiles import StaticFiles
+
+    (tmp_path / "site.css").write_text("body{}")
+    app = App(
+        settings=Settings(SECRET_KEY=SECRET),
+        plugins=[Database("sqlite://"), Sessions(RedisBackend(URL)), Auth()],
+    )
+    app.mount("/static", StaticFiles(directory=tmp_path), name="static")
+
+    @app.post("/write")
+    def write(request: Request) -> dict[str, int]:
+        request.session["n"] = 1
+        return {"n": 1}
+
+    @app.get("/who")
+    def who(request: Request) -> dict[str, bool]:
+        return {"in": request.user.is_authenticated}
+
+    @app.get("/plain")
+    def plain() -> str:
+        return "plain"
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.post("/write").status_code == 200
+        assert client.get("/who").json() == {"in": False}
+        server.stop()
+        assert client.get("/static/site.css").text == "body{}"
+        assert client.get("/plain").text == "plain"
+        answer = client.get("/who", headers={"Accept": "application/json"})
+        assert answer.status_code == 503
+        assert "Redis" in answer.json()["detail"]
+        assert answer.headers["retry-after"]
+        server.start()
+        assert client.get("/who").status_code == 200
 
 
 def test_session_save_failure_is_a_503_not_the_handlers_2xx(server: _Server) -> None:
