@@ -34,7 +34,7 @@ from oakling.background import BackgroundTasks
 from oakling.concurrency import run_in_threadpool
 from oakling.datastructures import FormData
 from oakling.db import AsyncSession
-from oakling.exceptions import HTTPException
+from oakling.exceptions import HTTPException, ServiceUnavailable
 from oakling.middleware.trustedhost import validate_host
 from oakling.requests import Request
 from oakling.responses import HTMLResponse, RedirectResponse, Response
@@ -313,6 +313,10 @@ async def _deliver(
         if not await throttle.may_mail_recipient(to, asked):
             return
         await send_mail(app, subject, body, [to])
+    except ServiceUnavailable as ex:
+        # NOTE: the throttle store went down after the response: the outage
+        # log (oakling.outage) has the details; no traceback per mail.
+        logger.warning("a password reset mail was not sent: %s is unavailable", ex.service)
     except Exception:  # noqa: BLE001 - the response is gone; log, do not raise
         logger.exception("could not send the password reset mail")
 

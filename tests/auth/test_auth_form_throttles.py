@@ -94,6 +94,27 @@ def test_fourth_reset_for_an_address_sends_nothing_and_looks_the_same(
         assert [message.to for message in outbox][-1] == ("bob@example.com",)
 
 
+def test_throttle_store_down_after_the_answer_logs_one_line_not_a_traceback(
+    make_app: Any, add_user: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from oakling.exceptions import ServiceUnavailable
+
+    async def store_down(self: Any, *args: Any) -> bool:
+        raise ServiceUnavailable("Redis")
+
+    app = make_app()
+    add_user(app, email="ann@example.com")
+    # NOTE: the recipient check runs in the background task, after the answer.
+    monkeypatch.setattr(PasswordResetThrottle, "may_mail_recipient", store_down)
+    with TestClient(peer_from_header(app), raise_server_exceptions=False) as client:
+        assert _reset(client, "ann@example.com").status_code == 303
+    assert outbox == []
+    lines = [record for record in caplog.records if "reset mail" in record.getMessage()]
+    assert [record.levelname for record in lines] == ["WARNING"]
+    assert "Redis is unavailable" in lines[0].getMessage()
+    assert not any(record.exc_info for record in caplog.records)
+
+
 @pytest.fixture
 def mariadb_url() -> Iterator[str]:
     """A private MariaDB database with the auth tables (accent-insensitive collation)."""
