@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from oakling._errors import STYLESHEET_PATH, send_stylesheet
 from oakling.concurrency import run_in_threadpool
 from oakling.exceptions import (
     HTTPException,
@@ -521,6 +522,11 @@ class RouteTable:
                     location += "?" + query.decode("latin-1")
                 await RedirectResponse(location, 308)(scope, receive, send)
                 return
+        if path == STYLESHEET_PATH and method in ("GET", "HEAD"):
+            # NOTE: the default error pages' CSS, so they pass a CSP of
+            # 'self'; only reached by paths that matched nothing else.
+            await send_stylesheet(scope, receive, send)
+            return
         await self.app.send_error(scope, receive, send, HTTPException(404))
 
     async def dispatch_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -11,27 +11,63 @@ from typing import Any
 from oakling.exceptions import HTTPException, RequestValidationError
 from oakling.requests import HTTPConnection
 from oakling.responses import HTMLResponse, JSONResponse, Response
+from oakling.types import Receive, Scope, Send
 
-__all__ = ["default_http_error", "server_error"]
+__all__ = ["STYLESHEET_PATH", "default_http_error", "send_stylesheet", "server_error"]
 
 logger = logging.getLogger("oakling.error")
 
+#: Where every app serves the default error pages' stylesheet (see dispatch).
+STYLESHEET_PATH = "/_oakling/error.css"
+
 # SECURITY: no inline <style> or style attribute: an app's Content-Security-Policy
-# (the security battery's default-src 'self') would block it without a nonce,
-# and the page would break. The page needs no CSS to be readable.
+# (the security battery's default-src 'self') would block it without a nonce.
+# The look comes from a stylesheet the app itself serves ('self'); the page
+# stays readable if a policy or a proxy blocks even that.
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{status} {phrase}</title></head>
+<title>{status} {phrase}</title>
+<link rel="stylesheet" href="{root}{stylesheet}"></head>
 <body><main><h1>{status} {phrase}</h1>{body}
-<p><a href="{home}">Back to the home page</a></p></main></body></html>
+<p><a href="{root}/">Back to the home page</a></p></main></body></html>
 """
+
+_STYLESHEET = b"""\
+:root{color-scheme:light dark;--ink:#1f2328;--muted:#59636e;--paper:#fff;--line:#d1d9e0;
+--link:#0b57d0}
+@media (prefers-color-scheme:dark){:root{--ink:#e6edf3;--muted:#9198a1;--paper:#0d1117;
+--line:#3d444d;--link:#7cb1ff}}
+html{background:var(--paper);color:var(--ink);
+font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+body{margin:0}
+main{max-width:40rem;margin:12vh auto 2rem;padding:0 1.25rem}
+h1{font-size:1.75rem;line-height:1.2;margin:0 0 1rem;padding-bottom:.75rem;
+border-bottom:1px solid var(--line)}
+p,li{color:var(--muted)}
+code{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;color:var(--ink)}
+a{color:var(--link);font-weight:600}
+a:focus-visible{outline:2px solid var(--link);outline-offset:2px}
+"""
+
+
+async def send_stylesheet(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer ``GET`` :data:`STYLESHEET_PATH` with the default pages' CSS."""
+    # PERF: a fixed body, cacheable for a day by browsers and shared caches.
+    response = Response(
+        _STYLESHEET,
+        200,
+        {"Cache-Control": "public, max-age=86400"},
+        media_type="text/css; charset=utf-8",
+    )
+    await response(scope, receive, send)
+
 
 _MISSING: Any = object()
 
 
-def _home(conn: HTTPConnection) -> str:
-    return html.escape(conn.scope.get("root_path", "") + "/", quote=True)
+def _root(conn: HTTPConnection) -> str:
+    return html.escape(conn.scope.get("root_path", ""), quote=True)
 
 
 def _custom_page(conn: HTTPConnection, status: int, detail: Any) -> Response | None:
@@ -129,7 +165,8 @@ def default_http_error(conn: HTTPConnection, ex: HTTPException) -> Response:
             status=status,
             phrase=html.escape(_phrase(status)),
             body=_html_body(detail),
-            home=_home(conn),
+            root=_root(conn),
+            stylesheet=STYLESHEET_PATH,
         )
         return HTMLResponse(page, status, ex.headers)
     return JSONResponse({"detail": detail}, status, ex.headers)
@@ -143,7 +180,13 @@ def server_error(conn: HTTPConnection) -> Response:
         if custom is not None:
             return custom
         return HTMLResponse(
-            _PAGE.format(status=500, phrase="Internal Server Error", body=body, home=_home(conn)),
+            _PAGE.format(
+                status=500,
+                phrase="Internal Server Error",
+                body=body,
+                root=_root(conn),
+                stylesheet=STYLESHEET_PATH,
+            ),
             500,
         )
     return JSONResponse({"detail": "Internal Server Error"}, 500)

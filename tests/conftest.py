@@ -87,3 +87,7 @@ def load_example(monkeypatch: pytest.MonkeyPatch) -> Iterator[Loader]:
     yield load
     for name in loaded:
         sys.modules.pop(name, None)
+
+
+# NOTE: the ``browser`` fixture (headless Chromium), for every test module.
+from tests.browser_support import browser  # noqa: E402, F401

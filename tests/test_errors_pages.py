@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from examples.tasks.app import create_app
 from oakling import App, abort
+from oakling.config import Settings
 from oakling.testing import TestClient
+from tests.browser_support import watch_console
 
 HTML = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
 
-def _app(folder: Path | None = None) -> App:
-    app = App(debug=False, secret_key="k" * 50, template_folder=folder)
+def _app(folder: Path | None = None, **settings: Any) -> App:
+    app = App(
+        debug=False,
+        settings=Settings(SECRET_KEY="k" * 50, **settings),
+        template_folder=folder,
+    )
 
     @app.get("/missing")
     def missing() -> None:
@@ -98,3 +106,47 @@ def test_demo_error_pages_use_its_layout(demo: TestClient) -> None:
     assert wrong.status_code == 405 and "does not answer PUT requests" in wrong.text
     # The page passes the demo's own CSP: no inline style or script.
     assert "<style" not in missing.text and "style=" not in missing.text
+
+
+# -- in a browser, under a strict Content-Security-Policy ---------------------------------
+
+SHOTS = os.environ.get("OAKLING_ERROR_SHOTS")  # a folder: screenshots of the error pages
+
+
+@pytest.mark.browser
+def test_default_pages_are_styled_under_a_strict_csp_in_a_browser(browser: Any) -> None:
+    from oakling.security import CSP, Security
+
+    app = _app(ALLOWED_HOSTS=["localhost"])
+    Security(csp={"default-src": [CSP.SELF]}).install(app)
+    origin = "http://localhost:8123"
+    client = TestClient(app, base_url=origin, raise_server_exceptions=False)
+
+    def serve(route: Any) -> None:
+        # NOTE: the browser's requests answered by the app in-process; the
+        # CSP header comes with them and Chromium enforces it.
+        asked = route.request
+        answer = client.request(asked.method, asked.url.removeprefix(origin), headers=asked.headers)
+        route.fulfill(status=answer.status_code, headers=dict(answer.headers), body=answer.content)
+
+    page = browser.new_page(viewport={"width": 800, "height": 500})
+    problems = watch_console(page)
+    page.route(origin + "/**", serve)
+    for path, status in (("/nowhere", 404), ("/only-post", 405), ("/crash", 500)):
+        response = page.goto(origin + path)
+        assert response is not None and response.status == status
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        # The stylesheet applied: not the browser's default serif page.
+        font = page.evaluate("getComputedStyle(document.documentElement).fontFamily")
+        assert font.startswith("system-ui"), font
+        width = page.eval_on_selector("main", "main => getComputedStyle(main).maxWidth")
+        assert width == "640px"
+        assert page.locator("a:has-text('Back to the home page')").get_attribute("href") == "/"
+        if SHOTS:
+            page.screenshot(path=f"{SHOTS}/default-{status}.png")
+    # No CSP violation: the only console errors are the browser reporting the statuses.
+    assert [
+        text for text in problems if not any(code in text for code in ("404", "405", "500"))
+    ] == []
+    page.close()
+    client.close()
