@@ -336,16 +336,21 @@ def test_ctrl_c_stops_the_demo_while_a_page_listens(server: DemoServer) -> None:
         except httpx.HTTPError:
             pass
 
-    threading.Thread(target=listen, daemon=True).start()
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
     deadline = time.monotonic() + 5
     bearer = {"authorization": f"Bearer {token}"}
-    while not received and time.monotonic() < deadline:  # until the stream is subscribed
-        httpx.post(server.url + "/api/tasks", json={"title": "Listen"}, headers=bearer)
-        time.sleep(0.2)
-    assert received, "the feed announced nothing"
-    took = server.interrupt(timeout=8)
-    assert took is not None, f"Ctrl+C left the server waiting:\n{server.output()}"
-    assert took < 5
+    try:
+        while not received and time.monotonic() < deadline:  # until the stream is subscribed
+            httpx.post(server.url + "/api/tasks", json={"title": "Listen"}, headers=bearer)
+            time.sleep(0.2)
+        assert received, "the feed announced nothing"
+        took = server.interrupt(timeout=8)
+        assert took is not None, f"Ctrl+C left the server waiting:\n{server.output()}"
+        assert took < 5
+        listener.join(5)
+    finally:
+        client.close()  # NOTE: no socket of its pool outlives the test
 
 
 ERROR_SHOTS = os.environ.get("OAKLING_ERROR_SHOTS")  # a folder: screenshots of the error pages
