@@ -171,9 +171,16 @@ def _sqlite_lock(connection: Connection, timeout: float) -> Iterator[None]:
         # NOTE: oakling's engines emit BEGIN IMMEDIATE for this option; a
         # plain pysqlite engine emits no BEGIN at all, so it is sent here.
         connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        transaction = connection.begin()
-        if not raw.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            transaction = connection.begin()
+            if not raw.in_transaction:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except sa_exc.OperationalError as ex:
+            if connection.in_transaction():
+                connection.rollback()
+            if "locked" in str(ex.orig):  # NOTE: SQLITE_BUSY after the busy timeout
+                raise _timed_out("the database file", timeout) from ex
+            raise
         try:
             yield
         except BaseException:
