@@ -233,6 +233,7 @@ PostgreSQL's default ``max_connections`` of 100 (MariaDB: 151). See
 
 def _report_recovery(engine: Engine) -> None:
     """Tell the outage log when connections work again (cheap when all is well)."""
+
     def on_connect(_dbapi_connection: Any, _record: Any) -> None:
         outages.recovered(DATABASE)
 
