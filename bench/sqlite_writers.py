@@ -11,7 +11,7 @@ and another connection wrote meanwhile.
 Usage::
 
     python bench/sqlite_writers.py [--writers 32] [--writes 5] [--workers 1]
-                                   [--source DIR] [--json]
+                                   [--source DIR] [--method PATCH|GET] [--json]
 
 ``--source`` serves another checkout of oakling (its ``oakling`` package
 and ``examples``, put first on ``PYTHONPATH``), to compare with an older
@@ -88,18 +88,23 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes], timeout: float = 
 
 
 async def _writer(
-    client: httpx.AsyncClient, task_id: int, writes: int, latencies: list[float]
+    client: httpx.AsyncClient, task_id: int, writes: int, latencies: list[float], method: str
 ) -> list[int]:
     statuses = []
     for number in range(writes):
         started = time.perf_counter()
-        response = await client.patch(f"/api/tasks/{task_id}", json={"completed": number % 2 == 0})
+        if method == "GET":
+            response = await client.get(f"/api/tasks/{task_id}")
+        else:
+            response = await client.patch(
+                f"/api/tasks/{task_id}", json={"completed": number % 2 == 0}
+            )
         latencies.append((time.perf_counter() - started) * 1000)
         statuses.append(response.status_code)
     return statuses
 
 
-async def _load(base: str, token: str, writers: int, writes: int) -> dict[str, Any]:
+async def _load(base: str, token: str, writers: int, writes: int, method: str) -> dict[str, Any]:
     headers = {"authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=writers, max_keepalive_connections=writers)
     async with httpx.AsyncClient(
@@ -113,13 +118,15 @@ async def _load(base: str, token: str, writers: int, writes: int) -> dict[str, A
         latencies: list[float] = []
         started = time.perf_counter()
         results = await asyncio.gather(
-            *(_writer(client, task_id, writes, latencies) for task_id in ids)
+            *(_writer(client, task_id, writes, latencies, method) for task_id in ids)
         )
         elapsed = time.perf_counter() - started
         # Acknowledged writes are in the database: the last 200 of each writer decides.
         lost = 0
         for task_id, statuses in zip(ids, results, strict=True):
             acknowledged = [n for n, status in enumerate(statuses) if status == 200]
+            if method == "GET":
+                continue
             if acknowledged:
                 final = (await client.get(f"/api/tasks/{task_id}")).json()["completed"]
                 lost += final != (acknowledged[-1] % 2 == 0)
@@ -136,7 +143,9 @@ async def _load(base: str, token: str, writers: int, writes: int) -> dict[str, A
     }
 
 
-def run(writers: int, writes: int, workers: int, source: Path) -> dict[str, Any]:
+def run(
+    writers: int, writes: int, workers: int, source: Path, method: str = "PATCH"
+) -> dict[str, Any]:
     """Serve the demo on a fresh SQLite file and run the writers; return the report."""
     with tempfile.TemporaryDirectory(prefix="sqlite-writers-") as folder:
         url = f"sqlite:///{Path(folder) / 'tasks.db'}"
@@ -159,11 +168,13 @@ def run(writers: int, writes: int, workers: int, source: Path) -> dict[str, Any]
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(base, server)
-            report = asyncio.run(_load(base, token, writers, writes))
+            report = asyncio.run(_load(base, token, writers, writes, method))
         finally:
             server.terminate()
             server.wait(timeout=30)
-    report.update(writers=writers, writes=writes, workers=workers, source=str(source))
+    report.update(
+        writers=writers, writes=writes, workers=workers, source=str(source), method=method
+    )
     return report
 
 
@@ -173,14 +184,21 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=5, help="PATCHes per writer, in a row")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--source", type=Path, default=ROOT, help="the oakling checkout to serve")
+    parser.add_argument(
+        "--method",
+        choices=["PATCH", "GET"],
+        default="PATCH",
+        help="GET: readers instead of writers (the cost of the write lock to reads)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
-    report = run(args.writers, args.writes, args.workers, args.source.resolve())
+    report = run(args.writers, args.writes, args.workers, args.source.resolve(), args.method)
     if args.json:
         print(json.dumps(report))
         return
     print(
-        f"{report['writers']} writers x {report['writes']} PATCHes = {report['requests']} "
+        f"{report['writers']} clients x {report['writes']} {report['method']} = "
+        f"{report['requests']} "
         f"({report['workers']} worker(s), {report['source']}): "
         f"{report['failures']} failed, statuses {report['statuses']}, "
         f"in {report['seconds']} s, p50 {report['p50_ms']} ms, p99 {report['p99_ms']} ms, "
