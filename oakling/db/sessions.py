@@ -47,7 +47,7 @@ Bind = Engine | Connection
 
 # NOTE: RFC 9110 section 9.2.1: requests with these methods are not meant to
 # change anything, so on SQLite their transactions begin deferred (reads run
-# side by side); every other request's begin by taking the write lock.
+# side by side); every other request's transaction takes the write lock first.
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
