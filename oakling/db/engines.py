@@ -13,14 +13,17 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, event, exc, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from oakling.db.errors import DATABASE, POOL
 from oakling.outages import outages
 
 __all__ = [
+    "MAX_OVERFLOW",
     "PING_AFTER_IDLE",
+    "POOL_SIZE",
     "POOL_TIMEOUT",
+    "SQLITE_BEGIN",
     "async_url",
     "create_async_engine_for",
     "create_sync_engine",
@@ -103,6 +106,21 @@ def _is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
+SQLITE_BEGIN = "oakling_sqlite_begin"
+"""Execution option choosing how a SQLite transaction begins.
+
+``"IMMEDIATE"`` (``BEGIN IMMEDIATE``: the write lock first, waiting up to the
+busy timeout) or ``"DEFERRED"`` (plain ``BEGIN``, the default: a read
+transaction, which a write upgrades). oakling.db's sessions begin immediate
+(``db.session()``, and the session of a request whose method is not ``GET``,
+``HEAD`` or ``OPTIONS``), as do migrations, so concurrent writers wait their
+turn instead of failing with "database is locked"; a safe-method request's
+session and plain engine connections begin deferred, so reads run side by
+side. Django 5.1's ``"transaction_mode": "IMMEDIATE"`` option, applied to
+the transactions that write.
+"""
+
+
 def _sqlite_hooks(engine: Engine, wal: bool) -> None:
     """Turn on foreign keys (and WAL for files), and let SQLAlchemy emit BEGIN.
 
@@ -110,6 +128,8 @@ def _sqlite_hooks(engine: Engine, wal: bool) -> None:
     SAVEPOINT, so savepoints would escape the outer transaction; the fix is
     SQLAlchemy's documented recipe (``isolation_level = None`` plus a BEGIN
     on the ``begin`` event), which works for sqlite3 and aiosqlite alike.
+    The BEGIN is ``BEGIN IMMEDIATE`` when the connection's
+    :data:`SQLITE_BEGIN` option says ``"IMMEDIATE"``.
     """
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -124,7 +144,15 @@ def _sqlite_hooks(engine: Engine, wal: bool) -> None:
             cursor.close()
 
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # NOTE: a deferred transaction that reads, then writes, must upgrade
+        # its lock, and SQLite answers "database is locked" at once when
+        # another connection writes meanwhile (its busy timeout does not
+        # apply to the upgrade). BEGIN IMMEDIATE takes the write lock first,
+        # waiting up to the busy timeout; WAL readers are not blocked by it.
+        if connection.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)
@@ -190,8 +218,22 @@ healthy request holds a connection and short enough to shed load.
 """
 
 
+POOL_SIZE = 10
+"""Connections each engine keeps open, per worker process (SQLAlchemy: 5)."""
+
+MAX_OVERFLOW = 10
+"""Connections an engine may open beyond :data:`POOL_SIZE` under load (SQLAlchemy: 10).
+
+So an engine holds at most 20 connections per process: half the 40 threads
+that run sync handlers, and with 4 workers 80 connections, under
+PostgreSQL's default ``max_connections`` of 100 (MariaDB: 151). See
+"Sizing the pool" in ``docs/db.md``.
+"""
+
+
 def _report_recovery(engine: Engine) -> None:
     """Tell the outage log when connections work again (cheap when all is well)."""
+
     def on_connect(_dbapi_connection: Any, _record: Any) -> None:
         outages.recovered(DATABASE)
 
@@ -209,10 +251,25 @@ def _options(url: URL, echo: bool, engine_options: dict[str, Any] | None) -> dic
         # empty in-memory database.
         options["poolclass"] = StaticPool
         options["connect_args"] = {"check_same_thread": False}
-    else:
+    elif _queue_pool(engine_options):
+        options["pool_size"] = POOL_SIZE
+        options["max_overflow"] = MAX_OVERFLOW
         options["pool_timeout"] = POOL_TIMEOUT
     options.update(engine_options or {})
     return options
+
+
+def _queue_pool(engine_options: dict[str, Any] | None) -> bool:
+    """Tell whether the engine gets a (sized) queue pool, not one the app chose.
+
+    A ``NullPool`` or ``StaticPool`` takes no ``pool_size``: oakling's
+    defaults apply only when the app names no pool, or a ``QueuePool`` kind.
+    """
+    options = engine_options or {}
+    if options.get("pool") is not None:
+        return False
+    poolclass = options.get("poolclass")
+    return poolclass is None or (isinstance(poolclass, type) and issubclass(poolclass, QueuePool))
 
 
 def create_sync_engine(

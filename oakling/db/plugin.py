@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from oakling.exceptions import ImproperlyConfigured
 
 from .engines import (
+    SQLITE_BEGIN,
     async_url,
     create_async_engine_for,
     create_sync_engine,
@@ -72,6 +73,10 @@ class Database:
         self._urls: dict[str | None, str | URL] | None = None
         self._sync: dict[str | None, Engine] = {}
         self._async: dict[str | None, AsyncEngine] = {}
+        # NOTE: the engines of sessions that may write: for SQLite the same
+        # pool, but transactions begin immediate (see engines.SQLITE_BEGIN).
+        self._sync_writing: dict[str | None, Engine] = {}
+        self._async_writing: dict[str | None, AsyncEngine] = {}
         # NOTE: set by oakling.db.testing to run every session inside a
         # test's outer transaction (SQLAlchemy's "join an external transaction").
         self._test_sync: dict[str | None, Connection] | None = None
@@ -202,20 +207,52 @@ class Database:
         """
         if self._test_async is None:
             engines, self._async = self._async, {}
+            self._async_writing = {}
             for async_engine in engines.values():
                 await async_engine.dispose()
         if self._test_sync is None:
             sync_engines, self._sync = self._sync, {}
+            self._sync_writing = {}
             for engine in sync_engines.values():
                 engine.dispose()
 
     # -- sessions -------------------------------------------------------------
+
+    def _writing_engine(self, bind: str | None) -> Engine:
+        engine = self._sync_writing.get(bind)
+        if engine is None:
+            engine = self.sync_engine(bind)
+            if engine.dialect.name == "sqlite":
+                engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+            self._sync_writing[bind] = engine
+        return engine
+
+    def _async_writing_engine(self, bind: str | None) -> AsyncEngine:
+        engine = self._async_writing.get(bind)
+        if engine is None:
+            engine = self.async_engine(bind)
+            if engine.dialect.name == "sqlite":
+                engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+            self._async_writing[bind] = engine
+        return engine
 
     def session(self, **options: Any) -> RoutingSession:
         """Return a new sync session routing models to their binds.
 
         Use it as a context manager (``with db.session() as session:``);
         commit yourself. ``options`` go to :class:`sqlalchemy.orm.Session`.
+        On SQLite its transactions take the write lock when they begin
+        (``BEGIN IMMEDIATE``), so concurrent writers wait for each other.
+        """
+        return self._session(True, options)
+
+    def _session(self, writes: bool, options: dict[str, Any]) -> RoutingSession:
+        """Return a sync session; ``writes``: False for a safe-method request.
+
+        A session that writes begins its SQLite transactions immediate; one
+        for a ``GET`` deferred (``BEGIN``), so reads run side by side (a
+        write in it still works unless another connection writes at the
+        same moment).
         """
         connections = self._test_sync
         if connections is not None:
@@ -224,15 +261,22 @@ class Database:
             }
             options.setdefault("join_transaction_mode", "create_savepoint")
             return RoutingSession(bind=connections[None], bind_map=bind_map, **options)
-        bind_map = {key: self.sync_engine(key) for key in self.bind_keys}
-        return RoutingSession(bind=self.sync_engine(), bind_map=bind_map, **options)
+        engine = self._writing_engine if writes else self.sync_engine
+        bind_map = {key: engine(key) for key in self.bind_keys}
+        return RoutingSession(bind=engine(None), bind_map=bind_map, **options)
 
     def async_session(self, **options: Any) -> AsyncSession:
         """Return a new async session routing models to their binds.
 
         Use it as ``async with db.async_session() as session:``; commit
         yourself. ``options`` go to :class:`sqlalchemy.ext.asyncio.AsyncSession`.
+        On SQLite its transactions begin with ``BEGIN IMMEDIATE``, as
+        :meth:`session`'s do.
         """
+        return self._async_session(True, options)
+
+    def _async_session(self, writes: bool, options: dict[str, Any]) -> AsyncSession:
+        """Return an async session; ``writes``: see :meth:`_session`."""
         connections = self._test_async
         options.setdefault("expire_on_commit", False)
         if connections is not None:
@@ -248,9 +292,10 @@ class Database:
                 bind_map=bind_map,
                 **options,
             )
-        bind_map = {key: self.async_engine(key).sync_engine for key in self.bind_keys}
+        engine = self._async_writing_engine if writes else self.async_engine
+        bind_map = {key: engine(key).sync_engine for key in self.bind_keys}
         return AsyncSession(
-            bind=self.async_engine(),
+            bind=engine(None),
             sync_session_class=RoutingSession,
             bind_map=bind_map,
             **options,

@@ -45,6 +45,11 @@ _NO_TRANSACTION = "__oakling_no_transaction__"
 
 Bind = Engine | Connection
 
+# NOTE: RFC 9110 section 9.2.1: requests with these methods are not meant to
+# change anything, so on SQLite their transactions begin deferred (reads run
+# side by side); every other request's transaction takes the write lock first.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 class RoutingSession(Session):
     """A Session sending each model's SQL to the database its ``__bind_key__`` names.
@@ -127,7 +132,7 @@ async def provide_session(request: Request) -> AsyncIterator[Session]:
     Raises:
         ImproperlyConfigured: When the app has no Database installed.
     """
-    session = _database(request).session()
+    session = _database(request)._session(request.method not in _SAFE_METHODS, {})
     transactional = _wants_transaction(request)
     try:
         yield session
@@ -155,7 +160,7 @@ async def provide_async_session(request: Request) -> AsyncIterator[AsyncSession]
     Raises:
         ImproperlyConfigured: When the app has no Database installed.
     """
-    session = _database(request).async_session()
+    session = _database(request)._async_session(request.method not in _SAFE_METHODS, {})
     try:
         if not _wants_transaction(request):
             yield session

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.pool import NullPool, QueuePool, StaticPool
 
 from oakling import App
 from oakling.config import load_settings
@@ -137,3 +138,33 @@ def test_constraints_follow_the_naming_convention() -> None:
     finally:
         Model.metadata.remove(Child.__table__)
         Model.metadata.remove(Parent.__table__)
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///{tmp}/pool.db", "postgresql://u@h/db", "mysql://u@h/db"]
+)
+def test_pool_defaults_reach_both_engines(url: str, tmp_path: Path) -> None:
+    from oakling.db.engines import MAX_OVERFLOW, POOL_SIZE, POOL_TIMEOUT
+
+    database = Database(url.format(tmp=tmp_path))
+    pools = [database.sync_engine().pool, database.async_engine().sync_engine.pool]
+    for pool in pools:
+        assert isinstance(pool, QueuePool)
+        assert (pool.size(), pool._max_overflow, pool.timeout()) == (10, 10, 3.0)
+    assert (POOL_SIZE, MAX_OVERFLOW, POOL_TIMEOUT) == (10, 10, 3.0)  # what docs/db.md states
+
+
+def test_engine_options_override_the_pool_defaults(tmp_path: Path) -> None:
+    options = {"pool_size": 3, "max_overflow": 0, "pool_timeout": 1.5}
+    database = Database("postgresql://u@h/db", engine_options=options)
+    for pool in (database.sync_engine().pool, database.async_engine().sync_engine.pool):
+        assert (pool.size(), pool._max_overflow, pool.timeout()) == (3, 0, 1.5)
+
+
+def test_a_pool_without_a_size_takes_no_pool_defaults(tmp_path: Path) -> None:
+    # NullPool refuses pool_size / max_overflow / pool_timeout: oakling must not add them.
+    database = Database(f"sqlite:///{tmp_path / 'null.db'}", engine_options={"poolclass": NullPool})
+    assert isinstance(database.sync_engine().pool, NullPool)
+    with database.sync_engine().connect() as connection:
+        assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    assert isinstance(Database("sqlite://").sync_engine().pool, StaticPool)  # in memory: shared

@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from db_support import MARIADB_URL, PG_URL
 from sqlalchemy import Engine, MetaData
 
 from oakling.db import migrations
+from oakling.db.engines import sync_url
 from oakling.db.models import NAMING_CONVENTION
 from tests.conftest import skip_or_fail
 
-SERVER_URLS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "mysql": "mysql+pymysql://root@127.0.0.1:3306/test",
-}
+# NOTE: the test databases named by OAKLING_TEST_POSTGRES_URL / _MARIADB_URL.
+SERVER_URLS = {"postgresql": sync_url(PG_URL), "mysql": sync_url(MARIADB_URL)}
 
 
 class Target:

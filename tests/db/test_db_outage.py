@@ -79,7 +79,8 @@ def test_postgresql_restart_costs_no_request_after_it_is_back(flavor: str, tmp_p
     target = make_url(PG_URL)
     proxy = TcpProxy((target.host or "127.0.0.1", target.port or 5432))
     proxy.start()
-    database = Database(PG_URL.replace(f":{target.port or 5432}/", f":{proxy.port}/"))
+    # NOTE: set the port on the parsed URL: PG_URL may name none (the default 5432).
+    database = Database(target.set(host="127.0.0.1", port=proxy.port))
     models = define_models()
     create_tables(database, models)
     author = models.Author
