@@ -184,7 +184,7 @@ class AuthMiddleware:
         if isinstance(user_id, bool) or not isinstance(user_id, int) or not isinstance(stored, str):
             session.flush()
             return _ANONYMOUS
-        async with self.auth.database.async_session() as db:
+        async with self.auth.database.async_session(readonly=True) as db:
             user = await get_user(db, user_id)
         if user is None or not user.is_active:
             session.flush()

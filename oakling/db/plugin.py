@@ -236,15 +236,22 @@ class Database:
             self._async_writing[bind] = engine
         return engine
 
-    def session(self, **options: Any) -> RoutingSession:
+    def session(self, *, readonly: bool = False, **options: Any) -> RoutingSession:
         """Return a new sync session routing models to their binds.
 
         Use it as a context manager (``with db.session() as session:``);
         commit yourself. ``options`` go to :class:`sqlalchemy.orm.Session`.
         On SQLite its transactions take the write lock when they begin
         (``BEGIN IMMEDIATE``), so concurrent writers wait for each other.
+
+        Args:
+            readonly: The session only reads: on SQLite its transactions
+                begin deferred (``BEGIN``) and run beside writers. Nothing
+                is enforced; a write in it may fail with "database is
+                locked" while another connection writes.
+            **options: Keyword arguments of :class:`sqlalchemy.orm.Session`.
         """
-        return self._session(True, options)
+        return self._session(not readonly, options)
 
     def _session(self, writes: bool, options: dict[str, Any]) -> RoutingSession:
         """Return a sync session; ``writes``: False for a safe-method request.
@@ -265,15 +272,15 @@ class Database:
         bind_map = {key: engine(key) for key in self.bind_keys}
         return RoutingSession(bind=engine(None), bind_map=bind_map, **options)
 
-    def async_session(self, **options: Any) -> AsyncSession:
+    def async_session(self, *, readonly: bool = False, **options: Any) -> AsyncSession:
         """Return a new async session routing models to their binds.
 
         Use it as ``async with db.async_session() as session:``; commit
         yourself. ``options`` go to :class:`sqlalchemy.ext.asyncio.AsyncSession`.
         On SQLite its transactions begin with ``BEGIN IMMEDIATE``, as
-        :meth:`session`'s do.
+        :meth:`session`'s do, unless ``readonly`` (see :meth:`session`).
         """
-        return self._async_session(True, options)
+        return self._async_session(not readonly, options)
 
     def _async_session(self, writes: bool, options: dict[str, Any]) -> AsyncSession:
         """Return an async session; ``writes``: see :meth:`_session`."""

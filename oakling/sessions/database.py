@@ -115,7 +115,7 @@ class DatabaseBackend:
         # characters an ASCII column cannot compare).
         if _SESSION_KEY.fullmatch(cookie) is None:
             return None
-        async with self.database.async_session() as session:
+        async with self.database.async_session(readonly=True) as session:
             row = (
                 await session.execute(
                     select(SessionRecord.session_key, SessionRecord.data).where(

@@ -124,8 +124,10 @@ def test_sessions_that_write_begin_immediate_and_reads_deferred(tmp_path: Path) 
             session.execute(text("SELECT 1"))
         with database._session(False, {}) as session:  # a GET request's session
             session.execute(text("SELECT 1"))
+        with database.session(readonly=True) as session:  # a battery's lookup
+            session.execute(text("SELECT 1"))
         with engine.connect() as connection:  # plain engine use: SQLAlchemy's default
             connection.execute(text("SELECT 1"))
     finally:
         engine.dispose()
-    assert sent == ["BEGIN IMMEDIATE", "BEGIN", "BEGIN"]
+    assert sent == ["BEGIN IMMEDIATE", "BEGIN", "BEGIN", "BEGIN"]
