@@ -205,7 +205,9 @@ class DemoServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the demo exited with {self.process.returncode}:\n{self.tail()}")
+                raise RuntimeError(
+                    f"the demo exited with {self.process.returncode}:\n{self.tail()}"
+                )
             if len(self.worker_pids()) >= self.workers and self._startups_done():
                 with contextlib.suppress(httpx.HTTPError):
                     if httpx.get(self.url + "/auth/login", timeout=2).status_code == 200:
@@ -521,7 +523,9 @@ class User:
             return
         task_id, title = random.choice(known)
         data = {"csrf_token": self.csrf}
-        response = await self.request("toggle", "POST", f"/tasks/{task_id}/toggle", (303,), data=data)
+        response = await self.request(
+            "toggle", "POST", f"/tasks/{task_id}/toggle", (303,), data=data
+        )
         state = self.expected.present[title]
         if response is None or response.status_code >= 500 or response.status_code == 503:
             # NOTE: no answer, or a refusal that may come after the commit: unknown.

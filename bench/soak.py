@@ -58,9 +58,7 @@ from live import (  # noqa: E402 - the sibling helpers, found through HERE
 RSS_GROWTH_LIMIT = 5.0  # percent, over the last half of the run
 
 
-async def user_loop(
-    user: User, deadline: float, think: float, login_every: int, keep: int
-) -> None:
+async def user_loop(user: User, deadline: float, think: float, login_every: int, keep: int) -> None:
     """Drive one signed-up user until ``deadline`` (monotonic seconds)."""
     rounds = 0
     while time.monotonic() < deadline:
@@ -115,9 +113,11 @@ def rss_growth(samples: list[dict[str, Any]], duration: float) -> dict[str, dict
     ]
     late = [s for s in samples if s["t"] >= duration - span] or samples[-1:]
     for pid in samples[-1]["rss_mb"]:
-        start = statistics.median(s["rss_mb"][pid] for s in early if pid in s["rss_mb"]) if any(
-            pid in s["rss_mb"] for s in early
-        ) else None
+        start = (
+            statistics.median(s["rss_mb"][pid] for s in early if pid in s["rss_mb"])
+            if any(pid in s["rss_mb"] for s in early)
+            else None
+        )
         end = statistics.median(s["rss_mb"][pid] for s in late if pid in s["rss_mb"])
         if start:
             values = [s["rss_mb"][pid] for s in samples if pid in s["rss_mb"] and s["t"] >= half]
@@ -251,17 +251,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("errors", f"{stats['errors']} {stats['errors_by_kind'] or ''}"),
         ("p50 / p99 (ms)", f"{stats['p50_ms']} / {stats['p99_ms']}"),
         ("acknowledged creates", writes["acknowledged_creates"]),
-        ("missing / wrong state / undeleted", f"{writes['missing']} / "
-         f"{writes['wrong_completed']} / {writes['deleted_but_present']}"),
+        (
+            "missing / wrong state / undeleted",
+            f"{writes['missing']} / {writes['wrong_completed']} / {writes['deleted_but_present']}",
+        ),
     ]
     for pid, g in growth.items():
         rows.append(
-            (f"worker {pid} RSS mid -> end", f"{g['mid_mb']} -> {g['end_mb']} MiB "
-             f"({g['growth_pct']:+.2f}%), max {g['max_last_half_mb']}")
+            (
+                f"worker {pid} RSS mid -> end",
+                f"{g['mid_mb']} -> {g['end_mb']} MiB "
+                f"({g['growth_pct']:+.2f}%), max {g['max_last_half_mb']}",
+            )
         )
-    rows.append(("machine load (1-min avg) before/after", f"{load_before[0]:.2f} / "
-                 f"{summary['machine']['loadavg_after'][0]:.2f}, CPU busy "
-                 f"{summary['machine']['cpu_busy_pct']}%"))
+    rows.append(
+        (
+            "machine load (1-min avg) before/after",
+            f"{load_before[0]:.2f} / "
+            f"{summary['machine']['loadavg_after'][0]:.2f}, CPU busy "
+            f"{summary['machine']['cpu_busy_pct']}%",
+        )
+    )
     rows.extend((f"target {name}", "ok" if ok else "MISSED") for name, ok in targets.items())
     print_table("soak: the Tasks demo under mixed load", rows)
     return 0 if summary["passed"] else 1
