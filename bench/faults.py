@@ -19,7 +19,8 @@ last one. Then, one after the other:
   for ``--outage`` seconds (connections are refused), then listens again.
 
 Per fault it reports the statuses of the probe and of the load during the
-fault, 500s (target 0: a 503 with Retry-After is the right answer), the time
+fault, 500s (target 0: a 503 with Retry-After is the right answer; one without
+it is counted apart, as ``503-without-Retry-After``), the time
 from the service accepting connections again to the first successful probe
 answer (target < 1 s), and the server's log lines meanwhile. At the end
 acknowledged writes (probe and load) are checked in the database directly
@@ -254,6 +255,8 @@ async def probe_loop(
         outcome = str(response.status_code)
         if response.status_code == 303 and not ok:
             outcome = "303-to-login"
+        elif response.status_code == 503 and "retry-after" not in response.headers:
+            outcome = "503-without-Retry-After"
         if ok:
             user.expected.present[title] = False
         log.probes.append(Probe(sent, time.monotonic(), outcome, ok))
@@ -465,6 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets: dict[str, bool] = {}
     for name, report in reports.items():
         targets[f"{name}_no_500"] = report["http_500s"] == 0
+        targets[f"{name}_503s_have_retry_after"] = not any(
+            "without" in status for status in (*report["probe_statuses"], *report["load_statuses"])
+        )
         targets[f"{name}_recovery_under_1s"] = (
             report["recovery_s"] is not None and report["recovery_s"] < RECOVERY_TARGET
         )

@@ -464,6 +464,8 @@ class User:
         outcome = str(response.status_code)
         if response.status_code == 303 and not good:
             outcome = "303-to-login"
+        elif response.status_code == 503 and "retry-after" not in response.headers:
+            outcome = "503-without-Retry-After"
         self.recorder.add(kind, outcome, elapsed, good)
         return response
 

@@ -66,7 +66,11 @@ local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) statuses = {} end
 function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
+  local key = tostring(status)
+  if status == 503 and headers["retry-after"] == nil and headers["Retry-After"] == nil then
+    key = "503-without-Retry-After"
+  end
+  statuses[key] = (statuses[key] or 0) + 1
 end
 function done(summary, latency, requests)
   local total = {}
@@ -77,7 +81,7 @@ function done(summary, latency, requests)
   end
   local parts = {}
   for status, count in pairs(total) do
-    table.insert(parts, string.format('"%%d": %%d', status, count))
+    table.insert(parts, string.format('"%%s": %%d', status, count))
   end
   local e = summary.errors
   io.write(string.format(
@@ -178,7 +182,10 @@ async def run_httpx(
                     errors[type(ex).__name__] += 1
                     continue
                 latencies.append(time.monotonic() - sent)
-                statuses[str(response.status_code)] += 1
+                key = str(response.status_code)
+                if key == "503" and "retry-after" not in response.headers:
+                    key = "503-without-Retry-After"
+                statuses[key] += 1
 
         await asyncio.gather(*(loop() for _ in range(connections)))
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
@@ -192,6 +199,10 @@ async def run_httpx(
         "p99_ms": None if p99 is None else round(p99 * 1000, 1),
         "max_ms": round(max(latencies, default=0) * 1000, 1),
     }
+
+
+def _rounded(rss: dict[int, float | None]) -> dict[str, float | None]:
+    return {str(pid): None if mb is None else round(mb, 1) for pid, mb in rss.items()}
 
 
 def watch_workers(server: DemoServer, stop: list[bool], seen: set[tuple[int, ...]]) -> None:
@@ -217,6 +228,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="client timeout per request, s (30)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="load rounds, each followed by --settle s (1; the targets judge the first)",
+    )
+    parser.add_argument(
+        "--warmup-connections",
+        type=int,
+        default=10,
+        help="concurrent connections of the 400-request warm-up before RSS is read (10)",
     )
     parser.add_argument(
         "--tool", choices=("auto", "wrk", "httpx"), default="auto", help="load generator (auto)"
@@ -249,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.start()
         try:
             token = asyncio.run(prepare(server, args.tasks))
-            warm = asyncio.run(warm_up(server.url, token, 400))
+            warm = asyncio.run(warm_up(server.url, token, 400, args.warmup_connections))
             time.sleep(2)
             pids_before = server.worker_pids()
             rss_before = server.rss()
@@ -257,20 +280,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             stop = [False]
             watcher = threading.Thread(target=watch_workers, args=(server, stop, seen))
             watcher.start()
+            rounds: list[dict[str, Any]] = []
             try:
-                if tool == "wrk":
-                    load = run_wrk(server.url, token, args.connections, args.duration, args.timeout)
-                else:
-                    load = asyncio.run(
-                        run_httpx(server.url, token, args.connections, args.duration, args.timeout)
-                    )
-                ended = time.monotonic()
-                rss_end = server.rss()
-                time.sleep(max(0.0, args.settle - (time.monotonic() - ended)))
+                for _ in range(args.rounds):
+                    if tool == "wrk":
+                        load = run_wrk(
+                            server.url, token, args.connections, args.duration, args.timeout
+                        )
+                    else:
+                        load = asyncio.run(
+                            run_httpx(
+                                server.url, token, args.connections, args.duration, args.timeout
+                            )
+                        )
+                    ended = time.monotonic()
+                    load["rss_end_of_load_mb"] = _rounded(server.rss())
+                    time.sleep(max(0.0, args.settle - (time.monotonic() - ended)))
+                    load["rss_after_settle_mb"] = _rounded(server.rss())
+                    rounds.append(load)
             finally:
                 stop[0] = True
                 watcher.join()
-            rss_after = server.rss()
+            load = rounds[0]
+            rss_end = {int(k): v for k, v in load["rss_end_of_load_mb"].items()}
+            rss_after = {int(k): v for k, v in load["rss_after_settle_mb"].items()}
             pids_after = server.worker_pids()
             after = asyncio.run(warm_up(server.url, token, 20, 2))
             master_alive = server.process is not None and server.process.poll() is None
@@ -309,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "workers": args.workers,
         "server_args": args.server_arg,
         "warm_up_statuses": dict(warm),
-        "load": load,
+        "load": {k: v for k, v in load.items() if not k.startswith("rss_")},
+        "rounds": rounds,
         "requests_per_s": round(load["requests"] / (load["duration_us"] / 1e6), 1),
         "non_503_5xx": bad_5xx,
         "worker_pids": {
@@ -347,7 +381,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"({r['change_pct']}%)",
             )
         )
+    for number, later in enumerate(rounds[1:], 2):
+        rows.append(
+            (
+                f"round {number}: statuses; RSS +{args.settle:g}s",
+                f"{later['statuses']}; {later['rss_after_settle_mb']} MiB",
+            )
+        )
     rows.append(("server log tracebacks", summary["server_log"]["tracebacks"]))
+    rows.append(("server log pool-timeout lines", summary["server_log"]["pool_timeouts"]))
     rows.extend((f"target {name}", "ok" if ok else "MISSED") for name, ok in targets.items())
     print_table("overload: GET /api/tasks, bearer token", rows)
     return 0 if summary["passed"] else 1
