@@ -80,12 +80,16 @@ async def user_loop(user: User, deadline: float, think: float, login_every: int,
 async def sample_rss(
     server: DemoServer, deadline: float, every: float, out: list[dict[str, Any]], start: float
 ) -> None:
-    """Append ``{"t": seconds, "rss_mb": {pid: MiB}}`` every ``every`` s until ``deadline``."""
+    """Append a sample every ``every`` s until ``deadline``.
+
+    Each is ``{"t": s since start, "rss_mb": {pid: MiB}, "load1": 1-minute load average}``.
+    """
     while True:
         out.append(
             {
                 "t": round(time.monotonic() - start, 1),
                 "rss_mb": {str(pid): round(mb, 1) for pid, mb in server.rss().items() if mb},
+                "load1": round(os.getloadavg()[0], 2),
             }
         )
         remaining = deadline - time.monotonic()
