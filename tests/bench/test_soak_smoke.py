@@ -6,7 +6,9 @@ Redis: the figures they report must hold. The soak: no error, no lost
 acknowledged write, the same workers at the end. Overload: no 5xx but 503, no
 worker crash, still serving after. Faults: no 500 while Redis is killed or
 PostgreSQL cut, the probe succeeds again after each, no lost acknowledged
-write. The time targets (RSS over 10 minutes, recovery within 1 s) are the
+write. The checks themselves are attacked: the write check with rows that are
+missing, in the wrong state or not deleted, the RSS reading with growth and
+with transient spikes. The time targets (RSS over 10 minutes, recovery within 1 s) are the
 full runs' to judge, not a smoke test's on a shared machine.
 
 PostgreSQL (``OAKLING_TEST_POSTGRES_URL``), Redis (``OAKLING_TEST_REDIS_URL``)
@@ -22,6 +24,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -130,3 +133,54 @@ def test_faults_no_500_no_lost_writes() -> None:
     assert report["writes"]["missing"] == 0, report["writes"]
     assert report["writes"]["wrong_completed"] == 0, report["writes"]
     assert report["targets"]["no_worker_crash"], report["worker_pids"]
+
+
+@pytest.fixture(scope="module")
+def soak() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("oakling_bench_soak", BENCH / "soak.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def test_write_check_finds_lost_wrong_and_undeleted_rows(soak: ModuleType) -> None:
+    live = sys.modules["live"]
+    import psycopg
+
+    url = live.create_database(PG_URL, PG_URL.rsplit("/", 1)[-1] + "_check")
+    try:
+        with psycopg.connect(live._libpq(url)) as conn:
+            conn.execute("CREATE TABLE tasks_task (id serial, title text, completed boolean)")
+            conn.execute(
+                "INSERT INTO tasks_task (title, completed) VALUES "
+                "('kept', false), ('toggled', true), ('wrong', false), ('undeleted', false)"
+            )
+        log = live.WriteLog()
+        user = log.new()
+        user.present.update({"kept": False, "toggled": True, "wrong": True, "unknown": None})
+        user.present["lost"] = False
+        user.deleted |= {"undeleted", "gone"}
+        checked = live.check_writes(url, log)
+    finally:
+        live.drop_database(url)
+    assert checked == {
+        "acknowledged_creates": 7,
+        "missing": 2,  # "lost", and "unknown" (its state is unknown, its row is not)
+        "wrong_completed": 1,
+        "deleted_but_present": 1,
+    }
+
+
+def test_rss_growth_ignores_spikes_not_growth(soak: ModuleType) -> None:
+    steady = [
+        {"t": t, "rss_mb": {"1": 100.0 + (64.0 if t % 30 == 0 else 0)}} for t in range(0, 101)
+    ]
+    growth = soak.rss_growth(steady, 100)["1"]
+    assert growth["growth_pct"] == 0 and growth["max_last_half_mb"] == 164.0
+    rising = [{"t": t, "rss_mb": {"1": 100.0 + t / 5}} for t in range(0, 101)]
+    assert soak.rss_growth(rising, 100)["1"]["growth_pct"] > 5
