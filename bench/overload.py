@@ -373,10 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("5xx other than 503", bad_5xx or 0),
         ("worker PIDs before / after", f"{pids_before} / {pids_after}"),
     ]
-    for pid, r in rss.items():
+    for worker, r in rss.items():
         rows.append(
             (
-                f"worker {pid} RSS before/end/+{args.settle:g}s",
+                f"worker {worker} RSS before/end/+{args.settle:g}s",
                 f"{r['before_mb']} / {r['end_of_load_mb']} / {r['after_settle_mb']} MiB "
                 f"({r['change_pct']}%)",
             )
