@@ -5,9 +5,13 @@ traceback per request fills the log and hides the one line that matters. An
 :class:`OutageLog` remembers, per service, when it last logged, so an outage
 reads as::
 
-    WARNING oakling.outage: Redis unavailable (ConnectionError: ...); 1 request failed
-    WARNING oakling.outage: Redis still unavailable; 412 requests failed in the last 10 s
-    INFO    oakling.outage: Redis available again after 10.4 s
+    WARNING oakling.outage: Redis is unavailable (ConnectionError: ...); 1 request failed
+    WARNING oakling.outage: Redis is still unavailable; 412 requests failed in the last 10 s
+    INFO    oakling.outage: Redis is available again after 10.4 s
+
+A service that flaps (a pool that times out one request and serves the next)
+is logged once per interval too: the time of the last line outlives the
+outage, and an outage that was not logged is not announced as over.
 
 Batteries share the process-wide :data:`outages` instance.
 """
@@ -21,6 +25,24 @@ import time
 __all__ = ["OutageLog", "outages"]
 
 logger = logging.getLogger("oakling.outage")
+
+# NOTE: a reason is one line: SQLAlchemy's errors carry the SQL and its
+# parameters (user data) on the lines after the driver's message.
+_REASON_LENGTH = 300
+
+
+def _reason(ex: BaseException | None) -> str:
+    if ex is None:
+        return ""
+    lines = str(ex).strip().splitlines()
+    text = lines[0] if lines else ""
+    if len(text) > _REASON_LENGTH:
+        text = text[: _REASON_LENGTH - 3] + "..."
+    return f" ({type(ex).__name__}: {text})" if text else f" ({type(ex).__name__})"
+
+
+def _named(service: str) -> str:
+    return service[:1].upper() + service[1:]
 
 
 class _State:
@@ -44,42 +66,61 @@ class OutageLog:
     def __init__(self, interval: float = 10.0) -> None:
         self.interval = interval
         self._states: dict[str, _State] = {}
+        # NOTE: kept after a recovery, so a flapping service is not logged
+        # at every failure (see the module doc).
+        self._last_logged: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def failed(self, service: str, ex: BaseException | None = None) -> bool:
         """Record one failure of ``service``; log it if the interval has passed.
 
+        The reason logged is the first line of ``ex`` (at most 300
+        characters), never a traceback.
+
         Returns:
             True when a line was logged for this failure.
         """
         now = time.monotonic()
-        reason = f" ({type(ex).__name__}: {ex})" if ex is not None else ""
         with self._lock:
             state = self._states.get(service)
             if state is None:
-                self._states[service] = _State(now)
-                message = f"{service} unavailable{reason}"
+                state = self._states[service] = _State(now)
+                last = self._last_logged.get(service)
+                if last is not None and now - last < self.interval:
+                    state.last_logged = last  # NOTE: counted; told at the next line
+                    return False
+                message = f"{_named(service)} is unavailable{_reason(ex)}"
             else:
                 state.failures += 1
                 if now - state.last_logged < self.interval:
                     return False
                 message = (
-                    f"{service} still unavailable{reason}; {state.failures} requests "
-                    f"failed in the last {now - state.last_logged:.0f} s"
+                    f"{_named(service)} is still unavailable{_reason(ex)}; {state.failures} "
+                    f"requests failed in the last {now - state.last_logged:.0f} s"
                 )
-                state.last_logged = now
                 state.failures = 0
+            state.last_logged = self._last_logged[service] = now
         logger.warning(message)
         return True
 
     def recovered(self, service: str) -> None:
-        """Record a success of ``service``: logs once if it was down, else nothing."""
+        """Record a success of ``service``: logs once if its outage was logged."""
         if service not in self._states:  # PERF: the common case takes no lock
             return
         with self._lock:
             state = self._states.pop(service, None)
-        if state is not None:
-            logger.info("%s available again after %.1f s", service, time.monotonic() - state.since)
+        if state is not None and state.last_logged >= state.since:
+            logger.info(
+                "%s is available again after %.1f s",
+                _named(service),
+                time.monotonic() - state.since,
+            )
+
+    def reset(self) -> None:
+        """Forget every service and when it was last logged (between tests)."""
+        with self._lock:
+            self._states.clear()
+            self._last_logged.clear()
 
     def is_down(self, service: str) -> bool:
         """Tell whether ``service`` failed and has not succeeded since."""

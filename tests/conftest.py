@@ -28,6 +28,16 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_outage_log() -> Iterator[None]:
+    """Each test starts with no outage on record (the log is process-wide)."""
+    from oakling.outages import outages
+
+    outages.reset()
+    yield
+    outages.reset()
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
