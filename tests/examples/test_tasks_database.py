@@ -4,7 +4,8 @@ PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306) are real services;
 when one is down its tests skip, except in CI (``CI=true`` or
 ``OAKLING_REQUIRE_SERVICES=1``) where they fail. The demo's table names are
 fixed (``tasks_task``, ``tasks_alembic_version``, and the auth battery's
-``auth_*`` tables its migrations create) and the ``test`` databases are
+``auth_*`` tables and the sessions battery's ``oakling_session`` that its
+migrations create) and the ``test`` databases are
 shared with other test runs, so a test on a server holds a named lock for
 its duration and drops the demo's tables before and after.
 """
@@ -40,9 +41,10 @@ DEMO_TABLES = (
     "auth_user",
     "auth_group",
     "auth_permission",
+    "oakling_session",
     VERSION_TABLE,
 )
-LATEST = "0002_add_users_and_task_owners"
+LATEST = "0003_add_sessions_and_session_versions"
 LOCK_NAME = "oakling-tasks-demo-tests"
 
 
@@ -124,7 +126,7 @@ def test_first_start_creates_and_migrates_the_sqlite_file_in_the_current_folder(
         client.post("/api/tasks", json={"title": "Survive a restart", "completed": True})
         client.post("/api/tasks", json={"title": "Deleted"})
         client.delete("/api/tasks/2")
-    assert sqlite_tables(path) == set(DEMO_TABLES)  # no "alembic_version", no session table
+    assert sqlite_tables(path) == set(DEMO_TABLES)  # no "alembic_version"
     with sqlite3.connect(path) as connection:
         assert connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall() == [
             (LATEST,)
