@@ -40,11 +40,18 @@ Pages and endpoints:
   client) changes something.
 
 It runs with no configuration at all: the secret key is ``OAKLING_SECRET_KEY``
-when set, else a random one made for each process (sessions are signed with
+when set, else a random one made for each process (logins are signed with
 it, so everyone is logged out when the server restarts);
 ``ALLOWED_HOSTS`` is the setting when set, else the local names
 (:data:`LOCAL_HOSTS`); password-reset mails are printed to the console
 unless ``OAKLING_EMAIL_BACKEND`` says otherwise.
+
+Sessions are server-side: rows of ``oakling_session`` in the demo's database
+(:data:`SESSION_BACKEND`, created by migration ``0003``), so logging out
+ends a session for good, and a copy of the cookie is worth nothing
+afterwards. "Log out everywhere" (the auth battery's ``auth:logout_all``,
+a button next to "Log out") ends every session of the account, on every
+device; API tokens keep working until revoked on the page.
 
 Each request runs in one transaction (``oakling.db``'s default): committed
 when the handler returns, rolled back when it fails. A change is announced on
