@@ -44,7 +44,7 @@ DEMO_TABLES = (
     "oakling_session",
     VERSION_TABLE,
 )
-LATEST = "0003_add_sessions_and_session_versions"
+LATEST = "0003_sessions_and_versions"
 LOCK_NAME = "oakling-tasks-demo-tests"
 
 
@@ -258,3 +258,42 @@ def test_api_crud_on_every_backend(database_url: str) -> None:
     with TestClient(create_app(database_url)) as client:
         login(client, "ann")
         assert client.get("/api/tasks").json() == [second]
+
+
+def test_users_from_before_0003_keep_their_tasks_and_log_in(database_url: str) -> None:
+    """Upgrading: 0003 adds the session table and gives existing users version 0."""
+    from oakling.auth.hashers import make_password
+    from tests.examples.accounts import PASSWORD
+
+    database = Database(database_url)
+    try:
+        migrate_database(database, "0002_add_users_and_task_owners")
+        with database.sync_engine().begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO auth_user (username, username_key, email, password, is_active,"
+                    " is_staff, is_superuser, date_joined) VALUES ('ann', 'ann', '', :password,"
+                    " :yes, :no, :no, :joined)"
+                ),
+                {
+                    "password": make_password(PASSWORD),
+                    "yes": True,
+                    "no": False,
+                    "joined": "2026-11-30 10:00:00",
+                },
+            )
+            connection.execute(
+                text("INSERT INTO tasks_task (title, completed, owner_id) VALUES ('Kept', :no, 1)"),
+                {"no": False},
+            )
+        assert "oakling_session" not in inspect(database.sync_engine()).get_table_names()
+        migrate_database(database)
+        with database.sync_engine().connect() as connection:
+            versions = connection.execute(text("SELECT session_version FROM auth_user")).all()
+        assert [tuple(row) for row in versions] == [(0,)]
+        assert "oakling_session" in inspect(database.sync_engine()).get_table_names()
+    finally:
+        database.sync_engine().dispose()
+    with TestClient(create_app(database_url), follow_redirects=False) as client:
+        assert login(client, "ann").status_code == 303
+        assert [task["title"] for task in client.get("/api/tasks").json()] == ["Kept"]

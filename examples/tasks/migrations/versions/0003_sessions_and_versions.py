@@ -8,9 +8,10 @@ sharing the database may have made it). And it adds the auth battery's
 their sessions stay logged in.
 
 Written by ``oakling db makemigrations`` (see ``app.py``), with two edits:
-the table is only created when missing, and ruff's formatting.
+the table is only created when missing, ruff's formatting, and a shorter
+revision id (``tasks_alembic_version.version_num`` holds 32 characters).
 
-Revision ID: 0003_add_sessions_and_session_versions
+Revision ID: 0003_sessions_and_versions
 Revises: 0002_add_users_and_task_owners
 Create Date: 2026-12-03 12:49:55.801508
 """
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = "0003_add_sessions_and_session_versions"
+revision = "0003_sessions_and_versions"
 down_revision = "0002_add_users_and_task_owners"
 branch_labels = None
 depends_on = None
