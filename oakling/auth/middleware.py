@@ -9,8 +9,10 @@ inside the sessions middleware) sets, for every HTTP and WebSocket request:
   how the request was authenticated, or None.
 
 A session is logged in when it holds ``_auth_user_id`` and an
-``_auth_user_hash`` that still matches the user's password (Django's
-session verification): changing the password logs every other session out.
+``_auth_user_hash`` that still matches the user's password and session
+version (Django's session verification, plus the version): changing the
+password, or :func:`logout_all` ("log out everywhere"), logs every other
+session out, whatever the session backend.
 A request with ``Authorization: Bearer <token>`` is authenticated by the
 token instead (RFC 6750); an invalid token is refused with 401.
 
