@@ -40,11 +40,18 @@ Pages and endpoints:
   client) changes something.
 
 It runs with no configuration at all: the secret key is ``OAKLING_SECRET_KEY``
-when set, else a random one made for each process (sessions are signed with
+when set, else a random one made for each process (logins are signed with
 it, so everyone is logged out when the server restarts);
 ``ALLOWED_HOSTS`` is the setting when set, else the local names
 (:data:`LOCAL_HOSTS`); password-reset mails are printed to the console
 unless ``OAKLING_EMAIL_BACKEND`` says otherwise.
+
+Sessions are server-side: rows of ``oakling_session`` in the demo's database
+(:data:`SESSION_BACKEND`, created by migration ``0003``), so logging out
+ends a session for good, and a copy of the cookie is worth nothing
+afterwards. "Log out everywhere" (the auth battery's ``auth:logout_all``,
+a button next to "Log out") ends every session of the account, on every
+device; API tokens keep working until revoked on the page.
 
 Each request runs in one transaction (``oakling.db``'s default): committed
 when the handler returns, rolled back when it fails. A change is announced on
@@ -105,6 +112,7 @@ __all__ = [
     "MIGRATIONS",
     "POLICY",
     "READ_SCOPE",
+    "SESSION_BACKEND",
     "VERSION_TABLE",
     "WRITE_SCOPE",
     "APIAccess",
@@ -140,6 +148,15 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
 test client's ``testserver``. ``oakling demo`` runs without DEBUG, where an
 empty list would refuse every request; set ``OAKLING_ALLOWED_HOSTS`` to serve
 the demo under another name."""
+
+SESSION_BACKEND = "database"
+"""The demo's session store when ``OAKLING_SESSION_BACKEND`` is not set: rows
+of the ``oakling_session`` table (:class:`~oakling.sessions.database.DatabaseBackend`),
+in the demo's database, created by its migrations. The cookie holds only a
+random id, so logging out deletes the row and a copy of the old cookie is
+worth nothing. ``OAKLING_SESSION_BACKEND=redis`` (with ``OAKLING_REDIS_URL``)
+keeps them in Redis; ``cookie`` is the signed cookie of a bare ``App``,
+which logout cannot revoke."""
 
 READ_SCOPE = "tasks:read"
 """The API token scope needed to read tasks (``GET``)."""
@@ -486,8 +503,9 @@ def demo_settings() -> Settings:
     """Return the settings (environment, ``.env``) with the demo's defaults filled in.
 
     What is set is kept; otherwise ``SECRET_KEY`` is random for this process
-    (sessions end when it does), ``ALLOWED_HOSTS`` is :data:`LOCAL_HOSTS`,
-    and ``EMAIL_BACKEND`` is ``"console"`` (reset links are printed).
+    (logins end when it does), ``ALLOWED_HOSTS`` is :data:`LOCAL_HOSTS`,
+    ``EMAIL_BACKEND`` is ``"console"`` (reset links are printed) and
+    ``SESSION_BACKEND`` is ``"database"`` (:data:`SESSION_BACKEND`).
     """
     settings = load_settings()
     changes: dict[str, Any] = {}
@@ -495,8 +513,13 @@ def demo_settings() -> Settings:
         changes["SECRET_KEY"] = secrets.token_urlsafe(50)
     if not settings.ALLOWED_HOSTS:
         changes["ALLOWED_HOSTS"] = list(LOCAL_HOSTS)
+    extra = dict(settings.extra)
     if settings.get("EMAIL_BACKEND") is None:
-        changes["extra"] = {**settings.extra, "EMAIL_BACKEND": "console"}
+        extra["EMAIL_BACKEND"] = "console"
+    if not settings.get("SESSION_BACKEND"):
+        extra["SESSION_BACKEND"] = SESSION_BACKEND
+    if extra != settings.extra:
+        changes["extra"] = extra
     return msgspec.structs.replace(settings, **changes) if changes else settings
 
 
@@ -526,7 +549,8 @@ def create_app(database_url: str | None = None) -> App:
         template_folder=HERE / "templates",
         static_dir=HERE / "static",  # served at /static, url_for("static", path=...)
         # NOTE: the documented order: each battery needs the ones before it;
-        # Security's middleware ends up outermost. Sessions are signed cookies.
+        # Security's middleware ends up outermost. Sessions are rows of the
+        # database (SESSION_BACKEND) unless the setting says otherwise.
         plugins=[database, Sessions(), Auth(signup=True), CSRF(), Security(csp=POLICY)],
     )
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-# NOTE: imported for its tables: the foreign key below names auth_user.
+# NOTE: imported for their tables: the foreign key below names auth_user,
+# and the demo's sessions live in oakling_session (its migrations make both).
 import oakling.auth.models  # noqa: F401
+import oakling.sessions.database  # noqa: F401
 from oakling.db import Model
 
 __all__ = ["MAX_TITLE_LENGTH", "Task"]

@@ -17,7 +17,8 @@ database and sessions batteries::
 
 Every request then has ``request.user`` (a :class:`User` or an
 :class:`AnonymousUser`) and ``request.auth``; the login, logout, password
-change and reset pages are served under ``/auth``. See ``docs/auth.md``.
+change and reset pages are served under ``/auth``, with "log out
+everywhere" (:func:`logout_all`). See ``docs/auth.md``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from .middleware import (
     AuthMiddleware,
     login,
     logout,
+    logout_all,
+    logout_all_sync,
     update_session_auth_hash,
 )
 from .models import AnonymousUser, APIToken, Group, Permission, User
@@ -50,6 +53,8 @@ from .reset import DEFAULT_RESET_TIMEOUT, make_reset_token, verify_reset_token
 from .services import (
     authenticate,
     authenticate_sync,
+    bump_session_version,
+    bump_session_version_sync,
     create_superuser,
     create_user,
     create_user_sync,
@@ -102,6 +107,8 @@ __all__ = [
     "authenticate",
     "authenticate_sync",
     "authenticate_token",
+    "bump_session_version",
+    "bump_session_version_sync",
     "create_superuser",
     "create_token",
     "create_user",
@@ -110,6 +117,8 @@ __all__ = [
     "login",
     "login_required",
     "logout",
+    "logout_all",
+    "logout_all_sync",
     "make_reset_token",
     "permission_required",
     "require_permission",

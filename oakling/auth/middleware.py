@@ -9,8 +9,10 @@ inside the sessions middleware) sets, for every HTTP and WebSocket request:
   how the request was authenticated, or None.
 
 A session is logged in when it holds ``_auth_user_id`` and an
-``_auth_user_hash`` that still matches the user's password (Django's
-session verification): changing the password logs every other session out.
+``_auth_user_hash`` that still matches the user's password and session
+version (Django's session verification, plus the version): changing the
+password, or :func:`logout_all` ("log out everywhere"), logs every other
+session out, whatever the session backend.
 A request with ``Authorization: Bearer <token>`` is authenticated by the
 token instead (RFC 6750); an invalid token is refused with 401.
 
@@ -30,10 +32,19 @@ from oakling.cachecontrol import mark_private, patch_vary_headers
 from oakling.responses import JSONResponse
 
 from .models import AnonymousUser
-from .services import get_user, session_auth_hash
+from .services import (
+    bump_session_version,
+    bump_session_version_sync,
+    get_user,
+    get_user_sync,
+    session_auth_hash,
+)
 from .tokens import authenticate_token
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import Session
+
     from oakling.requests import HTTPConnection
     from oakling.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,6 +59,8 @@ __all__ = [
     "current_scope",
     "login",
     "logout",
+    "logout_all",
+    "logout_all_sync",
     "update_session_auth_hash",
 ]
 
@@ -290,6 +303,49 @@ def logout(request: HTTPConnection) -> None:
     request.session.flush()
     request.scope["user"] = _ANONYMOUS
     request.scope["auth"] = None
+
+
+async def logout_all(request: HTTPConnection, db: AsyncSession) -> bool:
+    """Log the user out of every session, this one included ("log out everywhere").
+
+    Bumps the user's session version (:func:`~oakling.auth.services.bump_session_version`)
+    in ``db``, then :func:`logout` s this request. Every other session of the
+    user is anonymous at its next request, whatever the session backend (a
+    signed cookie too, which :func:`logout` alone cannot revoke). API tokens
+    keep working: they are not sessions (revoke them one by one). The change
+    is flushed in ``db``, not committed: in a handler, the request's session
+    commits when it returns.
+
+    Returns:
+        Whether a logged-in user's sessions were ended (False for an
+        anonymous request, which is only logged out).
+    """
+    user = request.scope.get("user")
+    ended = False
+    if user is not None and user.is_authenticated:
+        stored = await get_user(db, user.id)
+        if stored is not None:
+            await bump_session_version(db, stored)
+            ended = True
+    logout(request)
+    return ended
+
+
+def logout_all_sync(request: HTTPConnection, db: Session) -> bool:
+    """Do what :func:`logout_all` does, with a sync session (sync handlers).
+
+    Returns:
+        Whether a logged-in user's sessions were ended.
+    """
+    user = request.scope.get("user")
+    ended = False
+    if user is not None and user.is_authenticated:
+        stored = get_user_sync(db, user.id)
+        if stored is not None:
+            bump_session_version_sync(db, stored)
+            ended = True
+    logout(request)
+    return ended
 
 
 def update_session_auth_hash(request: HTTPConnection, user: User) -> None:

@@ -156,6 +156,11 @@ class User(Model):
     raising ``InvalidUsername``) and sets ``username_key``, the unique
     look-alike key. Create users with :func:`oakling.auth.services.create_user`,
     which also refuses taken keys with a clear error and validates the password.
+
+    ``session_version`` (not in Django) counts "log out everywhere"
+    requests and password changes: every session logged in before the last
+    bump is logged out at its next request, whatever the session backend
+    (see :func:`oakling.auth.services.bump_session_version`).
     """
 
     __tablename__ = "auth_user"
@@ -170,6 +175,9 @@ class User(Model):
     is_superuser: Mapped[bool] = mapped_column(default=False)
     date_joined: Mapped[datetime] = mapped_column(_UTCDateTime(), default=utcnow)
     last_login: Mapped[datetime | None] = mapped_column(_UTCDateTime(), default=None)
+    # NOTE: not Django's: bumped by "log out everywhere" and by password
+    # changes; part of the session auth hash once non-zero (services.py).
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     groups: Mapped[list[Group]] = relationship(secondary=auth_user_groups, lazy="selectin")
     user_permissions: Mapped[list[Permission]] = relationship(

@@ -16,10 +16,11 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Update, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from oakling.concurrency import run_in_threadpool
 
@@ -33,6 +34,8 @@ __all__ = [
     "UsernameTaken",
     "authenticate",
     "authenticate_sync",
+    "bump_session_version",
+    "bump_session_version_sync",
     "check_session_auth_hash",
     "create_superuser",
     "create_superuser_sync",
@@ -312,8 +315,11 @@ async def set_password(
 ) -> None:
     """Validate and store a new password for ``user``, and flush.
 
-    Changing the password changes :func:`session_auth_hash`, which logs the
-    user's other sessions out (the auth middleware compares it).
+    Changing the password changes :func:`session_auth_hash` (and bumps the
+    user's session version, :func:`bump_session_version`), which logs the
+    user's other sessions out, on every session backend: the auth
+    middleware compares the hash. Keep the current session logged in with
+    :func:`oakling.auth.update_session_auth_hash`.
 
     Raises:
         PasswordValidationError: If ``validate`` and a validator refuses.
@@ -322,6 +328,7 @@ async def set_password(
         validate_password(password, user, validators)
     user.password = await run_in_threadpool(hashers.make_password, password)
     await session.flush()
+    await bump_session_version(session, user)
 
 
 def set_password_sync(
@@ -341,6 +348,7 @@ def set_password_sync(
         validate_password(password, user, validators)
     user.set_password(password)
     session.flush()
+    bump_session_version_sync(session, user)
 
 
 def _valid_id(user_id: object) -> int | None:
@@ -385,18 +393,77 @@ def get_user_by_username_sync(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username_key == key))
 
 
+def _bumped(user: User, version: int | None) -> int:
+    """Record the stored ``version`` on ``user`` (attached or not); return it."""
+    value = int(version or 0)
+    # NOTE: as loaded, not as a change: nothing more to write at the next flush.
+    set_committed_value(user, "session_version", value)
+    return value
+
+
+def _bump_statement(user: User) -> Update:
+    # NOTE: one atomic UPDATE: concurrent bumps (two tabs, a password change
+    # meanwhile) each count, and each session logged in before is out.
+    return (
+        update(User)
+        .where(User.id == user.id)
+        .values(session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def bump_session_version(session: AsyncSession, user: User) -> int:
+    """Log every session of ``user`` out, on every backend: "log out everywhere".
+
+    Increments ``auth_user.session_version`` (in one ``UPDATE``), which is
+    part of :func:`session_auth_hash`: every session logged in before,
+    signed cookies included, no longer matches and is logged out at its next
+    request. API tokens are not sessions and keep working (revoke them with
+    :func:`oakling.auth.tokens.revoke_token`). Flushed, not committed: the
+    caller's transaction decides (a request's commits when its handler
+    returns). Django has no equivalent (there, a password change is the
+    only way); the views' "log out everywhere" button calls it.
+
+    Returns:
+        The new version (also set on ``user``).
+    """
+    await session.execute(_bump_statement(user))
+    version = await session.scalar(select(User.session_version).where(User.id == user.id))
+    return _bumped(user, version)
+
+
+def bump_session_version_sync(session: Session, user: User) -> int:
+    """Do what :func:`bump_session_version` does, with a sync session.
+
+    Returns:
+        The new version (also set on ``user``).
+    """
+    session.execute(_bump_statement(user))
+    version = session.scalar(select(User.session_version).where(User.id == user.id))
+    return _bumped(user, version)
+
+
 def session_auth_hash(user: User, secret_key: str) -> str:
     """Return an HMAC of the user's password hash, to keep in the session.
 
     Django's ``get_session_auth_hash`` (its ``salted_hmac``, SHA-256, same
     key salt): a session whose stored value no longer matches (the password
-    changed) is logged out.
+    changed, or :func:`bump_session_version` ran) is logged out. The
+    session version is part of the message only once it is non-zero, so
+    sessions made before the column existed (and hashes made by Django)
+    stay valid.
 
     Returns:
         64 hex characters.
     """
     key = hashlib.sha256((_SESSION_HASH_SALT + secret_key).encode("utf-8")).digest()
-    return hmac.new(key, user.password.encode("utf-8"), hashlib.sha256).hexdigest()
+    message = user.password
+    version = getattr(user, "session_version", 0) or 0
+    if version:
+        # NOTE: a password hash holds no newline, so no two (hash, version)
+        # pairs give one message.
+        message = f"{message}\nsession-version:{version}"
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def check_session_auth_hash(

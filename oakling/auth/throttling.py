@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
@@ -170,6 +171,29 @@ def _storage_uri(url: str) -> str:
     return f"async+{url}"
 
 
+class _MemoryStorage(MemoryStorage):
+    """``limits``' async memory storage, with a ``clear`` its expiry task survives.
+
+    ``limits`` (5.x) expires moving-window entries from a background task
+    that walks a snapshot of the keys and, between awaits, reads
+    ``self.events[key]``: a key popped by ``clear`` meanwhile made that task
+    die with a ``KeyError``, logged by asyncio as "Task exception was never
+    retrieved" (each successful login clears its account's counter). Here a
+    cleared key keeps an empty list, which counts as no entries and which the
+    expiry task itself removes on its next pass.
+
+    No ``STORAGE_SCHEME``: ``limits`` does not register this class, so
+    ``async+memory://`` elsewhere in the process is unchanged.
+    """
+
+    async def clear(self, key: str) -> None:
+        """Forget every entry and counter of ``key``."""
+        if key in self.events:
+            self.events[key] = []
+        self.storage.pop(key, None)
+        self.expirations.pop(key, None)
+
+
 class ThrottleStorage:
     """Where throttle counters live: this process's memory, or Redis.
 
@@ -232,7 +256,11 @@ class ThrottleStorage:
                 pool = redis.asyncio.ConnectionPool.from_url(url, **redis_options())
                 self._pools[loop] = pool
                 options["connection_pool"] = pool
-            storage = storage_from_string(_storage_uri(self.url), **options)
+            storage = (
+                _MemoryStorage()
+                if self.is_memory
+                else storage_from_string(_storage_uri(self.url), **options)
+            )
             limiter = self._limiters[loop] = MovingWindowRateLimiter(storage)
         return limiter
 

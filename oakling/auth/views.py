@@ -8,6 +8,7 @@ path                             name                   what
 ===============================  =====================  ===============================
 ``/login``                       ``auth:login``         form (GET), log in (POST)
 ``/logout``                      ``auth:logout``        log out (POST only)
+``/logout/all``                  ``auth:logout_all``    log out everywhere (POST only)
 ``/signup``                      ``auth:signup``        with ``Auth(signup=True)``
 ``/password/change``             ``auth:password_change``     logged-in users
 ``/password/reset``              ``auth:password_reset``      ask for a link by e-mail
@@ -18,6 +19,10 @@ path                             name                   what
 
 Templates are ``auth/*.html`` (each extends ``auth/base.html``); a file of
 the same name in the app's template folder replaces the shipped one.
+
+Every page is :func:`~oakling.cachecontrol.never_cache` (Django's auth views
+are too): forms with credentials and one-time links are never kept by a
+browser's history, a proxy or a CDN.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from oakling.background import BackgroundTasks
+from oakling.cachecontrol import never_cache
 from oakling.concurrency import run_in_threadpool
 from oakling.datastructures import FormData
 from oakling.db import AsyncSession
@@ -41,7 +47,7 @@ from oakling.responses import HTMLResponse, RedirectResponse, Response
 from oakling.routing import Router
 
 from .decorators import login_required
-from .middleware import login, logout, update_session_auth_hash
+from .middleware import login, logout, logout_all, update_session_auth_hash
 from .models import User
 from .reset import (
     InvalidResetToken,
@@ -119,10 +125,8 @@ def _render(
 ) -> HTMLResponse:
     auth = _auth(request)
     full = {"auth": auth, "signup_enabled": auth.signup, **context}
-    # SECURITY: pages with credentials or one-time links are never cached
-    # (Django's never_cache on its auth views).
-    sent = {"Cache-Control": "no-store", **(headers or {})}
-    return request.app.templates.response(request, name, full, status_code, sent)
+    # NOTE: the views are @never_cache (Cache-Control), as Django's are.
+    return request.app.templates.response(request, name, full, status_code, headers)
 
 
 def _redirect_after_login(request: Request, next_url: str) -> RedirectResponse:
@@ -146,6 +150,7 @@ def _throttled(
 # -- login and logout ---------------------------------------------------------------
 
 
+@never_cache
 async def login_view(request: Request, db: AsyncSession) -> Response:
     """Show the login form (GET) or log in (POST), throttled per account and IP."""
     auth = _auth(request)
@@ -176,12 +181,27 @@ async def login_view(request: Request, db: AsyncSession) -> Response:
     return _redirect_after_login(request, next_url)
 
 
+@never_cache
 async def logout_view(request: Request) -> Response:
     """Log out (POST only, so a link or an image cannot log anyone out)."""
     logout(request)
     return RedirectResponse(_auth(request).logout_redirect_url, status_code=303)
 
 
+@never_cache
+async def logout_all_view(request: Request, db: AsyncSession) -> Response:
+    """Log out of every session of the user, on every device (POST only).
+
+    Bumps the user's session version (:func:`~oakling.auth.logout_all`),
+    committed with the request: every other session of the user, signed
+    cookies included, is anonymous at its next request. API tokens keep
+    working. An anonymous request is only redirected.
+    """
+    await logout_all(request, db)
+    return RedirectResponse(_auth(request).logout_redirect_url, status_code=303)
+
+
+@never_cache
 async def signup_view(request: Request, db: AsyncSession) -> Response:
     """Show the sign-up form (GET) or create the account and log it in (POST).
 
@@ -257,6 +277,7 @@ async def _set_new_password(db: AsyncSession, user: Any, new1: str, new2: str) -
     return []
 
 
+@never_cache
 @login_required
 async def password_change_view(request: Request, db: AsyncSession) -> Response:
     """Change the logged-in user's password; other sessions are logged out."""
@@ -321,6 +342,7 @@ async def _deliver(
         logger.exception("could not send the password reset mail")
 
 
+@never_cache
 async def password_reset_view(
     request: Request, db: AsyncSession, background: BackgroundTasks
 ) -> Response:
@@ -375,6 +397,7 @@ async def password_reset_view(
     return sent
 
 
+@never_cache
 async def password_reset_sent_view(request: Request) -> Response:
     """Say that a link was sent if the address has an account."""
     return _render(request, "auth/password_reset_sent.html", {})
@@ -396,6 +419,7 @@ async def _user_for_token(request: Request, db: AsyncSession, token: str) -> Any
     return user
 
 
+@never_cache
 async def password_reset_confirm_view(request: Request, token: str, db: AsyncSession) -> Response:
     """Check the link from the mail, then move the token out of the URL."""
     if len(token) > 512 or await _user_for_token(request, db, token) is None:
@@ -406,6 +430,7 @@ async def password_reset_confirm_view(request: Request, token: str, db: AsyncSes
     return RedirectResponse(request.app.url_path_for("auth:password_reset_set"), 302)
 
 
+@never_cache
 async def password_reset_set_view(request: Request, db: AsyncSession) -> Response:
     """Choose a new password (GET form, POST); the link then stops working."""
     token = request.session.get(_RESET_SESSION_KEY)
@@ -430,6 +455,7 @@ def build_router(auth: Auth) -> Router:
     both = ["GET", "POST"]
     router.add_route("/login", login_view, both, name="login")
     router.add_route("/logout", logout_view, ["POST"], name="logout")
+    router.add_route("/logout/all", logout_all_view, ["POST"], name="logout_all")
     if auth.signup:
         router.add_route("/signup", signup_view, both, name="signup")
     router.add_route("/password/change", password_change_view, both, name="password_change")

@@ -115,7 +115,9 @@ class SignedCookieBackend:
     Key rotation: cookies signed with a key of ``SECRET_KEY_FALLBACKS`` are
     accepted; every cookie set is signed with ``SECRET_KEY`` only (Django's
     rule). Such a session cannot be revoked before it expires: use a
-    server-side backend when logout must end every copy of a session.
+    server-side backend when logout must end every copy of a session. (With
+    the auth battery, ``oakling.auth.logout_all`` still ends every login of
+    a user, through the per-user session version the auth hash carries.)
 
     Args:
         secret_key: The signing key; default ``settings.SECRET_KEY``.

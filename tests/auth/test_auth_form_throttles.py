@@ -183,7 +183,7 @@ def test_twenty_first_reset_from_one_ip_is_refused(make_app: Any, add_user: Any)
         assert 3590 <= int(refused.headers["retry-after"]) <= 3600
         assert RESET_REFUSED in refused.text
         assert 'name="email" value="ann@example.com"' in refused.text  # the form, filled in
-        assert refused.headers["cache-control"] == "no-store"
+        assert refused.headers["cache-control"] == "no-cache, no-store, must-revalidate, private"
         assert outbox == []
         # Refused requests do not extend the wait.
         assert _reset(client, "ann@example.com", "203.0.113.7").status_code == 429

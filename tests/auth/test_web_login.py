@@ -52,7 +52,7 @@ def test_login_sets_the_user_and_changes_the_session_id(make_app: Any, add_user:
         form = client.get("/auth/login")
         assert form.status_code == 200
         assert 'name="password"' in form.text
-        assert form.headers["cache-control"] == "no-store"
+        assert form.headers["cache-control"] == "no-cache, no-store, must-revalidate, private"
         client.cookies.set("session", "planted-by-attacker", domain="testserver.local")
         before = client.cookies.get("session")
         assert before == "planted-by-attacker"

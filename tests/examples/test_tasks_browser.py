@@ -195,7 +195,7 @@ def test_sign_up_add_toggle_delete_live_updates_and_log_out(
 
     sign_up(page, server, "ann")
     # Log out, then in again through the login form.
-    page.click("button:has-text('Log out')")
+    page.click("button:text-is('Log out')")
     expect(page).to_have_url(re.compile(r"/auth/login\?next=%2F$"))
     expect(page.locator("#username")).to_have_count(0)
     log_in(page, "ann")
@@ -259,7 +259,7 @@ def test_sign_up_add_toggle_delete_live_updates_and_log_out(
     expect(titles).to_have_count(2)
 
     # Log out: the list is out of reach again.
-    page.click("button:has-text('Log out')")
+    page.click("button:text-is('Log out')")
     page.goto(server.url + "/")
     expect(page).to_have_url(re.compile(r"/auth/login\?next=%2F$"))
 
@@ -322,6 +322,28 @@ def test_two_tabs_see_each_others_changes(server: DemoServer, browser: Any) -> N
     second.click("#task-1 .toggle")
     expect(first.locator("#task-1")).to_have_class(re.compile(r"\bcompleted\b"))
     context.close()
+
+
+def test_log_out_everywhere_ends_the_other_browsers_session(
+    server: DemoServer, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    laptop_context, phone_context = browser.new_context(), browser.new_context()
+    laptop, phone = laptop_context.new_page(), phone_context.new_page()
+    sign_up(laptop, server, "ann")
+    phone.goto(server.url + "/")
+    log_in(phone, "ann")
+    expect(phone.locator("#username")).to_have_text("ann")
+    # The phone's cookie, copied by someone before the logout.
+    copied = {cookie["name"]: cookie["value"] for cookie in phone_context.cookies()}
+    laptop.click("button:text-is('Log out everywhere')")
+    expect(laptop).to_have_url(re.compile(r"/auth/login\?next=%2F$"))
+    phone.reload()
+    expect(phone).to_have_url(re.compile(r"/auth/login\?next=%2F$"))
+    assert httpx.get(server.url + "/api/tasks", cookies=copied).status_code == 401
+    for context in (laptop_context, phone_context):
+        context.close()
 
 
 def test_ctrl_c_stops_the_demo_while_a_page_listens(server: DemoServer) -> None:

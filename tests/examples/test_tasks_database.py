@@ -4,7 +4,8 @@ PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306) are real services;
 when one is down its tests skip, except in CI (``CI=true`` or
 ``OAKLING_REQUIRE_SERVICES=1``) where they fail. The demo's table names are
 fixed (``tasks_task``, ``tasks_alembic_version``, and the auth battery's
-``auth_*`` tables its migrations create) and the ``test`` databases are
+``auth_*`` tables and the sessions battery's ``oakling_session`` that its
+migrations create) and the ``test`` databases are
 shared with other test runs, so a test on a server holds a named lock for
 its duration and drops the demo's tables before and after.
 """
@@ -40,9 +41,10 @@ DEMO_TABLES = (
     "auth_user",
     "auth_group",
     "auth_permission",
+    "oakling_session",
     VERSION_TABLE,
 )
-LATEST = "0002_add_users_and_task_owners"
+LATEST = "0003_sessions_and_versions"
 LOCK_NAME = "oakling-tasks-demo-tests"
 
 
@@ -124,7 +126,7 @@ def test_first_start_creates_and_migrates_the_sqlite_file_in_the_current_folder(
         client.post("/api/tasks", json={"title": "Survive a restart", "completed": True})
         client.post("/api/tasks", json={"title": "Deleted"})
         client.delete("/api/tasks/2")
-    assert sqlite_tables(path) == set(DEMO_TABLES)  # no "alembic_version", no session table
+    assert sqlite_tables(path) == set(DEMO_TABLES)  # no "alembic_version"
     with sqlite3.connect(path) as connection:
         assert connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall() == [
             (LATEST,)
@@ -256,3 +258,42 @@ def test_api_crud_on_every_backend(database_url: str) -> None:
     with TestClient(create_app(database_url)) as client:
         login(client, "ann")
         assert client.get("/api/tasks").json() == [second]
+
+
+def test_users_from_before_0003_keep_their_tasks_and_log_in(database_url: str) -> None:
+    """Upgrading: 0003 adds the session table and gives existing users version 0."""
+    from oakling.auth.hashers import make_password
+    from tests.examples.accounts import PASSWORD
+
+    database = Database(database_url)
+    try:
+        migrate_database(database, "0002_add_users_and_task_owners")
+        with database.sync_engine().begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO auth_user (username, username_key, email, password, is_active,"
+                    " is_staff, is_superuser, date_joined) VALUES ('ann', 'ann', '', :password,"
+                    " :yes, :no, :no, :joined)"
+                ),
+                {
+                    "password": make_password(PASSWORD),
+                    "yes": True,
+                    "no": False,
+                    "joined": "2026-11-30 10:00:00",
+                },
+            )
+            connection.execute(
+                text("INSERT INTO tasks_task (title, completed, owner_id) VALUES ('Kept', :no, 1)"),
+                {"no": False},
+            )
+        assert "oakling_session" not in inspect(database.sync_engine()).get_table_names()
+        migrate_database(database)
+        with database.sync_engine().connect() as connection:
+            versions = connection.execute(text("SELECT session_version FROM auth_user")).all()
+        assert [tuple(row) for row in versions] == [(0,)]
+        assert "oakling_session" in inspect(database.sync_engine()).get_table_names()
+    finally:
+        database.sync_engine().dispose()
+    with TestClient(create_app(database_url), follow_redirects=False) as client:
+        assert login(client, "ann").status_code == 303
+        assert [task["title"] for task in client.get("/api/tasks").json()] == ["Kept"]
