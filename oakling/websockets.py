@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import msgspec
 
+from oakling._shutdown import shutdown_future
 from oakling.exceptions import WebSocketDisconnect, WebSocketException
 from oakling.requests import JSON_ERRORS, HTTPConnection, json_error_message
 from oakling.types import Message, Receive, Scope, Send
@@ -29,6 +32,12 @@ class WebSocket(HTTPConnection):
     Receiving after the peer closed raises :class:`WebSocketDisconnect` with
     its close code. Messages are text (``str``) or binary (``bytes``); JSON
     helpers encode with msgspec.
+
+    When the server begins to shut down (SIGTERM, or ``lifespan.shutdown``),
+    a pending or later :meth:`receive` or :meth:`send` closes the connection
+    with 1001 "Going Away" (RFC 6455 section 7.4.1) and raises
+    :class:`WebSocketDisconnect` (code 1001), so an open socket does not hold
+    the server's graceful shutdown.
     """
 
     __slots__ = ("_receive", "_send", "application_state", "client_state")
@@ -49,7 +58,20 @@ class WebSocket(HTTPConnection):
         """
         if self.client_state is WebSocketState.DISCONNECTED:
             raise RuntimeError("the WebSocket is closed; receive() called after a disconnect")
-        message = await self._receive()
+        stopping = shutdown_future()
+        if stopping.done():
+            await self._going_away()
+        # PERF: one task per message, the price of racing the shutdown signal;
+        # the ASGI receive has no other way to be interrupted without loss.
+        receiving = asyncio.ensure_future(self._receive())
+        try:
+            await asyncio.wait((receiving, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not receiving.done():
+                receiving.cancel()
+        if not receiving.done() or receiving.cancelled():
+            await self._going_away()
+        message = receiving.result()
         kind = message["type"]
         if kind == "websocket.connect":
             return message
@@ -63,9 +85,27 @@ class WebSocket(HTTPConnection):
         """Send a raw ASGI message."""
         if self.application_state is WebSocketState.DISCONNECTED:
             raise RuntimeError("cannot send on a closed WebSocket")
+        if message["type"] == "websocket.send" and shutdown_future().done():
+            await self._going_away()
         if message["type"] == "websocket.close":
             self.application_state = WebSocketState.DISCONNECTED
         await self._send(message)
+
+    async def _going_away(self) -> None:
+        """Close with 1001 (the server is stopping) and raise WebSocketDisconnect.
+
+        Raises:
+            WebSocketDisconnect: Always, with code 1001.
+        """
+        if self.application_state is not WebSocketState.DISCONNECTED:
+            self.application_state = WebSocketState.DISCONNECTED
+            # NOTE: the peer may be gone already; the close is best effort.
+            with contextlib.suppress(OSError, RuntimeError):
+                await self._send(
+                    {"type": "websocket.close", "code": 1001, "reason": "server shutting down"}
+                )
+        self.client_state = WebSocketState.DISCONNECTED
+        raise WebSocketDisconnect(1001, "server shutting down")
 
     async def accept(
         self, subprotocol: str | None = None, headers: Iterable[tuple[bytes, bytes]] | None = None
