@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
+import weakref
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -40,7 +42,7 @@ class WebSocket(HTTPConnection):
     the server's graceful shutdown.
     """
 
-    __slots__ = ("_receive", "_send", "application_state", "client_state")
+    __slots__ = ("__weakref__", "_receive", "_send", "application_state", "client_state")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         super().__init__(scope)
@@ -77,19 +79,33 @@ class WebSocket(HTTPConnection):
             return message
         if kind == "websocket.disconnect":
             self.client_state = WebSocketState.DISCONNECTED
+            _open.discard(self)
             raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
         self.client_state = WebSocketState.CONNECTED
         return message
 
     async def send(self, message: Message) -> None:
         """Send a raw ASGI message."""
-        if self.application_state is WebSocketState.DISCONNECTED:
-            raise RuntimeError("cannot send on a closed WebSocket")
         if message["type"] == "websocket.send" and shutdown_future().done():
             await self._going_away()
+        if self.application_state is WebSocketState.DISCONNECTED:
+            raise RuntimeError("cannot send on a closed WebSocket")
         if message["type"] == "websocket.close":
             self.application_state = WebSocketState.DISCONNECTED
+            _open.discard(self)
         await self._send(message)
+
+    async def _close_going_away(self) -> None:
+        """Send the 1001 close once (the server is stopping); best effort."""
+        _open.discard(self)
+        if self.application_state is WebSocketState.DISCONNECTED:
+            return
+        self.application_state = WebSocketState.DISCONNECTED
+        # NOTE: the peer may be gone already.
+        with contextlib.suppress(OSError, RuntimeError):
+            await self._send(
+                {"type": "websocket.close", "code": 1001, "reason": "server shutting down"}
+            )
 
     async def _going_away(self) -> None:
         """Close with 1001 (the server is stopping) and raise WebSocketDisconnect.
@@ -97,13 +113,7 @@ class WebSocket(HTTPConnection):
         Raises:
             WebSocketDisconnect: Always, with code 1001.
         """
-        if self.application_state is not WebSocketState.DISCONNECTED:
-            self.application_state = WebSocketState.DISCONNECTED
-            # NOTE: the peer may be gone already; the close is best effort.
-            with contextlib.suppress(OSError, RuntimeError):
-                await self._send(
-                    {"type": "websocket.close", "code": 1001, "reason": "server shutting down"}
-                )
+        await self._close_going_away()
         self.client_state = WebSocketState.DISCONNECTED
         raise WebSocketDisconnect(1001, "server shutting down")
 
@@ -118,6 +128,7 @@ class WebSocket(HTTPConnection):
             message["headers"] = list(headers)
         await self.send(message)
         self.application_state = WebSocketState.CONNECTED
+        _watch(self)
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Close with an RFC 6455 code (1000 normal, 1008 policy, 1011 error)."""
@@ -194,3 +205,35 @@ class WebSocket(HTTPConnection):
                 yield await self.receive_json()
         except WebSocketDisconnect:
             return
+
+
+# NOTE: the accepted, still open WebSockets of this process. A handler that
+# awaits something else than receive() or send() (a sleep, a queue) would
+# not see the shutdown until the server closes the socket itself (uvicorn:
+# 1012, granian: no close frame), so the shutdown closes each one with 1001
+# at once. Weak references: a WebSocket is forgotten when dropped.
+_open: weakref.WeakSet[WebSocket] = weakref.WeakSet()
+_watched: asyncio.Future[None] | None = None
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _watch(websocket: WebSocket) -> None:
+    """Have ``websocket`` closed with 1001 when shutdown begins."""
+    global _open, _watched
+    stopping = shutdown_future()
+    if stopping is not _watched:
+        # NOTE: a new event loop (a test client's) gets its own set, so one
+        # loop's shutdown never touches another loop's sockets.
+        _open = weakref.WeakSet()
+        stopping.add_done_callback(functools.partial(_close_open_websockets, _open))
+        _watched = stopping
+    _open.add(websocket)
+
+
+def _close_open_websockets(
+    websockets: weakref.WeakSet[WebSocket], stopping: asyncio.Future[None]
+) -> None:
+    for websocket in list(websockets):
+        task = asyncio.ensure_future(websocket._close_going_away())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
