@@ -8,9 +8,11 @@ factory in it); with no argument, ``OAKLING_APP`` or the first of
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +218,34 @@ def _uvicorn_options(
     }
 
 
+@contextlib.contextmanager
+def _exit_zero_after_graceful_shutdown() -> Iterator[None]:
+    """Exit with status 0 when uvicorn re-raises the signal it stopped on.
+
+    Since 0.29 ("cooperative signal handling", encode/uvicorn#1600), uvicorn
+    restores the handlers it found and raises the captured SIGTERM/SIGINT
+    again once its graceful shutdown has finished, so with the default
+    handlers the process dies by that signal (status 143, or 130 with a
+    traceback) although every hook ran. The handlers found are these.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _handler(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 @main.command()
 @click.argument("app", required=False)
 @_server_options
@@ -248,12 +278,14 @@ def run(
         os.environ["OAKLING_DEBUG"] = "1"
     target = app or os.environ.get("OAKLING_APP")
     loaded = load_app(target)
-    if reload or workers > 1:
-        # NOTE: uvicorn needs an import string to reload or fork workers.
-        import_string = _import_string(target, loaded)
-        uvicorn.run(import_string, reload=reload, workers=None if reload else workers, **options)
-    else:
-        uvicorn.run(loaded, **options)
+    with _exit_zero_after_graceful_shutdown():
+        if reload or workers > 1:
+            # NOTE: uvicorn needs an import string to reload or fork workers.
+            import_string = _import_string(target, loaded)
+            workers_option = None if reload else workers
+            uvicorn.run(import_string, reload=reload, workers=workers_option, **options)
+        else:
+            uvicorn.run(loaded, **options)
 
 
 def _import_string(target: str | None, app: Any) -> str:
@@ -350,7 +382,8 @@ def demo(**server: Any) -> None:
     )
     # NOTE: the page's event stream ends at Ctrl+C/SIGTERM (oakling._shutdown),
     # so the graceful timeout only bounds ordinary in-flight requests.
-    uvicorn.run(create_app(), **options)
+    with _exit_zero_after_graceful_shutdown():
+        uvicorn.run(create_app(), **options)
 
 
 if __name__ == "__main__":  # pragma: no cover

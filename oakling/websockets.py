@@ -7,7 +7,7 @@ import contextlib
 import enum
 import functools
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any
 
 import msgspec
@@ -42,7 +42,14 @@ class WebSocket(HTTPConnection):
     the server's graceful shutdown.
     """
 
-    __slots__ = ("__weakref__", "_receive", "_send", "application_state", "client_state")
+    __slots__ = (
+        "__weakref__",
+        "_closing",
+        "_receive",
+        "_send",
+        "application_state",
+        "client_state",
+    )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         super().__init__(scope)
@@ -50,6 +57,7 @@ class WebSocket(HTTPConnection):
         self._send = send
         self.client_state = WebSocketState.CONNECTING
         self.application_state = WebSocketState.CONNECTING
+        self._closing: asyncio.Task[None] | None = None
 
     async def receive(self) -> Message:
         """Return the next raw ASGI message.
@@ -68,11 +76,13 @@ class WebSocket(HTTPConnection):
         receiving = asyncio.ensure_future(self._receive())
         try:
             await asyncio.wait((receiving, stopping), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not receiving.done():
-                receiving.cancel()
-        if not receiving.done() or receiving.cancelled():
-            await self._going_away()
+        except BaseException:
+            receiving.cancel()
+            raise
+        if not receiving.done():
+            # NOTE: the pending receive is cancelled only once the 1001 close
+            # is out: granian answers a cancelled receive with a bare close.
+            await self._going_away(receiving)
         message = receiving.result()
         kind = message["type"]
         if kind == "websocket.connect":
@@ -95,25 +105,47 @@ class WebSocket(HTTPConnection):
             _open.discard(self)
         await self._send(message)
 
-    async def _close_going_away(self) -> None:
-        """Send the 1001 close once (the server is stopping); best effort."""
+    def _start_going_away(self) -> Awaitable[Any] | None:
+        """Start the 1001 close once (the server is stopping).
+
+        Returns:
+            The server's pending send to await, or None when already closed.
+        """
         _open.discard(self)
         if self.application_state is WebSocketState.DISCONNECTED:
-            return
+            return None
         self.application_state = WebSocketState.DISCONNECTED
-        # NOTE: the peer may be gone already.
-        with contextlib.suppress(OSError, RuntimeError):
-            await self._send(
-                {"type": "websocket.close", "code": 1001, "reason": "server shutting down"}
-            )
+        # NOTE: called, not awaited, at once: granian starts its send on the
+        # call, before its own shutdown drops the socket without a 1001.
+        return self._send(
+            {"type": "websocket.close", "code": 1001, "reason": "server shutting down"}
+        )
 
-    async def _going_away(self) -> None:
+    async def _close_going_away(self) -> None:
+        """Send the 1001 close once; best effort (the peer may be gone)."""
+        with contextlib.suppress(OSError, RuntimeError):
+            pending = self._start_going_away()
+            if pending is not None:
+                await pending
+
+    async def _going_away(self, receiving: asyncio.Future[Message] | None = None) -> None:
         """Close with 1001 (the server is stopping) and raise WebSocketDisconnect.
+
+        Args:
+            receiving: A pending receive, cancelled once the close is sent.
 
         Raises:
             WebSocketDisconnect: Always, with code 1001.
         """
-        await self._close_going_away()
+        try:
+            closing = self._closing
+            if closing is not None:
+                await asyncio.wait((closing,), timeout=_CLOSE_WAIT)
+            else:
+                await self._close_going_away()
+        finally:
+            if receiving is not None:
+                receiving.cancel()
         self.client_state = WebSocketState.DISCONNECTED
         raise WebSocketDisconnect(1001, "server shutting down")
 
@@ -215,6 +247,7 @@ class WebSocket(HTTPConnection):
 _open: weakref.WeakSet[WebSocket] = weakref.WeakSet()
 _watched: asyncio.Future[None] | None = None
 _closing: set[asyncio.Task[None]] = set()
+_CLOSE_WAIT = 1.0  # seconds a handler waits for its 1001 close to be sent
 
 
 def _watch(websocket: WebSocket) -> None:
@@ -234,6 +267,17 @@ def _close_open_websockets(
     websockets: weakref.WeakSet[WebSocket], stopping: asyncio.Future[None]
 ) -> None:
     for websocket in list(websockets):
-        task = asyncio.ensure_future(websocket._close_going_away())
-        _closing.add(task)
-        task.add_done_callback(_closing.discard)
+        try:
+            pending = websocket._start_going_away()
+        except (OSError, RuntimeError):
+            continue
+        if pending is not None:
+            task = asyncio.ensure_future(_quietly(pending))
+            websocket._closing = task
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+
+async def _quietly(pending: Awaitable[Any]) -> None:
+    with contextlib.suppress(OSError, RuntimeError):
+        await pending

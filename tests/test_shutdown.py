@@ -10,6 +10,7 @@ flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -20,6 +21,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -110,6 +112,17 @@ def _command(server: str, port: int) -> list[str]:
             "--header-timeout",
             "1",
         ]
+    if server == "uvicorn-bare":
+        return [
+            str(BIN / "uvicorn"),
+            "sdapp:app",
+            "--port",
+            str(port),
+            "--timeout-graceful-shutdown",
+            str(GRACE),
+            "--http",
+            "oakling.server:HttpToolsProtocol",
+        ]
     if server == "granian":
         return [
             str(BIN / "granian"),
@@ -136,13 +149,13 @@ def _command(server: str, port: int) -> list[str]:
     ]
 
 
-# NOTE: the exit status after a clean SIGTERM shutdown. uvicorn >= 0.29
-# re-raises the captured signal once it has shut down (its documented
-# behaviour, so a supervisor sees "terminated by SIGTERM"); granian and
-# gunicorn's arbiter exit 0.
-CLEAN_EXIT = {"uvicorn": -signal.SIGTERM, "granian": 0, "gunicorn": 0}
-SERVERS = ["uvicorn", "granian", "gunicorn"]
-PORTS = {"uvicorn": 18021, "granian": 18022, "gunicorn": 18023}
+# NOTE: the exit status after a clean SIGTERM shutdown: 0 on each. uvicorn
+# >= 0.29 re-raises the captured signal once it has shut down (changelog:
+# "cooperative signal handling", #1600), so bare `uvicorn` dies by SIGTERM
+# (-15 here, 143 in a shell); `oakling run` turns that into exit 0.
+CLEAN_EXIT = {"uvicorn": 0, "uvicorn-bare": -signal.SIGTERM, "granian": 0, "gunicorn": 0}
+SERVERS = list(CLEAN_EXIT)
+PORTS = {"uvicorn": 18021, "uvicorn-bare": 18024, "granian": 18022, "gunicorn": 18023}
 
 
 class Served:
@@ -187,28 +200,41 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
         "DB_URL": f"sqlite:///{tmp_path / 'rows.db'}",
         "MARKER": str(tmp_path / "marker"),
         "PYTHONPATH": str(tmp_path),
-        "OAKLING_HEADER_TIMEOUT": "1",  # gunicorn: the worker reads it
+        "OAKLING_HEADER_TIMEOUT": "1",  # what uvicorn-bare's and gunicorn's workers read
     }
+    log = (tmp_path / "server.log").open("wb")
+    # NOTE: a session of its own, so teardown also kills granian's and
+    # gunicorn's worker processes, not only their parent.
     process = subprocess.Popen(
         _command(server, port),
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         _wait_port(port, process)
         yield Served(process, port, tmp_path)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+        log.close()
+        # NOTE: the server's own account, shown by pytest when a test fails.
+        print((tmp_path / "server.log").read_text(errors="replace")[-3000:])
 
 
 async def _sigterm_scenario(served: Served) -> dict[str, object]:
+    async with (
+        connect(f"ws://127.0.0.1:{served.port}/ws") as echo,
+        connect(f"ws://127.0.0.1:{served.port}/feed") as feed,
+    ):
+        return await _sigterm_with(served, echo, feed)
+
+
+async def _sigterm_with(served: Served, echo: Any, feed: Any) -> dict[str, object]:
     base = f"http://127.0.0.1:{served.port}"
-    echo = await connect(f"ws://127.0.0.1:{served.port}/ws")
-    feed = await connect(f"ws://127.0.0.1:{served.port}/feed")
     await echo.send("hi")
     assert await echo.recv() == "hi"
     assert await feed.recv() == "tick"
