@@ -12,7 +12,7 @@ with one worker pinned to core 0 and wrk on core 1, under:
 Each round runs every server once (A/B interleaved, as the machine is
 shared); the report gives the median requests/s over the rounds::
 
-    .venv/bin/python -m bench.header_limits --rounds 3 --duration 10
+    .venv/bin/python -m bench.header_limits --rounds 5 --duration 5
 """
 
 from __future__ import annotations
@@ -94,13 +94,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--port", type=int, default=18050)
+    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated")
     args = parser.parse_args()
+    names = [name for name in args.servers.split(",") if name]
     results: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="oakling-hl-") as tmp:
         folder = Path(tmp)
         (folder / "hlapp.py").write_text(textwrap.dedent(APP))
         for number in range(args.rounds):
-            for name in SERVERS:
+            for name in names:
                 server = _start(name, args.port, folder)
                 try:
                     for test in ("plaintext", "json"):
@@ -115,7 +117,7 @@ def main() -> None:
                     os.kill(server.pid, signal.SIGTERM)
                     server.wait(10)
     print("\n| server | plaintext req/s | json req/s |\n| --- | ---: | ---: |")
-    for name in SERVERS:
+    for name in names:
         cells = [statistics.median(results[(name, test)]) for test in ("plaintext", "json")]
         print(f"| {name} | {cells[0]:.0f} | {cells[1]:.0f} |")
 

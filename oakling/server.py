@@ -115,28 +115,33 @@ class HttpToolsProtocol(_UvicornHttpTools):
         self._head_timeout = limits.timeout
         self._in_head = True
         self._head_bytes = 0
-        self._header_count = 0
+        self._head_started = 0.0
         self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the connection; the client has the head timeout to send a request."""
         super().connection_made(transport)
         # SECURITY: a connection that never sends a byte is closed too.
-        self._arm_head_timer()
+        # PERF: one timer per connection, re-armed when it fires, instead of
+        # one per request: a request only stores when its head began.
+        self._head_started = self.loop.time()
+        self._head_timer = self.loop.call_later(self._head_timeout, self._check_head)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the connection and its head timer."""
-        self._cancel_head_timer()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        """Feed the parser, refusing a head past the size or count limit."""
+        """Feed the parser, refusing a head past the size limit."""
         if self._in_head:
+            if not self._head_bytes:
+                self._head_started = self.loop.time()
             self._head_bytes += len(data)
-            if self._head_timer is None:
-                self._arm_head_timer()
-        # NOTE: _HeadTooLarge from on_header reaches uvicorn as a parser
-        # error, answered by send_400_response below.
+        # NOTE: _HeadTooLarge from on_headers_complete reaches uvicorn as a
+        # parser error, answered by send_400_response below.
         super().data_received(data)
         if self._in_head and self._head_bytes > self._max_head_bytes:
             # SECURITY: the parser holds what it was fed; stop before the next read.
@@ -144,33 +149,22 @@ class HttpToolsProtocol(_UvicornHttpTools):
 
     def send_400_response(self, msg: str) -> None:
         """Answer a parse error: 431 when it was the header count, else uvicorn's 400."""
-        if self._header_count > self._max_header_count:
+        if self.headers is not None and len(self.headers) > self._max_header_count:
             self._refuse(431, "Request Header Fields Too Large")
             return
         super().send_400_response(msg)
 
-    def on_message_begin(self) -> None:
-        """Start a request: count its header fields from zero."""
-        self._header_count = 0
-        super().on_message_begin()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        """Take one header field, refusing one past the count limit.
+    def on_headers_complete(self) -> None:
+        """End the head, refusing one with too many fields, then run the request.
 
         Raises:
             _HeadTooLarge: Past ``OAKLING_MAX_HEADERS`` fields (the parser
                 reports it as an error, answered with 431).
         """
-        self._header_count += 1
-        if self._header_count > self._max_header_count:
-            raise _HeadTooLarge
-        super().on_header(name, value)
-
-    def on_headers_complete(self) -> None:
-        """End the head: stop its timer and byte count, then run the request."""
         self._in_head = False
         self._head_bytes = 0
-        self._cancel_head_timer()
+        if len(self.headers) > self._max_header_count:
+            raise _HeadTooLarge
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -178,30 +172,32 @@ class HttpToolsProtocol(_UvicornHttpTools):
         self._in_head = True
         super().on_message_complete()
 
-    def _arm_head_timer(self) -> None:
-        self._cancel_head_timer()
-        self._head_timer = self.loop.call_later(self._head_timeout, self._head_timed_out)
+    def _check_head(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        delay = self._head_timeout
+        # NOTE: a head counts once a byte of it came, or from the connection
+        # when no request came yet; idle keep-alive is uvicorn's own timeout.
+        if self._in_head and (self._head_bytes or self.cycle is None):
+            remaining = self._head_started + self._head_timeout - self.loop.time()
+            running = self.cycle is not None and not self.cycle.response_complete
+            if remaining <= 0 and not running:
+                if self._head_bytes:
+                    self._refuse(408, "Request Timeout")
+                else:
+                    # NOTE: nothing of a request came (an idle or preconnected
+                    # socket): close without an answer, as nginx does.
+                    self.transport.close()
+                return
+            # NOTE: bytes pipelined behind a running response (a stream) wait for it.
+            delay = self._head_timeout if running else max(remaining, 0.05)
+        self._head_timer = self.loop.call_later(delay, self._check_head)
 
-    def _cancel_head_timer(self) -> None:
+    def _refuse(self, status: int, reason: str) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if not self._in_head or self.transport.is_closing():
-            return
-        if self.cycle is not None and not self.cycle.response_complete:
-            return  # NOTE: a response is still being sent; pipelined bytes wait for it.
-        if self._head_bytes:
-            self._refuse(408, "Request Timeout")
-        else:
-            # NOTE: nothing of a request came (an idle or preconnected
-            # socket): close without an answer, as nginx does.
-            self.transport.close()
-
-    def _refuse(self, status: int, reason: str) -> None:
-        self._cancel_head_timer()
         if self.transport.is_closing():
             return
         body = reason.encode("ascii")
