@@ -10,7 +10,9 @@ with one worker pinned to core 0 and wrk on core 1, under:
 - ``granian``: ``--interface asgi`` with its default limits.
 
 Each round runs every server once (A/B interleaved, as the machine is
-shared); the report gives the median requests/s over the rounds::
+shared); the report gives the median requests/s over the rounds, and the
+median CPU time the server process (and its workers) spent per request,
+which other load on the machine disturbs far less than requests/s::
 
     .venv/bin/python -m bench.header_limits --rounds 5 --duration 5
 """
@@ -18,6 +20,7 @@ shared); the report gives the median requests/s over the rounds::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -28,6 +31,8 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+import psutil
 
 from bench.tfb.load import run_wrk
 
@@ -86,6 +91,17 @@ def _start(name: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"{name} did not start")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """Return the user+system CPU seconds of ``pid`` and its live children."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def main() -> None:
     """Run the rounds and print a Markdown table of median requests/s."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -98,6 +114,7 @@ def main() -> None:
     args = parser.parse_args()
     names = [name for name in args.servers.split(",") if name]
     results: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="oakling-hl-") as tmp:
         folder = Path(tmp)
         (folder / "hlapp.py").write_text(textwrap.dedent(APP))
@@ -108,18 +125,30 @@ def main() -> None:
                     for test in ("plaintext", "json"):
                         url = f"http://127.0.0.1:{args.port}/{test}"
                         run_wrk(url, test, duration=args.warmup, connections=args.connections)
+                        cpu_before = _cpu_seconds(server.pid)
                         measured = run_wrk(
                             url, test, duration=args.duration, connections=args.connections
                         )
+                        cpu_us = (_cpu_seconds(server.pid) - cpu_before) / measured.requests * 1e6
                         results.setdefault((name, test), []).append(measured.requests_per_s)
-                        print(f"round {number + 1} {name} {test}: {measured.requests_per_s:.0f}")
+                        cpu.setdefault((name, test), []).append(cpu_us)
+                        print(
+                            f"round {number + 1} {name} {test}: "
+                            f"{measured.requests_per_s:.0f} req/s, {cpu_us:.1f} us CPU/request"
+                        )
                 finally:
                     os.kill(server.pid, signal.SIGTERM)
                     server.wait(10)
-    print("\n| server | plaintext req/s | json req/s |\n| --- | ---: | ---: |")
+    print(
+        "\n| server | plaintext req/s | plaintext CPU us/req | json req/s | json CPU us/req |"
+        "\n| --- | ---: | ---: | ---: | ---: |"
+    )
     for name in names:
-        cells = [statistics.median(results[(name, test)]) for test in ("plaintext", "json")]
-        print(f"| {name} | {cells[0]:.0f} | {cells[1]:.0f} |")
+        cells = []
+        for test in ("plaintext", "json"):
+            cells.append(f"{statistics.median(results[(name, test)]):.0f}")
+            cells.append(f"{statistics.median(cpu[(name, test)]):.1f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -356,3 +356,16 @@ def test_ordinary_requests_still_work_within_the_limits(served: Served) -> None:
             response = client.get("/plaintext", headers=headers)
             assert response.status_code == 200
             assert response.text == "Hello, World!"
+
+
+def test_silent_connection_is_closed_after_the_header_timeout(
+    served: Served, request: pytest.FixtureRequest
+) -> None:
+    if request.node.callspec.params["served"] == "granian":
+        # NOTE: measured with granian 2.8: --http1-header-read-timeout starts at
+        # the first byte; a connection that sends none was still open after 60 s.
+        pytest.xfail("granian does not time out a connection that sends nothing")
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # closed without an answer, as nginx does
+        assert time.monotonic() - started < 5  # header timeout 1 s
