@@ -31,9 +31,13 @@ gunicorn's ``--graceful-timeout``)::
 
     gunicorn -k oakling.server.UvicornWorker myproject.app:app
 
-Source: the limits are those of Node.js (``headersTimeout``,
-``maxHeaderSize``) and of nginx (``client_header_timeout``,
-``large_client_header_buffers``), in front of which no such guard is needed.
+The same bounds elsewhere: Node.js ``maxHeaderSize`` (16 KiB) and
+``headersTimeout`` (60 s); nginx ``large_client_header_buffers`` (4 x 8 KiB)
+and ``client_header_timeout`` (60 s); hyper, under granian, 100 fields.
+
+NOTE: this subclasses uvicorn's ``httptools_impl`` module, which is not a
+public API; ``tests/test_shutdown.py`` runs the limits against the installed
+uvicorn, so an upgrade that breaks them fails there.
 """
 
 from __future__ import annotations
