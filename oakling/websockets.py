@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import functools
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from oakling._shutdown import shutdown_future
 from oakling.exceptions import WebSocketDisconnect, WebSocketException
 from oakling.requests import JSON_ERRORS, HTTPConnection, json_error_message
 from oakling.types import Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    import asyncio
+
+# NOTE: asyncio and oakling._shutdown (which needs it) are imported where
+# used: `import oakling` stays free of asyncio (tests/test_public_api.py).
 
 __all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketState"]
 
@@ -68,6 +72,10 @@ class WebSocket(HTTPConnection):
         """
         if self.client_state is WebSocketState.DISCONNECTED:
             raise RuntimeError("the WebSocket is closed; receive() called after a disconnect")
+        import asyncio
+
+        from oakling._shutdown import shutdown_future
+
         stopping = shutdown_future()
         if stopping.done():
             await self._going_away()
@@ -96,6 +104,8 @@ class WebSocket(HTTPConnection):
 
     async def send(self, message: Message) -> None:
         """Send a raw ASGI message."""
+        from oakling._shutdown import shutdown_future
+
         if message["type"] == "websocket.send" and shutdown_future().done():
             await self._going_away()
         if self.application_state is WebSocketState.DISCONNECTED:
@@ -137,6 +147,8 @@ class WebSocket(HTTPConnection):
         Raises:
             WebSocketDisconnect: Always, with code 1001.
         """
+        import asyncio
+
         try:
             closing = self._closing
             if closing is not None:
@@ -252,6 +264,8 @@ _CLOSE_WAIT = 1.0  # seconds a handler waits for its 1001 close to be sent
 
 def _watch(websocket: WebSocket) -> None:
     """Have ``websocket`` closed with 1001 when shutdown begins."""
+    from oakling._shutdown import shutdown_future
+
     global _open, _watched
     stopping = shutdown_future()
     if stopping is not _watched:
@@ -266,6 +280,8 @@ def _watch(websocket: WebSocket) -> None:
 def _close_open_websockets(
     websockets: weakref.WeakSet[WebSocket], stopping: asyncio.Future[None]
 ) -> None:
+    import asyncio
+
     for websocket in list(websockets):
         try:
             pending = websocket._start_going_away()
