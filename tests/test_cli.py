@@ -144,14 +144,23 @@ def test_run_passes_server_limits_to_uvicorn(project, monkeypatch):
     assert seen["timeout_graceful_shutdown"] == 3.0
 
 
+HEAD_VARIABLES = ("OAKLING_MAX_HEADER_BYTES", "OAKLING_MAX_HEADERS", "OAKLING_HEADER_TIMEOUT")
+
+
 @pytest.fixture
-def head_env(monkeypatch: pytest.MonkeyPatch):
-    for name in ("OAKLING_MAX_HEADER_BYTES", "OAKLING_MAX_HEADERS", "OAKLING_HEADER_TIMEOUT"):
-        monkeypatch.delenv(name, raising=False)
-    yield
+def head_env():
+    import os
+
     from oakling.server import head_limits
 
-    monkeypatch.undo()
+    # NOTE: `oakling run` writes these into os.environ (for its workers);
+    # put back what was there so no later test's subprocess inherits them.
+    saved = {name: os.environ.pop(name, None) for name in HEAD_VARIABLES}
+    yield
+    for name, value in saved.items():
+        os.environ.pop(name, None)
+        if value is not None:
+            os.environ[name] = value
     head_limits(reload=True)
 
 

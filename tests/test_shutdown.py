@@ -95,6 +95,7 @@ async def feed(websocket: WebSocket):
 """
 
 BIN = Path(sys.executable).parent
+HEAD_VARIABLES = ("OAKLING_MAX_HEADER_BYTES", "OAKLING_MAX_HEADERS", "OAKLING_HEADER_TIMEOUT")
 GRACE = 8  # seconds: the configured graceful timeout of each server below
 
 
@@ -195,8 +196,9 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     server: str = request.param
     (tmp_path / "sdapp.py").write_text(textwrap.dedent(APP))
     port = PORTS[server]
+    inherited = {key: value for key, value in os.environ.items() if key not in HEAD_VARIABLES}
     env = {
-        **os.environ,
+        **inherited,
         "DB_URL": f"sqlite:///{tmp_path / 'rows.db'}",
         "MARKER": str(tmp_path / "marker"),
         "PYTHONPATH": str(tmp_path),
