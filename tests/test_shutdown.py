@@ -32,7 +32,7 @@ APP = """
 import asyncio, os
 from sqlalchemy import Integer
 from sqlalchemy.orm import Mapped, mapped_column
-from oakling import App, WebSocket
+from oakling import App, WebSocket, WebSocketDisconnect
 from oakling.db import AsyncSession, Database, Model
 from oakling.responses import EventSourceResponse, PlainTextResponse
 
@@ -79,19 +79,30 @@ async def events():
     return EventSourceResponse(forever())
 
 
+def left(name, ex):
+    with open(os.environ["MARKER"], "a") as out:
+        out.write(f"{name} got WebSocketDisconnect({ex.code})\\n")
+
+
 @app.websocket("/ws")
 async def echo(websocket: WebSocket):
     await websocket.accept()
-    async for text in websocket.iter_text():
-        await websocket.send_text(text)
+    try:
+        while True:  # waits in receive() at SIGTERM
+            await websocket.send_text(await websocket.receive_text())
+    except WebSocketDisconnect as ex:
+        left("echo", ex)
 
 
 @app.websocket("/feed")
 async def feed(websocket: WebSocket):
     await websocket.accept()
-    while True:  # never receives: the send must notice the shutdown
-        await websocket.send_text("tick")
-        await asyncio.sleep(0.2)
+    try:
+        while True:  # never receives: its next send() notices the shutdown
+            await websocket.send_text("tick")
+            await asyncio.sleep(0.2)
+    except WebSocketDisconnect as ex:
+        left("feed", ex)
 """
 
 BIN = Path(sys.executable).parent
@@ -300,7 +311,13 @@ def test_sigterm_ends_streams_and_keeps_acknowledged_writes(
     # In-flight writes finish: every one was acknowledged, and each is stored.
     assert acknowledged == set(range(10)), statuses
     assert acknowledged <= served.rows()
-    assert served.marker.read_text() == "shutdown hooks ran\n"
+    # Both handlers saw the shutdown as a 1001 disconnect, before the hooks ran.
+    lines = served.marker.read_text().splitlines()
+    assert sorted(lines[:2]) == [
+        "echo got WebSocketDisconnect(1001)",
+        "feed got WebSocketDisconnect(1001)",
+    ]
+    assert lines[2:] == ["shutdown hooks ran"]
     assert outcome["code"] == CLEAN_EXIT[server]
     seconds = outcome["seconds"]
     assert isinstance(seconds, float)
