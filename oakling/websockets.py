@@ -40,10 +40,10 @@ class WebSocket(HTTPConnection):
     helpers encode with msgspec.
 
     When the server begins to shut down (SIGTERM, or ``lifespan.shutdown``),
-    a pending or later :meth:`receive` or :meth:`send` closes the connection
-    with 1001 "Going Away" (RFC 6455 section 7.4.1) and raises
-    :class:`WebSocketDisconnect` (code 1001), so an open socket does not hold
-    the server's graceful shutdown.
+    every accepted connection is closed at once with 1001 "Going Away"
+    (RFC 6455 section 7.4.1); a pending or later :meth:`receive`, and a later
+    :meth:`send`, raise :class:`WebSocketDisconnect` with code 1001, so an
+    open socket does not hold the server's graceful shutdown.
     """
 
     __slots__ = (
