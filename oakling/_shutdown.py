@@ -50,7 +50,7 @@ def install_signal_hook() -> bool:
         previous = signal.getsignal(sig)
 
         def _handler(signum: int, frame: Any, previous: Any = previous) -> None:
-            loop.call_soon_threadsafe(begin_shutdown)
+            _begin_from_signal(loop)
             if callable(previous):
                 previous(signum, frame)
             elif previous == signal.SIG_DFL and signum == signal.SIGINT:
@@ -61,3 +61,22 @@ def install_signal_hook() -> bool:
         except (ValueError, OSError):  # pragma: no cover - not the main thread
             return False
     return True
+
+
+def _begin_from_signal(loop: asyncio.AbstractEventLoop) -> None:
+    """Begin shutdown from a signal handler, at once when it interrupts ``loop``.
+
+    Python runs signal handlers in the main thread, which is the loop's, so
+    while the loop runs the future can be completed right here, a loop
+    iteration before the server's own handler (granian's, registered with
+    ``loop.add_signal_handler``) reacts and drops open WebSockets without a
+    close frame. Otherwise the loop is woken as usual.
+    """
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop and not loop.is_closed():
+        begin_shutdown()
+    else:
+        loop.call_soon_threadsafe(begin_shutdown)

@@ -8,9 +8,11 @@ factory in it); with no argument, ``OAKLING_APP`` or the first of
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,10 +132,123 @@ def main() -> None:
     """Run and manage oakling apps."""
 
 
+def _server_options(func: Any) -> Any:
+    """Add the uvicorn options that ``run`` and ``demo`` share."""
+    options = [
+        click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind."),
+        click.option("--port", default=8000, show_default=True, type=int, help="Port to bind."),
+        click.option(
+            "--limit-concurrency",
+            default=None,
+            type=int,
+            help="Answer 503 beyond this many open connections and tasks (uvicorn's option).",
+        ),
+        click.option(
+            "--backlog", default=2048, show_default=True, type=int, help="Listen queue length."
+        ),
+        click.option(
+            "--timeout-graceful-shutdown",
+            "--graceful-timeout",
+            "graceful_timeout",
+            default=10.0,
+            show_default=True,
+            type=float,
+            help="Seconds to let in-flight requests finish on shutdown (streams end at once).",
+        ),
+        click.option(
+            "--max-header-bytes",
+            default=None,
+            type=click.IntRange(min=1024),
+            help="Largest request head (line + headers) in bytes; beyond it 431. [default: 65536]",
+        ),
+        click.option(
+            "--max-headers",
+            default=None,
+            type=click.IntRange(min=1),
+            help="Most header fields per request; beyond it 431.  [default: 100]",
+        ),
+        click.option(
+            "--header-timeout",
+            default=None,
+            type=click.FloatRange(min=0.1),
+            help="Seconds a client has to send a request head; then 408.  [default: 10]",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _uvicorn_options(
+    *,
+    host: str,
+    port: int,
+    limit_concurrency: int | None,
+    backlog: int,
+    graceful_timeout: float,
+    max_header_bytes: int | None,
+    max_headers: int | None,
+    header_timeout: float | None,
+) -> dict[str, Any]:
+    """Return ``uvicorn.run`` keywords for the shared server options.
+
+    The head limits travel in ``OAKLING_MAX_HEADER_BYTES``,
+    ``OAKLING_MAX_HEADERS`` and ``OAKLING_HEADER_TIMEOUT``, so uvicorn's
+    worker processes read them too (:mod:`oakling.server`).
+    """
+    from oakling.server import head_limits
+
+    for name, value in (
+        ("OAKLING_MAX_HEADER_BYTES", max_header_bytes),
+        ("OAKLING_MAX_HEADERS", max_headers),
+        ("OAKLING_HEADER_TIMEOUT", header_timeout),
+    ):
+        if value is not None:
+            os.environ[name] = str(value)
+    head_limits(reload=True)  # NOTE: fail here, not at the first connection.
+    return {
+        "host": host,
+        "port": port,
+        "timeout_graceful_shutdown": graceful_timeout,
+        "limit_concurrency": limit_concurrency,
+        "backlog": backlog,
+        # SECURITY: uvicorn's own httptools protocol bounds neither the size
+        # nor the read time of a request head (issue 9); this one does.
+        "http": "oakling.server:HttpToolsProtocol",
+    }
+
+
+@contextlib.contextmanager
+def _exit_zero_after_graceful_shutdown() -> Iterator[None]:
+    """Exit with status 0 when uvicorn re-raises the signal it stopped on.
+
+    Since 0.29 ("cooperative signal handling", encode/uvicorn#1600), uvicorn
+    restores the handlers it found and raises the captured SIGTERM/SIGINT
+    again once its graceful shutdown has finished, so with the default
+    handlers the process dies by that signal (status 143, or 130 with a
+    traceback) although every hook ran. The handlers found are these.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _handler(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 @main.command()
 @click.argument("app", required=False)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to bind.")
+@_server_options
 @click.option("--reload", is_flag=True, help="Restart when source files change (development).")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option("--debug", is_flag=True, help="Set OAKLING_DEBUG=1 (tracebacks in pages).")
@@ -144,58 +259,33 @@ def main() -> None:
     help="Trust X-Forwarded-Proto/For from --forwarded-allow-ips (behind a proxy).",
 )
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True)
-@click.option(
-    "--limit-concurrency",
-    default=None,
-    type=int,
-    help="Answer 503 beyond this many open connections and tasks (uvicorn's option).",
-)
-@click.option("--backlog", default=2048, show_default=True, type=int, help="Listen queue length.")
-@click.option(
-    "--timeout-graceful-shutdown",
-    "--graceful-timeout",
-    "graceful_timeout",
-    default=10.0,
-    show_default=True,
-    type=float,
-    help="Seconds to let open responses (event streams) finish on shutdown.",
-)
 def run(
     app: str | None,
-    host: str,
-    port: int,
     reload: bool,
     workers: int,
     debug: bool,
     proxy_headers: bool,
     forwarded_allow_ips: str,
-    limit_concurrency: int | None,
-    backlog: int,
-    graceful_timeout: float,
+    **server: Any,
 ) -> None:
     """Serve APP (module:attr) with uvicorn."""
     import uvicorn
 
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "proxy_headers": proxy_headers,
-        "forwarded_allow_ips": forwarded_allow_ips,
-        "timeout_graceful_shutdown": graceful_timeout,
-        "limit_concurrency": limit_concurrency,
-        "backlog": backlog,
-    }
-
+    options = _uvicorn_options(**server)
+    options["proxy_headers"] = proxy_headers
+    options["forwarded_allow_ips"] = forwarded_allow_ips
     if debug:
         os.environ["OAKLING_DEBUG"] = "1"
     target = app or os.environ.get("OAKLING_APP")
     loaded = load_app(target)
-    if reload or workers > 1:
-        # NOTE: uvicorn needs an import string to reload or fork workers.
-        import_string = _import_string(target, loaded)
-        uvicorn.run(import_string, reload=reload, workers=None if reload else workers, **options)
-    else:
-        uvicorn.run(loaded, **options)
+    with _exit_zero_after_graceful_shutdown():
+        if reload or workers > 1:
+            # NOTE: uvicorn needs an import string to reload or fork workers.
+            import_string = _import_string(target, loaded)
+            workers_option = None if reload else workers
+            uvicorn.run(import_string, reload=reload, workers=workers_option, **options)
+        else:
+            uvicorn.run(loaded, **options)
 
 
 def _import_string(target: str | None, app: Any) -> str:
@@ -269,12 +359,12 @@ def shell(app: str | None) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to bind.")
-def demo(host: str, port: int) -> None:
+@_server_options
+def demo(**server: Any) -> None:
     """Serve the Tasks demo (examples/tasks) on HOST:PORT."""
     import uvicorn
 
+    options = _uvicorn_options(**server)
     root = Path(__file__).resolve().parent.parent
     for base in (root, Path.cwd()):
         if (base / "examples" / "tasks" / "app.py").is_file():
@@ -286,10 +376,14 @@ def demo(host: str, port: int) -> None:
         )
     from examples.tasks.app import create_app
 
-    click.echo(f"oakling demo: http://{host}:{port}/  (API at /api/tasks, Ctrl+C to stop)")
-    # NOTE: the page keeps an event stream open; without a grace limit uvicorn
-    # would wait for it forever on Ctrl+C.
-    uvicorn.run(create_app(), host=host, port=port, timeout_graceful_shutdown=2)
+    click.echo(
+        f"oakling demo: http://{options['host']}:{options['port']}/"
+        "  (API at /api/tasks, Ctrl+C to stop)"
+    )
+    # NOTE: the page's event stream ends at Ctrl+C/SIGTERM (oakling._shutdown),
+    # so the graceful timeout only bounds ordinary in-flight requests.
+    with _exit_zero_after_graceful_shutdown():
+        uvicorn.run(create_app(), **options)
 
 
 if __name__ == "__main__":  # pragma: no cover

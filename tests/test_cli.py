@@ -142,3 +142,77 @@ def test_run_passes_server_limits_to_uvicorn(project, monkeypatch):
     assert seen["limit_concurrency"] == 100
     assert seen["backlog"] == 512
     assert seen["timeout_graceful_shutdown"] == 3.0
+
+
+HEAD_VARIABLES = ("OAKLING_MAX_HEADER_BYTES", "OAKLING_MAX_HEADERS", "OAKLING_HEADER_TIMEOUT")
+
+
+@pytest.fixture
+def head_env():
+    import os
+
+    from oakling.server import head_limits
+
+    # NOTE: `oakling run` writes these into os.environ (for its workers);
+    # put back what was there so no later test's subprocess inherits them.
+    saved = {name: os.environ.pop(name, None) for name in HEAD_VARIABLES}
+    yield
+    for name, value in saved.items():
+        os.environ.pop(name, None)
+        if value is not None:
+            os.environ[name] = value
+    head_limits(reload=True)
+
+
+def test_run_bounds_request_heads_by_default(project, monkeypatch, head_env):
+    import uvicorn
+
+    from oakling.server import head_limits
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    result = CliRunner().invoke(main, ["run", "hello_project:app"])
+    assert result.exit_code == 0, result.output
+    # NOTE: uvicorn's own httptools protocol has no head size or time limit.
+    assert seen["http"] == "oakling.server:HttpToolsProtocol"
+    limits = head_limits()
+    assert (limits.max_bytes, limits.max_count, limits.timeout) == (65536, 100, 10.0)
+
+
+def test_run_header_limit_options_reach_worker_processes(project, monkeypatch, head_env):
+    import os
+
+    import uvicorn
+
+    from oakling.server import head_limits
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    argv = ["run", "hello_project:app", "--max-header-bytes", "8192", "--max-headers", "20"]
+    result = CliRunner().invoke(main, [*argv, "--header-timeout", "2.5"])
+    assert result.exit_code == 0, result.output
+    # The environment is what uvicorn's and gunicorn's workers inherit.
+    assert os.environ["OAKLING_MAX_HEADER_BYTES"] == "8192"
+    assert os.environ["OAKLING_HEADER_TIMEOUT"] == "2.5"
+    limits = head_limits()
+    assert (limits.max_bytes, limits.max_count, limits.timeout) == (8192, 20, 2.5)
+
+
+def test_run_refuses_a_header_limit_too_small_to_serve(project, head_env):
+    result = CliRunner().invoke(main, ["run", "hello_project:app", "--max-header-bytes", "10"])
+    assert result.exit_code == 2
+    assert "--max-header-bytes" in result.output
+
+
+def test_demo_takes_the_same_server_options_as_run(monkeypatch, head_env):
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    argv = ["demo", "--port", "8123", "--timeout-graceful-shutdown", "4", "--backlog", "64"]
+    result = CliRunner().invoke(main, [*argv, "--limit-concurrency", "50"])
+    assert result.exit_code == 0, result.output
+    assert seen["port"] == 8123
+    assert seen["timeout_graceful_shutdown"] == 4.0
+    assert seen["backlog"] == 64
+    assert seen["limit_concurrency"] == 50
+    assert seen["http"] == "oakling.server:HttpToolsProtocol"
