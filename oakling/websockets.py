@@ -219,7 +219,7 @@ class WebSocket(HTTPConnection):
             return msgspec.json.decode(data)
         except JSON_ERRORS as ex:
             raise WebSocketException(
-                1007, f"Invalid JSON: {json_error_message(ex)}"[:120]
+                1007, f"Invalid JSON: {json_error_message(ex, data)}"[:120]
             ) from None
 
     async def send_text(self, data: str) -> None:
