@@ -53,15 +53,13 @@ def _from_module(module: Any, attr: str | None, target: str) -> Any:
     )
 
 
-def load_app(target: str | None = None) -> Any:
-    """Import and return the app named by ``target`` (see the module docs).
+def _resolve_target(target: str | None) -> tuple[str, str]:
+    """Return ``(module name, attribute)`` for ``target``, found as ``load_app`` finds it.
 
     Raises:
-        NoAppException: When nothing can be found, saying where it looked.
+        NoAppException: When no target is given and no app file is here.
     """
     target = target or os.environ.get("OAKLING_APP")
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
     if not target:
         for candidate in ("app.py", "main.py", "wsgi.py"):
             if Path(candidate).is_file():
@@ -75,6 +73,19 @@ def load_app(target: str | None = None) -> Any:
     module_name, _, attr = target.partition(":")
     if module_name.endswith(".py"):
         module_name = module_name[:-3].replace(os.sep, ".")
+    return module_name, attr
+
+
+def load_app(target: str | None = None) -> Any:
+    """Import and return the app named by ``target`` (see the module docs).
+
+    Raises:
+        NoAppException: When nothing can be found, saying where it looked.
+    """
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module_name, attr = _resolve_target(target)
+    target = f"{module_name}:{attr}" if attr else module_name
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as ex:
@@ -281,24 +292,44 @@ def run(
     with _exit_zero_after_graceful_shutdown():
         if reload or workers > 1:
             # NOTE: uvicorn needs an import string to reload or fork workers.
-            import_string = _import_string(target, loaded)
+            import_string, factory = _import_string(target, loaded)
             workers_option = None if reload else workers
-            uvicorn.run(import_string, reload=reload, workers=workers_option, **options)
+            uvicorn.run(
+                import_string,
+                factory=factory,
+                reload=reload,
+                workers=workers_option,
+                **options,
+            )
         else:
             uvicorn.run(loaded, **options)
 
 
-def _import_string(target: str | None, app: Any) -> str:
-    if target and ":" in target and not target.endswith("()"):
-        return target
-    module = sys.modules.get(getattr(app, "__module__", ""), None)
+def _import_string(target: str | None, app: Any) -> tuple[str, bool]:
+    """Return uvicorn's import string for ``app`` and whether it names a factory.
+
+    uvicorn imports the app again in each worker and after each reload, so
+    it needs ``module:attr``; an app made by ``create_app()`` is named by its
+    factory (uvicorn's ``--factory``).
+
+    Raises:
+        NoAppException: When no module-level name or factory gives ``app``.
+    """
+    module_name, attr = _resolve_target(target)
+    if attr.endswith("()"):
+        return f"{module_name}:{attr[:-2]}", True
+    if attr:
+        return f"{module_name}:{attr}", False
+    module = sys.modules.get(module_name)
     for name, value in vars(module or object()).items():
         if value is app:
-            return f"{module.__name__}:{name}"  # type: ignore[union-attr]
-    module_name = (target or "app").split(":")[0]
-    for name in ("app", "application"):
-        return f"{module_name}:{name}"
-    raise NoAppException("cannot build an import string for --reload/--workers; pass module:attr")
+            return f"{module_name}:{name}", False
+    for name in ("create_app", "make_app"):
+        if callable(getattr(module, name, None)):
+            return f"{module_name}:{name}", True
+    raise NoAppException(
+        f"cannot name the app of {module_name!r} for --reload/--workers; pass module:attr"
+    )
 
 
 @main.command()

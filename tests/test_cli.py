@@ -144,6 +144,47 @@ def test_run_passes_server_limits_to_uvicorn(project, monkeypatch):
     assert seen["timeout_graceful_shutdown"] == 3.0
 
 
+FACTORY_ONLY = textwrap.dedent(
+    """
+    from oakling import App
+
+    def create_app():
+        return App(secret_key="s" * 50)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("hello_project", ("hello_project:app", False)),
+        ("hello_project.py", ("hello_project:app", False)),
+        ("hello_project:app", ("hello_project:app", False)),
+        ("hello_project:create_app()", ("hello_project:create_app", True)),
+        ("factory_only", ("factory_only:create_app", True)),
+        (None, ("app:create_app", True)),
+    ],
+)
+def test_workers_and_reload_import_the_app_that_was_loaded(project, monkeypatch, target, expected):
+    import uvicorn
+
+    (project / "factory_only.py").write_text(FACTORY_ONLY)
+    (project / "app.py").write_text(FACTORY_ONLY)
+    seen: dict[str, object] = {}
+
+    def fake_run(app: object, **options: object) -> None:
+        seen.update(options, app=app)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    try:
+        result = CliRunner().invoke(main, ["run", *([target] if target else []), "--workers", "2"])
+    finally:
+        sys.modules.pop("factory_only", None)
+    assert result.exit_code == 0, result.output
+    assert (seen["app"], seen["factory"]) == expected
+    assert seen["workers"] == 2
+
+
 HEAD_VARIABLES = ("OAKLING_MAX_HEADER_BYTES", "OAKLING_MAX_HEADERS", "OAKLING_HEADER_TIMEOUT")
 
 
