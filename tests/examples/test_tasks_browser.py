@@ -27,21 +27,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import skip_or_fail
+from tests.browser_support import watch_console
 from tests.examples.accounts import PASSWORD, csrf_from
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SCREENSHOT = ROOT / "docs" / "demo-after-add.png"
 
 
@@ -107,35 +98,6 @@ def server(tmp_path: Path) -> Iterator[DemoServer]:
         yield demo
     finally:
         demo.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("Playwright is not installed (pip install -e '.[dev]')")
-    if not os.access(CHROMIUM, os.X_OK):
-        skip_or_fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def watch_console(page: Any) -> list[str]:
-    """Collect the page's console errors and uncaught exceptions."""
-    problems: list[str] = []
-
-    def on_console(message: Any) -> None:
-        if message.type == "error":
-            problems.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return problems
 
 
 def sign_up(page: Any, server: DemoServer, username: str) -> None:
