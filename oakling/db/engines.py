@@ -121,6 +121,34 @@ the transactions that write.
 """
 
 
+#: Seconds a new connection keeps trying to switch a fresh file to WAL.
+_WAL_SWITCH_TIMEOUT = 5.0
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (it stays so: the mode is in the file).
+
+    WAL lets readers run while one writer writes. The switch needs the
+    file to itself, and SQLite answers "database is locked" at once, without
+    its busy timeout, when another process opens the fresh file at the same
+    moment (N workers starting together): so it is retried, briefly.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return  # NOTE: every connection after the first: no lock needed
+    deadline = time.monotonic() + _WAL_SWITCH_TIMEOUT
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as ex:  # noqa: BLE001 - sqlite3's or aiosqlite's OperationalError
+            if "locked" not in str(ex) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def _sqlite_hooks(engine: Engine, wal: bool) -> None:
     """Turn on foreign keys (and WAL for files), and let SQLAlchemy emit BEGIN.
 
@@ -138,8 +166,7 @@ def _sqlite_hooks(engine: Engine, wal: bool) -> None:
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
             if wal:
-                # NOTE: WAL lets readers run while one writer writes.
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _use_wal(cursor)
         finally:
             cursor.close()
 

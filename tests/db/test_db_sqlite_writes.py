@@ -131,3 +131,44 @@ def test_sessions_that_write_begin_immediate_and_reads_deferred(tmp_path: Path) 
     finally:
         engine.dispose()
     assert sent == ["BEGIN IMMEDIATE", "BEGIN", "BEGIN", "BEGIN"]
+
+
+def _open_fresh(path: str, barrier: Any) -> str:
+    """Open ``path`` with oakling's engine at the same moment as the others."""
+    database = Database(f"sqlite:///{path}")
+    engine = database.sync_engine()
+    barrier.wait(timeout=60)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        return "ok"
+    except Exception as ex:  # noqa: BLE001 - the parent reports it
+        return f"{type(ex).__name__}: {ex}".splitlines()[0]
+    finally:
+        engine.dispose()
+
+
+def test_workers_opening_a_fresh_file_together_all_get_wal(tmp_path: Path) -> None:
+    """Switching a new file to WAL is refused at once while another process opens it.
+
+    The first connection of each of N workers starting together races for
+    the switch; without a retry about 1 in 15 got "database is locked".
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    manager = context.Manager()
+    failures: list[str] = []
+    with manager, ProcessPoolExecutor(4, mp_context=context) as pool:
+        for attempt in range(25):
+            barrier = manager.Barrier(4)
+            path = str(tmp_path / f"fresh{attempt}.db")
+            outcomes = list(pool.map(_open_fresh, [path] * 4, [barrier] * 4))
+            failures += [outcome for outcome in outcomes if outcome != "ok"]
+            check = sqlite3.connect(path)
+            try:
+                assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            finally:
+                check.close()
+    assert failures == []
