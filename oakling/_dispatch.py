@@ -412,9 +412,7 @@ class RouteTable:
             raise ImproperlyConfigured(f"two routes are named {name!r}; give one of them name=...")
         self.names[name] = compiled
         if isinstance(route, WebSocketRoute):
-            ws_handler = WebSocketHandler(
-                self.app, route, chain, frozenset(compiled.converters)
-            )
+            ws_handler = WebSocketHandler(self.app, route, chain, frozenset(compiled.converters))
             if compiled.regex is None:
                 self.ws_static[compiled.path] = ws_handler
             else:
