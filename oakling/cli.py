@@ -226,7 +226,34 @@ def _uvicorn_options(
         # SECURITY: uvicorn's own httptools protocol bounds neither the size
         # nor the read time of a request head (issue 9); this one does.
         "http": "oakling.server:HttpToolsProtocol",
+        "log_config": _log_config(),
     }
+
+
+def _log_config() -> dict[str, Any]:
+    """Return uvicorn's logging config, plus oakling's loggers at INFO.
+
+    Without a handler of their own, ``oakling.*`` records below WARNING
+    were dropped under uvicorn: an outage's "available again" line
+    (``oakling.outage``) and a client leaving mid-body (``oakling.request``)
+    never showed. Their lines name the logger.
+    """
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["oakling"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(levelprefix)s %(name)s: %(message)s",
+    }
+    config["handlers"]["oakling"] = {
+        "formatter": "oakling",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["oakling"] = {"handlers": ["oakling"], "level": "INFO", "propagate": False}
+    return config
 
 
 @contextlib.contextmanager

@@ -144,6 +144,44 @@ def test_run_passes_server_limits_to_uvicorn(project, monkeypatch):
     assert seen["timeout_graceful_shutdown"] == 3.0
 
 
+def test_run_shows_oaklings_info_lines_such_as_an_outage_ending(project, monkeypatch, capsys):
+    import logging
+    import logging.config
+
+    import uvicorn
+
+    from oakling.outages import outages
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    assert CliRunner().invoke(main, ["run", "hello_project:app"]).exit_code == 0
+    names = ("oakling", "uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {
+        name: (
+            logging.getLogger(name).handlers[:],
+            logging.getLogger(name).propagate,
+            logging.getLogger(name).level,
+        )
+        for name in names
+    }
+    try:
+        logging.config.dictConfig(seen["log_config"])  # what uvicorn does with it
+        outages.failed("Redis", ConnectionError("refused"))
+        outages.recovered("Redis")
+        logging.getLogger("oakling.request").info("a client left")
+    finally:
+        # NOTE: the config's handlers write to this test's captured stderr.
+        for name, (handlers, propagate, level) in saved.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
+            logger.setLevel(level)
+    err = capsys.readouterr().err
+    assert "oakling.outage: Redis is unavailable (ConnectionError: refused)" in err
+    assert "oakling.outage: Redis is available again after" in err
+    assert "oakling.request: a client left" in err
+
+
 FACTORY_ONLY = textwrap.dedent(
     """
     from oakling import App
