@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Table, make_url
 
+from oakling import Request
 from oakling.auth.models import (
     APIToken,
     Group,
@@ -253,3 +254,22 @@ def peer_from_header(app: Any) -> Any:
         await app(scope, receive, send)
 
     return asgi
+
+
+def add_whoami(app: Any) -> None:
+    """Add ``GET /whoami``: the logged-in username, or ``anonymous``."""
+
+    @app.get("/whoami")
+    def whoami(request: Request) -> str:
+        return request.user.username or "anonymous"
+
+
+def log_in(client: Any, password: str = WEB_PASSWORD) -> int:
+    """Post the login form as ``ann``; return the status (303 on success)."""
+    return int(
+        client.post(
+            "/auth/login",
+            data={"username": "ann", "password": password},
+            follow_redirects=False,
+        ).status_code
+    )

@@ -27,7 +27,7 @@ from oakling.auth.tokens import create_token_sync
 from oakling.csrf import CSRF
 from oakling.db import AsyncSession, Session
 from oakling.testing import TestClient
-from tests.auth.conftest import WEB_PASSWORD, WEB_SECRET_KEY
+from tests.auth.conftest import WEB_PASSWORD, WEB_SECRET_KEY, add_whoami, log_in
 
 NEW_PASSWORD = "a brand new passphrase 42"
 NEVER_CACHE = "no-cache, no-store, must-revalidate, private"
@@ -51,20 +51,6 @@ def session_backend(request: pytest.FixtureRequest, web_url: str) -> Iterator[di
         yield {"SESSION_BACKEND": "redis", "SESSION_REDIS_URL": url}
 
 
-def _whoami(app: Any) -> None:
-    @app.get("/whoami")
-    def whoami(request: Request) -> str:
-        return request.user.username or "anonymous"
-
-
-def _login(client: TestClient, password: str = WEB_PASSWORD) -> int:
-    return client.post(
-        "/auth/login",
-        data={"username": "ann", "password": password},
-        follow_redirects=False,
-    ).status_code
-
-
 def _version(app: Any, user_id: int) -> int:
     with app.extensions["db"].session() as db:
         return int(db.scalar(select(User.session_version).where(User.id == user_id)))
@@ -74,11 +60,11 @@ def test_log_out_everywhere_ends_every_session_on_every_backend(
     make_app: Any, add_user: Any, session_backend: dict[str, Any]
 ) -> None:
     app = make_app(extra=session_backend)
-    _whoami(app)
+    add_whoami(app)
     ann = add_user(app)
     add_user(app, "bob")
     with TestClient(app) as laptop, TestClient(app) as phone, TestClient(app) as bob:
-        assert _login(laptop) == _login(phone) == 303
+        assert log_in(laptop) == log_in(phone) == 303
         bob_login = {"username": "bob", "password": WEB_PASSWORD}
         assert bob.post("/auth/login", data=bob_login, follow_redirects=False).status_code == 303
         stolen = phone.cookies.get("session")
@@ -92,7 +78,7 @@ def test_log_out_everywhere_ends_every_session_on_every_backend(
         assert bob.get("/whoami").text == "bob"  # another user is not touched
         assert _version(app, ann) == 1
         # Logging in again works; the old cookie stays out.
-        assert _login(phone) == 303
+        assert log_in(phone) == 303
         assert phone.get("/whoami").text == "ann"
     with TestClient(app, cookies={"session": stolen}) as thief:
         assert thief.get("/whoami").text == "anonymous"  # a copy of the cookie too
@@ -100,7 +86,7 @@ def test_log_out_everywhere_ends_every_session_on_every_backend(
 
 def test_log_out_everywhere_is_post_only_and_checks_csrf(make_app: Any, add_user: Any) -> None:
     app = make_app(after=(CSRF(),))
-    _whoami(app)
+    add_whoami(app)
     add_user(app)
     with TestClient(app) as client:
         page = client.get("/auth/login")
@@ -126,13 +112,13 @@ def test_log_out_everywhere_when_anonymous_only_redirects(make_app: Any, add_use
 def test_api_tokens_survive_log_out_everywhere(make_app: Any, add_user: Any) -> None:
     """Documented: tokens are not sessions; revoke them one by one."""
     app = make_app()
-    _whoami(app)
+    add_whoami(app)
     ann = add_user(app)
     with app.extensions["db"].session() as db:
         _, raw = create_token_sync(db, db.get(User, ann), name="script")
         db.commit()
     with TestClient(app) as browser:
-        assert _login(browser) == 303
+        assert log_in(browser) == 303
         assert browser.post("/auth/logout/all", follow_redirects=False).status_code == 303
         assert browser.get("/whoami").text == "anonymous"
     with TestClient(app, headers={"authorization": f"Bearer {raw}"}) as script:
@@ -142,7 +128,7 @@ def test_api_tokens_survive_log_out_everywhere(make_app: Any, add_user: Any) -> 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_logout_all_from_a_handler(make_app: Any, add_user: Any, kind: str) -> None:
     app = make_app()
-    _whoami(app)
+    add_whoami(app)
     ann = add_user(app)
     if kind == "sync":
 
@@ -157,7 +143,7 @@ def test_logout_all_from_a_handler(make_app: Any, add_user: Any, kind: str) -> N
             return {"ended": await logout_all(request, db)}
 
     with TestClient(app) as laptop, TestClient(app) as phone:
-        assert _login(laptop) == _login(phone) == 303
+        assert log_in(laptop) == log_in(phone) == 303
         assert laptop.post("/everywhere").json() == {"ended": True}
         assert laptop.get("/whoami").text == "anonymous"
         assert phone.get("/whoami").text == "anonymous"
@@ -169,10 +155,10 @@ def test_password_change_and_reset_bump_the_version(
     make_app: Any, add_user: Any, outbox: list[Any]
 ) -> None:
     app = make_app(extra={"SESSION_BACKEND": "cookie"})
-    _whoami(app)
+    add_whoami(app)
     ann = add_user(app, email="ann@example.com")
     with TestClient(app) as laptop, TestClient(app) as phone:
-        assert _login(laptop) == _login(phone) == 303
+        assert log_in(laptop) == log_in(phone) == 303
         done = laptop.post(
             "/auth/password/change",
             data={
@@ -187,7 +173,7 @@ def test_password_change_and_reset_bump_the_version(
         assert phone.get("/whoami").text == "anonymous"
     assert _version(app, ann) == 1
     with TestClient(app) as phone, TestClient(app) as reset:
-        assert _login(phone, NEW_PASSWORD) == 303
+        assert log_in(phone, NEW_PASSWORD) == 303
         reset.post("/auth/password/reset", data={"email": "ann@example.com"})
         (mail,) = outbox
         link = next(word for word in mail.body.split() if "/auth/password/reset/" in word)

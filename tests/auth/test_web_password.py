@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from oakling import Request
 from oakling.auth import User, make_reset_token
 from oakling.mail import outbox
 from oakling.testing import TestClient
-from tests.auth.conftest import WEB_PASSWORD, WEB_SECRET_KEY
+from tests.auth.conftest import WEB_PASSWORD, WEB_SECRET_KEY, add_whoami, log_in
 
 NEW_PASSWORD = "a brand new passphrase 42"
 
@@ -20,20 +19,6 @@ NEW_PASSWORD = "a brand new passphrase 42"
 @pytest.fixture(autouse=True)
 def _empty_outbox(outbox: list[Any]) -> None:
     """Every test here counts mails."""
-
-
-def _whoami(app: Any) -> None:
-    @app.get("/whoami")
-    def whoami(request: Request) -> str:
-        return request.user.username or "anonymous"
-
-
-def _login(client: TestClient, password: str = WEB_PASSWORD) -> int:
-    return client.post(
-        "/auth/login",
-        data={"username": "ann", "password": password},
-        follow_redirects=False,
-    ).status_code
 
 
 def _change(client: TestClient, old: str, new1: str, new2: str | None = None) -> Any:
@@ -45,10 +30,10 @@ def _change(client: TestClient, old: str, new1: str, new2: str | None = None) ->
 
 def test_password_change_logs_out_other_sessions(make_app: Any, add_user: Any) -> None:
     app = make_app()
-    _whoami(app)
+    add_whoami(app)
     add_user(app)
     with TestClient(app) as laptop, TestClient(app) as phone:
-        assert _login(laptop) == _login(phone) == 303
+        assert log_in(laptop) == log_in(phone) == 303
         assert phone.get("/whoami").text == "ann"
         stolen = phone.cookies.get("session")
         assert "Old password" in laptop.get("/auth/password/change").text
@@ -68,8 +53,8 @@ def test_password_change_logs_out_other_sessions(make_app: Any, add_user: Any) -
     with TestClient(app, cookies={"session": stolen}) as thief:
         assert thief.get("/whoami").text == "anonymous"  # a copied cookie too
     with TestClient(app) as client:
-        assert _login(client) == 400
-        assert _login(client, NEW_PASSWORD) == 303
+        assert log_in(client) == 400
+        assert log_in(client, NEW_PASSWORD) == 303
 
 
 def test_password_change_needs_login(make_app: Any) -> None:
@@ -99,7 +84,7 @@ def _link(message: Any) -> str:
 @pytest.mark.parametrize("web_url", ["sqlite", "postgresql"], indirect=True)
 def test_reset_link_works_once(make_app: Any, add_user: Any) -> None:
     app = make_app(settings={"ALLOWED_HOSTS": ["testserver"]})
-    _whoami(app)
+    add_whoami(app)
     add_user(app, email="ann@example.com")
     with TestClient(app, follow_redirects=False) as client:
         assert 'name="email"' in client.get("/auth/password/reset").text
@@ -138,7 +123,7 @@ def test_reset_link_works_once(make_app: Any, add_user: Any) -> None:
             data={"new_password1": "another one 1234", "new_password2": "another one 1234"},
         )
         assert replay.status_code == 400
-        assert _login(client, NEW_PASSWORD) == 303
+        assert log_in(client, NEW_PASSWORD) == 303
 
 
 def test_reset_answer_is_the_same_for_unknown_addresses(make_app: Any, add_user: Any) -> None:
@@ -173,7 +158,7 @@ def test_expired_and_forged_links_fail(make_app: Any, add_user: Any) -> None:
         assert client.get("/auth/password/reset/set").status_code == 400  # no token in session
         assert client.get(f"/auth/password/reset/{fresh}").status_code == 302
         # Logging in meanwhile changes last_login: the outstanding link dies.
-        assert _login(client) == 303
+        assert log_in(client) == 303
         assert client.get(f"/auth/password/reset/{fresh}").status_code == 400
 
 
@@ -205,7 +190,7 @@ def test_forged_host_refused_by_allowed_hosts(make_app: Any, add_user: Any) -> N
 
 def test_signup(make_app: Any, add_user: Any) -> None:
     app = make_app(signup=True)
-    _whoami(app)
+    add_whoami(app)
     add_user(app, "ann")
     with TestClient(app, follow_redirects=False) as client:
         assert "Sign up" in client.get("/auth/login").text

@@ -10,7 +10,6 @@ is attacked with wrong answers.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.bench.conftest import load_script
 from tests.conftest import skip_or_fail
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "db_inprocess.py"
@@ -30,15 +30,7 @@ SYNC_ROLES = {"battery", "manual", "plain", "plain-tx"}
 @pytest.fixture(scope="module")
 def harness() -> ModuleType:
     pytest.importorskip("sqlalchemy")
-    spec = importlib.util.spec_from_file_location("oakling_bench_db_inprocess", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
+    return load_script(BENCH, "oakling_bench_db_inprocess")
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.bench.conftest import load_script
 from tests.conftest import skip_or_fail
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "inprocess.py"
@@ -34,15 +35,7 @@ CASES = {"plaintext", "json", "path-param", "typed", "deps"}
 
 @pytest.fixture(scope="module")
 def harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("oakling_bench_inprocess", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
+    return load_script(BENCH, "oakling_bench_inprocess")
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from tests.bench.conftest import load_script
 from tests.conftest import skip_or_fail
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -137,15 +138,7 @@ def test_faults_no_500_no_lost_writes() -> None:
 
 @pytest.fixture(scope="module")
 def soak() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("oakling_bench_soak", BENCH / "soak.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
+    return load_script(BENCH / "soak.py", "oakling_bench_soak")
 
 
 def test_write_check_finds_lost_wrong_and_undeleted_rows(soak: ModuleType) -> None:

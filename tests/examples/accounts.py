@@ -10,6 +10,7 @@ pass the CSRF check (attack tests use clients without it).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from oakling.testing import AsyncClient, TestClient
 __all__ = [
     "PASSWORD",
     "alogin",
+    "demo_with_users",
     "csrf_from",
     "login",
     "make_user",
@@ -79,3 +81,17 @@ async def alogin(client: AsyncClient, username: str, password: str = PASSWORD) -
 def session_cookie(client: httpx.Client | httpx.AsyncClient) -> str:
     """Return the client's ``Cookie`` header value for the app's cookies."""
     return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+
+
+def demo_with_users(database_url: str, *usernames: str) -> Iterator[Any]:
+    """Yield the demo on ``database_url``, started (so migrated), with these users.
+
+    For a fixture: ``yield from demo_with_users(url, "ann", "bob")``.
+    """
+    from examples.tasks.app import create_app
+
+    demo = create_app(database_url)
+    with TestClient(demo):
+        for username in usernames:
+            make_user(demo, username)
+        yield demo

@@ -25,7 +25,7 @@ from oakling.auth import User
 from oakling.auth.services import create_user_sync
 from oakling.auth.tokens import create_token_sync
 from oakling.testing import TestClient
-from tests.examples.accounts import PASSWORD, csrf_from, login, make_user
+from tests.examples.accounts import PASSWORD, csrf_from, demo_with_users, login, make_user
 from tests.examples.test_tasks_database import PG_URL, demo_database, skip_or_fail, unreachable
 
 LOGIN_ERROR = "Please enter a correct username and password."
@@ -39,11 +39,7 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def app(database_url: str) -> Iterator[Any]:
     """The demo, started (so migrated), with users "ann" and "bob"."""
-    demo = create_app(database_url)
-    with TestClient(demo):
-        make_user(demo, "ann")
-        make_user(demo, "bob")
-        yield demo
+    yield from demo_with_users(database_url, "ann", "bob")
 
 
 def browser(app: Any, username: str | None = None) -> TestClient:

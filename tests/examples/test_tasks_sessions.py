@@ -26,7 +26,7 @@ from oakling.sessions import RedisBackend, Sessions, SignedCookieBackend
 from oakling.sessions.database import DatabaseBackend
 from oakling.testing import TestClient
 from tests.auth.conftest import redis_url  # noqa: F401 - the fixture
-from tests.examples.accounts import csrf_from, login, make_user
+from tests.examples.accounts import csrf_from, demo_with_users, login, make_user
 
 NEVER_CACHE = "no-cache, no-store, must-revalidate, private"
 
@@ -46,11 +46,7 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def app(database_url: str) -> Iterator[Any]:
     """The demo with its defaults, started (so migrated), with users "ann" and "bob"."""
-    demo = create_app(database_url)
-    with TestClient(demo):
-        make_user(demo, "ann")
-        make_user(demo, "bob")
-        yield demo
+    yield from demo_with_users(database_url, "ann", "bob")
 
 
 def browser(app: Any, username: str) -> TestClient:
