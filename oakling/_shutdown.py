@@ -13,10 +13,43 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+import weakref
 from typing import Any
 
 _future: asyncio.Future[None] | None = None
 _loop: asyncio.AbstractEventLoop | None = None
+
+# NOTE: the tasks that close streams when shutdown begins (oakling.websockets
+# adds its 1001 closes). The server's own signal handler runs after them, or
+# after _HANDOFF_WAIT seconds: uvicorn's, once it sees its exit flag, closes
+# every WebSocket with 1012 in the same loop iteration, and won that race
+# against the 1001 about once in a few hundred runs.
+closing: set[asyncio.Task[Any]] = set()
+_HANDOFF_WAIT = 1.0  # seconds
+# NOTE: the tasks serving open WebSockets; the shutdown hooks wait for them
+# (up to _HANDOFF_WAIT), so a handler's own cleanup runs before the app's
+# (granian sends lifespan.shutdown without waiting for them).
+_streams: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+
+def track_stream() -> None:
+    """Have the shutdown hooks wait for the current task (an open stream)."""
+    task = asyncio.current_task()
+    if task is not None:
+        _streams.add(task)
+
+
+async def wait_for_streams(timeout: float = _HANDOFF_WAIT) -> None:
+    """Wait up to ``timeout`` seconds for the tracked streams of this loop to end."""
+    loop = asyncio.get_running_loop()
+    current = asyncio.current_task()
+    running = {
+        task
+        for task in list(_streams)
+        if task is not current and not task.done() and task.get_loop() is loop
+    }
+    if running:
+        await asyncio.wait(running, timeout=timeout)
 
 
 def shutdown_future() -> asyncio.Future[None]:
@@ -50,9 +83,12 @@ def install_signal_hook() -> bool:
         previous = signal.getsignal(sig)
 
         def _handler(signum: int, frame: Any, previous: Any = previous) -> None:
-            _begin_from_signal(loop)
+            began_here = _begin_from_signal(loop)
             if callable(previous):
-                previous(signum, frame)
+                if began_here:
+                    loop.create_task(_hand_over(previous, signum, frame))
+                else:
+                    previous(signum, frame)
             elif previous == signal.SIG_DFL and signum == signal.SIGINT:
                 raise KeyboardInterrupt
 
@@ -63,7 +99,15 @@ def install_signal_hook() -> bool:
     return True
 
 
-def _begin_from_signal(loop: asyncio.AbstractEventLoop) -> None:
+async def _hand_over(previous: Any, signum: int, frame: Any) -> None:
+    """Run the server's signal handler once the streams' closes are sent."""
+    await asyncio.sleep(0)  # the shutdown future's callbacks start the closes
+    if closing:
+        await asyncio.wait(set(closing), timeout=_HANDOFF_WAIT)
+    previous(signum, frame)
+
+
+def _begin_from_signal(loop: asyncio.AbstractEventLoop) -> bool:
     """Begin shutdown from a signal handler, at once when it interrupts ``loop``.
 
     Python runs signal handlers in the main thread, which is the loop's, so
@@ -71,6 +115,9 @@ def _begin_from_signal(loop: asyncio.AbstractEventLoop) -> None:
     iteration before the server's own handler (granian's, registered with
     ``loop.add_signal_handler``) reacts and drops open WebSockets without a
     close frame. Otherwise the loop is woken as usual.
+
+    Returns:
+        True when shutdown began here, on the running loop.
     """
     try:
         running = asyncio.get_running_loop()
@@ -78,5 +125,6 @@ def _begin_from_signal(loop: asyncio.AbstractEventLoop) -> None:
         running = None
     if running is loop and not loop.is_closed():
         begin_shutdown()
-    else:
-        loop.call_soon_threadsafe(begin_shutdown)
+        return True
+    loop.call_soon_threadsafe(begin_shutdown)
+    return False

@@ -368,7 +368,7 @@ class App(Router):
             logger.exception("Application startup failed")
             await send({"type": "lifespan.startup.failed", "message": f"{type(ex).__name__}: {ex}"})
             raise
-        from oakling._shutdown import begin_shutdown, install_signal_hook
+        from oakling._shutdown import begin_shutdown, install_signal_hook, wait_for_streams
 
         # NOTE: uvicorn sends lifespan.shutdown only once connections close;
         # chaining its signal handler lets open streams end at SIGTERM.
@@ -377,6 +377,7 @@ class App(Router):
         message = await receive()
         assert message["type"] == "lifespan.shutdown"
         begin_shutdown()
+        await wait_for_streams()
         try:
             for func in self.shutdown_funcs:
                 await _maybe_await(func())

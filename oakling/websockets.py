@@ -136,11 +136,19 @@ class WebSocket(HTTPConnection):
         if self.application_state is WebSocketState.DISCONNECTED:
             return None
         self.application_state = WebSocketState.DISCONNECTED
+        import asyncio
+
+        from oakling._shutdown import closing
+
         # NOTE: called, not awaited, at once: granian starts its send on the
-        # call, before its own shutdown drops the socket without a 1001.
-        return self._send(
-            {"type": "websocket.close", "code": 1001, "reason": "server shutting down"}
+        # call, before its own shutdown drops the socket without a 1001. The
+        # server's signal handler waits for the sends in `closing`.
+        sending = asyncio.ensure_future(
+            self._send({"type": "websocket.close", "code": 1001, "reason": "server shutting down"})
         )
+        closing.add(sending)
+        sending.add_done_callback(closing.discard)
+        return sending
 
     async def _close_going_away(self) -> None:
         """Send the 1001 close once; best effort (the peer may be gone)."""
@@ -262,13 +270,12 @@ class WebSocket(HTTPConnection):
 # at once. Weak references: a WebSocket is forgotten when dropped.
 _open: weakref.WeakSet[WebSocket] = weakref.WeakSet()
 _watched: asyncio.Future[None] | None = None
-_closing: set[asyncio.Task[None]] = set()
 _CLOSE_WAIT = 1.0  # seconds a handler waits for its 1001 close to be sent
 
 
 def _watch(websocket: WebSocket) -> None:
     """Have ``websocket`` closed with 1001 when shutdown begins."""
-    from oakling._shutdown import shutdown_future
+    from oakling._shutdown import shutdown_future, track_stream
 
     global _open, _watched
     stopping = shutdown_future()
@@ -279,12 +286,15 @@ def _watch(websocket: WebSocket) -> None:
         stopping.add_done_callback(functools.partial(_close_open_websockets, _open))
         _watched = stopping
     _open.add(websocket)
+    track_stream()
 
 
 def _close_open_websockets(
     websockets: weakref.WeakSet[WebSocket], stopping: asyncio.Future[None]
 ) -> None:
     import asyncio
+
+    from oakling._shutdown import closing
 
     for websocket in list(websockets):
         try:
@@ -294,8 +304,8 @@ def _close_open_websockets(
         if pending is not None:
             task = asyncio.ensure_future(_close_then_wake(websocket, pending))
             websocket._closing = task
-            _closing.add(task)
-            task.add_done_callback(_closing.discard)
+            closing.add(task)
+            task.add_done_callback(closing.discard)
 
 
 async def _close_then_wake(websocket: WebSocket, pending: Awaitable[Any]) -> None:

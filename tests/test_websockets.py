@@ -187,3 +187,55 @@ def test_a_router_prefix_parameter_reaches_the_websocket_handler():
             with client.websocket_connect("/rooms/seven/chat"):
                 pass  # pragma: no cover - no route matches
         assert refused.value.code == 1008
+
+
+def test_the_servers_signal_handler_runs_after_the_1001_close_is_sent():
+    """SIGTERM: every open WebSocket gets 1001 before the server's handler runs.
+
+    uvicorn's handler only sets a flag, and its next loop iteration closes the
+    remaining WebSockets with 1012; run at once, it sometimes won that race.
+    """
+    import asyncio
+    import os
+    import signal
+
+    from oakling._shutdown import install_signal_hook
+    from oakling.websockets import WebSocket
+
+    events: list[str] = []
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def server_handler(signum: int, frame: object) -> None:
+        events.append("server handler")
+
+    async def receive() -> dict[str, object]:
+        if not events:
+            return {"type": "websocket.connect"}
+        await asyncio.Event().wait()  # the peer stays silent
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, object]) -> None:
+        await asyncio.sleep(0.01)  # a write that takes a moment to drain
+        events.append(f"{message['type']} {message.get('code', '')}".strip())
+
+    async def main() -> None:
+        install_signal_hook()
+        scope = {"type": "websocket", "path": "/", "headers": [], "query_string": b""}
+        websocket = WebSocket(scope, receive, send)
+        await websocket.accept()
+        os.kill(os.getpid(), signal.SIGTERM)
+        with pytest.raises(WebSocketDisconnect) as raised:
+            await websocket.receive()
+        assert raised.value.code == 1001
+        for _ in range(100):
+            if "server handler" in events:
+                break
+            await asyncio.sleep(0.01)
+
+    signal.signal(signal.SIGTERM, server_handler)
+    try:
+        asyncio.run(main())
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert events == ["websocket.accept", "websocket.close 1001", "server handler"]
