@@ -196,7 +196,16 @@ async def logout_all_view(request: Request, db: AsyncSession) -> Response:
     committed with the request: every other session of the user, signed
     cookies included, is anonymous at its next request. API tokens keep
     working. An anonymous request is only redirected.
+
+    Raises:
+        HTTPException: 403 for a request authenticated by an API token: ending
+            every session is the person's own act, never a script's (whatever
+            the token's scopes), so a leaked token cannot lock its user out.
     """
+    credentials = request.scope.get("auth")
+    if getattr(credentials, "method", None) == "token":
+        # SECURITY: the session cookie plus its CSRF token is the only way in.
+        raise HTTPException(403, "Log out everywhere needs a signed-in session, not an API token")
     await logout_all(request, db)
     return RedirectResponse(_auth(request).logout_redirect_url, status_code=303)
 

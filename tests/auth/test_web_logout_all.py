@@ -125,6 +125,24 @@ def test_api_tokens_survive_log_out_everywhere(make_app: Any, add_user: Any) -> 
         assert script.get("/whoami").text == "ann"
 
 
+def test_an_api_token_cannot_log_its_user_out_everywhere(make_app: Any, add_user: Any) -> None:
+    """A leaked token, whatever its scopes, never ends the person's sessions."""
+    app = make_app()
+    add_whoami(app)
+    ann = add_user(app)
+    with app.extensions["db"].session() as db:
+        _, raw = create_token_sync(db, db.get(User, ann), name="script", scopes=["tasks:read", "tasks:write"])
+        db.commit()
+    with TestClient(app) as browser:
+        assert log_in(browser) == 303
+        with TestClient(app, headers={"authorization": f"Bearer {raw}"}) as script:
+            refused = script.post("/auth/logout/all", follow_redirects=False)
+            assert refused.status_code == 403
+            assert "API token" in refused.json()["detail"]
+        assert browser.get("/whoami").text == "ann"
+    assert _version(app, ann) == 0
+
+
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_logout_all_from_a_handler(make_app: Any, add_user: Any, kind: str) -> None:
     app = make_app()
