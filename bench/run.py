@@ -632,7 +632,8 @@ def median_runs(runs: Sequence[Run]) -> list[Run]:
 
     The median is taken by requests per second; that round's p99 is kept
     (p99s of different rounds do not average). Errors are summed over all
-    rounds, so a flaky app stays flagged.
+    rounds, so a flaky app stays flagged. Each round's req/s is kept, in
+    order, for the per-round ratios of the report.
     """
     rounds: dict[tuple[str, str, str, str], list[Run]] = {}
     for run in runs:
@@ -646,6 +647,7 @@ def median_runs(runs: Sequence[Run]) -> list[Run]:
                 middle,
                 errors=sum(run.errors for run in same),
                 non_2xx=sum(run.non_2xx for run in same),
+                rounds=[run.requests_per_s for run in same],
             )
         )
     return collapsed

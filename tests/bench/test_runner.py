@@ -367,3 +367,25 @@ def test_rounds_collapse_to_the_median_and_keep_every_error() -> None:
     assert by_name["oakling"].errors == 2
     assert by_name["raw"].requests_per_s == 50
     assert settings("--quick").rounds == 1
+
+
+def test_ratios_are_per_round_medians_with_their_range() -> None:
+    """Round k of oakling is divided by round k of raw: drift that moves both cancels."""
+    from bench.run import median_runs
+    from bench.tfb.report import Results, Run, render_markdown, round_ratios
+
+    def run(framework: str, rps: float) -> Run:
+        return Run("uvicorn", "json", framework, "", rps, 1.0, int(rps))
+
+    # The machine slowed down in round 2: both fell, the ratio barely moved.
+    timed = [run("raw", 1000), run("oakling", 950), run("raw", 500), run("oakling", 480)]
+    timed += [run("raw", 1000), run("oakling", 900)]
+    collapsed = median_runs(timed)
+    by_name = {item.framework: item for item in collapsed}
+    assert by_name["oakling"].rounds == [950, 480, 900]
+    assert round_ratios(by_name["oakling"], by_name["raw"]) == [0.9, 0.95, 0.96]
+    table = render_markdown(Results(runs=collapsed))
+    assert "| oakling | 900 | 1.0 | 0.95 (0.90-0.96) | 1.00 (1.00-1.00) | 0 |" in table
+    # One round (or results written before rounds were kept): the plain ratio.
+    single = render_markdown(Results(runs=[run("raw", 1000), run("oakling", 950)]))
+    assert "| oakling | 950 | 1.0 | 0.95 | 1.00 | 0 |" in single
