@@ -96,7 +96,7 @@ def _converter(annotation: Any, where: str) -> Callable[[Any], Any]:
     return convert
 
 
-def with_response_model(func: Callable[..., Any], annotation: Any) -> Callable[[Any], Any]:
+def with_response_model(func: Callable[..., Any], annotation: Any) -> Callable[..., Any]:
     """Wrap ``func`` so its return value goes through ``annotation``.
 
     The wrapper is sync or async as ``func`` is, and takes the same

@@ -23,7 +23,7 @@ import inspect
 import logging
 import re
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 import msgspec
@@ -74,7 +74,7 @@ _ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "HTTPError": {
         "title": "HTTPError",
-        "description": "Any other error oakling answers: {\"detail\": message}.",
+        "description": 'Any other error oakling answers: {"detail": message}.',
         "type": "object",
         "properties": {"detail": {}},
         "required": ["detail"],
@@ -243,7 +243,9 @@ def _success(route: Route, func: Any, schemas: _Schemas) -> tuple[str, dict[str,
         isinstance(annotation, type) and issubclass(annotation, Response)
     ):
         klass = (
-            annotation if isinstance(annotation, type) else (route.response_class or Response)
+            annotation
+            if isinstance(annotation, type) and annotation is not Response
+            else (route.response_class or Response)
         )
         if issubclass(klass, HTMLResponse):
             response["content"] = {"text/html": {"schema": {"type": "string"}}}
@@ -292,9 +294,7 @@ def _file_schema(annotation: Any) -> dict[str, Any]:
     return {"type": "array", "items": one}
 
 
-def _body(
-    params: list[ParameterInfo], schemas: _Schemas
-) -> tuple[dict[str, Any] | None, bool]:
+def _body(params: list[ParameterInfo], schemas: _Schemas) -> tuple[dict[str, Any] | None, bool]:
     """Return the requestBody object (or None) and whether it is JSON."""
     body = [param for param in params if param.location == "body"]
     form = [param for param in params if param.location in ("form", "file")]
@@ -308,13 +308,13 @@ def _body(
                 "required": param.required,
                 "content": {"application/json": {"schema": schema}},
             }, True
-        properties = {param.key: schemas.ref(param.annotation) for param in body}
-        required = [param.key for param in body if param.required]
-        schema = {"type": "object", "properties": properties}
-        if required:
-            schema["required"] = required
+        members = {param.key: schemas.ref(param.annotation) for param in body}
+        needed = [param.key for param in body if param.required]
+        schema = {"type": "object", "properties": members}
+        if needed:
+            schema["required"] = needed
         return {
-            "required": bool(required),
+            "required": bool(needed),
             "content": {"application/json": {"schema": schema}},
         }, True
     if not form:
@@ -527,7 +527,7 @@ def build_document(
     version: str,
     description: str | None = None,
     servers: list[dict[str, Any]] | None = None,
-    security: list[SecurityScheme] = (),  # type: ignore[assignment]  # NOTE: read only
+    security: Sequence[SecurityScheme] = (),
     tags: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Return the app's OpenAPI 3.1 document as JSON-ready builtins.
