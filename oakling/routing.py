@@ -314,6 +314,7 @@ class Router:
             (Flask's blueprint ``template_folder``).
         middleware: ASGI middleware wrapped around this router's routes only.
         tags: OpenAPI tags for every route in it (default: ``[name]``).
+        include_in_schema: False leaves all its routes out of API documentation.
 
     Decorators register routes (``@router.get("/x")``); hooks and error
     handlers registered here apply to this router's routes only. Include it
@@ -328,6 +329,7 @@ class Router:
         template_folder: str | None = None,
         middleware: Sequence[Middleware] = (),
         tags: Sequence[str] | None = None,
+        include_in_schema: bool = True,
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ImproperlyConfigured(
@@ -338,6 +340,7 @@ class Router:
         self.template_folder = template_folder
         self.middleware = list(middleware)
         self.tags = list(tags) if tags is not None else None
+        self.include_in_schema = include_in_schema
         self.routes: list[Route | WebSocketRoute | Mount] = []
         self.children: list[tuple[Router, str]] = []
         self.error_handlers: dict[int | type[BaseException], Handler] = {}

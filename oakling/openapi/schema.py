@@ -552,6 +552,8 @@ def build_document(
     for route, prefix, namespace, chain in app.walk():
         if not isinstance(route, Route) or not route.include_in_schema:
             continue
+        if not all(router.include_in_schema for router in chain):
+            continue
         compiled = compile_path(prefix + route.path, route.hints) if prefix else route.compiled
         path_types = {
             param: converter.python_type for param, converter in compiled.converters.items()
