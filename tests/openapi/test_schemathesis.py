@@ -31,6 +31,20 @@ def test_demo_document_is_valid(server: DemoServer) -> None:
     document = httpx.get(server.url + "/openapi.json").json()
     validate(document)
     assert set(document["paths"]) == {"/api/tasks", "/api/tasks/{task_id}"}
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["bearerAuth"]["description"],
+    }
+    assert schemes["sessionCookie"]["in"] == "cookie"
+    assert schemes["csrfHeader"] == {**schemes["csrfHeader"], "in": "header", "name": "X-CSRFToken"}
+    create = document["paths"]["/api/tasks"]["post"]
+    assert create["security"] == [
+        {"bearerAuth": ["tasks:write"]},
+        {"sessionCookie": [], "csrfHeader": []},
+    ]
+    assert create["responses"]["201"]["headers"]["Location"]["schema"] == {"type": "string"}
 
 
 def test_schemathesis_all_checks_pass_on_the_demo_api(server: DemoServer, tmp_path: Path) -> None:
