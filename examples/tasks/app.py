@@ -448,7 +448,9 @@ api = Router("/api", name="api", middleware=[Middleware(APIAccess)])
 
 def _needs(scope: str, unsafe: bool) -> dict[str, Any]:
     """The OpenAPI ``security`` of an API route: a token with ``scope``, or the session."""
-    session = {"sessionCookie": [], "csrfHeader": []} if unsafe else {"sessionCookie": []}
+    session: dict[str, list[str]] = (
+        {"sessionCookie": [], "csrfHeader": []} if unsafe else {"sessionCookie": []}
+    )
     return {"security": [{"bearerAuth": [scope]}, session]}
 
 
