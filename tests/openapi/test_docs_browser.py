@@ -122,3 +122,56 @@ def test_redoc_renders_offline(browser: Any, server: DemoServer) -> None:
     heading = page.get_by_role("heading", name="List the user's tasks, oldest first.")
     expect(heading).to_be_visible(timeout=20000)
     assert left == []
+
+
+def test_docs_work_under_a_nonce_only_policy(browser: Any) -> None:
+    """Scripts and styles allowed by nonce alone: every tag of /docs carries it."""
+    from playwright.sync_api import expect
+
+    from oakling import App
+    from oakling.config import Settings
+    from oakling.openapi import OpenAPI
+    from oakling.security import CSP, Security
+    from oakling.testing import TestClient
+
+    policy = {
+        "default-src": [CSP.SELF],
+        "script-src": [CSP.NONCE],
+        "style-src": [CSP.SELF, CSP.NONCE],
+        "img-src": [CSP.SELF, "data:"],
+    }
+    app = App(
+        settings=Settings(SECRET_KEY="n" * 50, ALLOWED_HOSTS=["localhost"]),
+        plugins=[Security(csp=policy), OpenAPI(title="Nonce")],
+    )
+
+    @app.get("/api/ping", tags=["api"])
+    def ping() -> dict[str, str]:
+        """Answer pong."""
+        return {"ping": "pong"}
+
+    origin = "http://localhost:8124"
+    client = TestClient(app, base_url=origin)
+    left: list[str] = []
+
+    def serve(route: Any) -> None:
+        asked = route.request
+        if not asked.url.startswith(origin + "/"):
+            left.append(asked.url)
+            route.abort()
+            return
+        answer = client.request(asked.method, asked.url.removeprefix(origin), headers=asked.headers)
+        route.fulfill(status=answer.status_code, headers=dict(answer.headers), body=answer.content)
+
+    with client:
+        page = browser.new_page()
+        problems = watch_console(page)
+        page.route("**/*", serve)
+        response = page.goto(origin + "/docs")
+        assert response is not None
+        assert "'nonce-" in response.headers["content-security-policy"]
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("Nonce")
+        block = open_operation(page, "ping")
+        assert execute(block) == "200"
+    assert left == []
+    assert not [problem for problem in problems if "Content Security Policy" in problem]
