@@ -161,6 +161,7 @@ class OpenAPI:
             self.docs_url = _setting_path(app, "OPENAPI_DOCS_URL", docs_url, "/docs")
             self.redoc_url = _setting_path(app, "OPENAPI_REDOC_URL", redoc_url, "/redoc")
         app.extensions[self.name] = self
+        app.cli_commands.append(self._command())
         if self.openapi_url is None:
             return
         router = Router(name=self.name)
@@ -176,6 +177,19 @@ class OpenAPI:
             app.mount(self.static_url, StaticFiles(directory=STATIC), name="openapi-static")
         # PERF: the document is built once, when the app starts, not per request.
         app.on_startup(self._build)
+
+    def _command(self) -> Any:
+        import click
+
+        @click.command("openapi")
+        @click.option(
+            "--indent", default=2, show_default=True, help="Spaces per level; 0: one line."
+        )
+        def openapi_command(indent: int) -> None:
+            """Print the app's OpenAPI document (JSON), e.g. for a client generator."""
+            click.echo(json.dumps(self.openapi(), indent=indent or None, ensure_ascii=False))
+
+        return openapi_command
 
     # -- the document -----------------------------------------------------------
 

@@ -362,3 +362,15 @@ def test_an_app_without_the_plugin_serves_no_docs_and_never_imports_it() -> None
         "assert 'oakling.openapi' not in sys.modules, sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_openapi_command_prints_the_document() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    app, document = build()
+    command = next(item for item in app.cli_commands if item.name == "openapi")
+    result = CliRunner().invoke(command, ["--indent", "0"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == document
