@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import logging
 import typing
 from collections.abc import Callable
 from typing import Any, get_args, get_origin
@@ -27,6 +28,8 @@ from oakling.exceptions import ResponseValidationError
 from oakling.responses import Response
 
 __all__ = ["response_model", "with_response_model"]
+
+logger = logging.getLogger("oakling.error")
 
 
 def _is_schema_type(annotation: Any) -> bool:
@@ -43,12 +46,14 @@ def response_model(func: Callable[..., Any]) -> Any:
     """Return ``func``'s return annotation when it is a response model, else None.
 
     A response model is a Struct, dataclass, TypedDict or pydantic model
-    class, or ``list[...]`` of one. Unresolvable annotations count as none.
+    class, or ``list[...]`` of one. A return annotation that cannot be
+    resolved (a name imported under ``TYPE_CHECKING``) counts as none, with
+    a warning on ``oakling.error``: nothing is filtered for that handler.
     """
     try:
         annotation = typing.get_type_hints(func).get("return")
-    except Exception:  # noqa: BLE001 - an unresolvable annotation describes nothing
-        return None
+    except Exception:  # noqa: BLE001 - resolve the return annotation alone, below
+        annotation = _return_only(func)
     if annotation is None:
         return None
     target = annotation
@@ -56,6 +61,24 @@ def response_model(func: Callable[..., Any]) -> Any:
         args = get_args(annotation)
         target = args[0] if args else None
     return annotation if _is_schema_type(target) else None
+
+
+def _return_only(func: Callable[..., Any]) -> Any:
+    target = inspect.unwrap(func)
+    raw = getattr(target, "__annotations__", {}).get("return")
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return eval(raw, getattr(target, "__globals__", {}))  # noqa: S307 - the app's own annotation
+    except Exception as ex:  # noqa: BLE001 - a type-checking-only name
+        logger.warning(
+            "the return annotation %r of %s cannot be resolved (%s): no response model "
+            "is applied to it; define or import the type at module level",
+            raw,
+            getattr(func, "__qualname__", func),
+            ex,
+        )
+        return None
 
 
 def _converter(annotation: Any, where: str) -> Callable[[Any], Any]:

@@ -155,3 +155,20 @@ def test_plain_handlers_are_not_wrapped() -> None:
     }
     assert handlers["/plain"].call is handlers["/plain"].func
     assert handlers["/struct"].call is not handlers["/struct"].func
+
+
+def test_an_unresolvable_return_annotation_is_a_startup_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = App(debug=True)
+
+    def handler() -> Any:
+        return {"id": 1}
+
+    handler.__annotations__ = {"return": "OnlyForTypeCheckers"}
+    app.add_route("/x", handler)
+    with caplog.at_level(logging.WARNING, logger="oakling.error"):
+        app.build()
+    assert any("OnlyForTypeCheckers" in record.getMessage() for record in caplog.records)
+    with TestClient(app) as client:
+        assert client.get("/x").json() == {"id": 1}
