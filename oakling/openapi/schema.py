@@ -415,13 +415,18 @@ def _auth_marks(funcs: Iterable[Any]) -> tuple[bool, list[str]]:
     needed = False
     scopes: list[str] = []
     for func in funcs:
-        mark = getattr(func, "auth_required", None)
-        if mark is None:
-            continue
-        needed = True
-        kind, names = mark
-        if kind == "scopes":
-            scopes.extend(name for name in names if name not in scopes)
+        # NOTE: stacked guards: each wrapper's own mark, down the __wrapped__ chain.
+        layer: Any = func
+        for _ in range(32):
+            mark = layer.__dict__.get("auth_required") if hasattr(layer, "__dict__") else None
+            if mark is not None:
+                needed = True
+                kind, names = mark
+                if kind == "scopes":
+                    scopes.extend(name for name in names if name not in scopes)
+            layer = getattr(layer, "__wrapped__", None)
+            if layer is None:
+                break
     return needed, scopes
 
 

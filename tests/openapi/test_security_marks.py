@@ -43,6 +43,12 @@ def test_guards_and_dependencies_document_their_security(tmp_path: Path) -> None
     def scoped(user: Annotated[User, Depends(require_scopes("tasks:delete"))]) -> None:
         return None
 
+    @app.put("/stacked")
+    @login_required
+    @scopes_required("tasks:write", "tasks:admin")
+    def stacked() -> None:
+        return None
+
     @app.get("/open")
     def open_route() -> str:
         return "open"
@@ -66,6 +72,7 @@ def test_guards_and_dependencies_document_their_security(tmp_path: Path) -> None
     ]
     assert paths["/page"]["get"]["security"] == [{"bearerAuth": []}, {"sessionCookie": []}]
     assert paths["/scoped"]["delete"]["security"][0] == {"bearerAuth": ["tasks:delete"]}
+    assert paths["/stacked"]["put"]["security"][0] == {"bearerAuth": ["tasks:write", "tasks:admin"]}
     assert {"401", "403"} <= set(paths["/me"]["get"]["responses"])
     assert "security" not in paths["/open"]["get"]
     assert "401" not in paths["/open"]["get"]["responses"]
