@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from oakling._errors import STYLESHEET_PATH, send_stylesheet
-from oakling._returns import response_model, with_response_model
 from oakling.concurrency import run_in_threadpool
 from oakling.exceptions import (
     HTTPException,
@@ -100,6 +99,8 @@ class RouteHandler:
         # NOTE: what is called; ``func`` stays the endpoint hooks see. A
         # return annotation naming a model wraps it (see _returns); other
         # handlers are called as they are.
+        from oakling._returns import response_model, with_response_model
+
         model = response_model(self.func)
         self.call = self.func if model is None else with_response_model(self.func, model)
         self.extractor: Extractor = route.extractors[method]
