@@ -70,6 +70,7 @@ class RouteHandler:
         "after",
         "app",
         "before",
+        "call",
         "error_chain",
         "fast",
         "path_only",
@@ -95,6 +96,13 @@ class RouteHandler:
         route_types = {name: conv.python_type for name, conv in route.compiled.converters.items()}
         self.view_class = route.view_class
         self.func = route.handler_for(method)
+        # NOTE: what is called; ``func`` stays the endpoint hooks see. A
+        # return annotation naming a model wraps it (see _returns); other
+        # handlers are called as they are.
+        from oakling._returns import response_model, with_response_model
+
+        model = response_model(self.func)
+        self.call = self.func if model is None else with_response_model(self.func, model)
         self.extractor: Extractor = route.extractors[method]
         if set(path_params) != set(route.compiled.converters):
             # NOTE: the router prefix adds path parameters of its own.
@@ -142,7 +150,8 @@ class RouteHandler:
             # PERF: no parameters but the path's, no hooks or view: no Request
             # object unless it fails.
             try:
-                func = scope["endpoint"] = self.func
+                scope["endpoint"] = self.func
+                func = self.call
                 if self.fast:
                     result = await func() if self.is_async else await run_in_threadpool(func)
                 else:
@@ -212,7 +221,7 @@ class RouteHandler:
                 early = await _call(func, request) if arity else await _call(func)
                 if early is not None:
                     return await self._after(request, to_response(early))
-        func = self.func
+        func = self.call
         if self.trivial:
             if self.view_class is not None:
                 result = await self._invoke(func, (self.view_class(),), {})

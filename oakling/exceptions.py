@@ -11,6 +11,7 @@ __all__ = [
     "HTTPException",
     "ImproperlyConfigured",
     "RequestValidationError",
+    "ResponseValidationError",
     "ServiceUnavailable",
     "WebSocketDisconnect",
     "WebSocketException",
@@ -62,6 +63,15 @@ class RequestValidationError(HTTPException):
     def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
         self.errors = [dict(error) for error in errors]
         super().__init__(422, self.errors)
+
+
+class ResponseValidationError(Exception):
+    """A handler returned what its return annotation forbids: a bug, answered 500.
+
+    Raised by the response model check (a handler annotated ``-> UserOut``
+    returning something that does not convert to ``UserOut``); logged with
+    the handler and the field, never sent to the client.
+    """
 
 
 class ServiceUnavailable(HTTPException):

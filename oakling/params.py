@@ -42,6 +42,7 @@ __all__ = [
     "Form",
     "Header",
     "Param",
+    "ParameterInfo",
     "Query",
     "compile_extractor",
     "register_injectable",
@@ -241,6 +242,35 @@ def _pydantic_errors(ex: Any, base: list[str | int]) -> list[dict[str, Any]]:
     ]
 
 
+class ParameterInfo(typing.NamedTuple):
+    """What one handler parameter reads, for generated documentation (OpenAPI).
+
+    Attributes:
+        name: The Python parameter name.
+        key: The name in the request (alias, header name, form field).
+        location: ``path``, ``query``, ``header``, ``cookie``, ``body``,
+            ``form`` or ``file``.
+        annotation: The type it is converted to (``Annotated`` kept, with
+            its msgspec ``Meta`` constraints).
+        default: The default, or ``inspect.Parameter.empty`` when required.
+        description: The marker's ``description``, if any.
+        embed: For ``body``: the value sits at ``key`` of a JSON object.
+    """
+
+    name: str
+    key: str
+    location: str
+    annotation: Any
+    default: Any
+    description: str | None
+    embed: bool
+
+    @property
+    def required(self) -> bool:
+        """Whether a request must carry it."""
+        return self.default is _REQUIRED
+
+
 class _Field:
     """One parameter's source, key, type and default, fixed at registration."""
 
@@ -249,6 +279,7 @@ class _Field:
         "bools",
         "convert",
         "default",
+        "description",
         "embed",
         "is_list",
         "key",
@@ -264,6 +295,7 @@ class _Field:
         self.default = default
         self.is_list = _is_sequence(annotation)
         self.embed = False
+        self.description: str | None = None
         # The bool fields of a form model, where "on" means true (checkboxes).
         self.bools = (
             _form_bools(annotation) if location == "form" and _is_model(annotation) else frozenset()
@@ -425,6 +457,7 @@ class Extractor:
             if isinstance(marker, Header) and marker.alias is None and marker.convert_underscores:
                 key = name.replace("_", "-")
             field = _Field(name, key, marker.location, annotation, default)
+            field.description = marker.description
             if isinstance(marker, Body):
                 field.embed = marker.embed
                 self.body.append(field)
@@ -445,6 +478,54 @@ class Extractor:
                 self.body_decoder = lambda body: dataclasses.replace(decode(body))
             else:
                 self.body_decoder = msgspec.json.Decoder(target).decode
+
+    def describe(self) -> list[ParameterInfo]:
+        """Return what this handler reads, its dependencies' parameters included.
+
+        For documentation (the openapi battery), at startup: a parameter
+        several dependencies read is listed once, the first time it is met.
+        """
+        found: dict[tuple[str, str], ParameterInfo] = {}
+        for extractor in self._walk(set()):
+            for field in (
+                *extractor.path,
+                *extractor.query,
+                *extractor.header,
+                *extractor.cookie,
+                *extractor.body,
+                *extractor.form,
+            ):
+                location = field.location
+                if location == "form" and _is_upload(field.annotation):
+                    location = "file"
+                found.setdefault(
+                    (location, field.key),
+                    ParameterInfo(
+                        field.name,
+                        field.key,
+                        location,
+                        field.annotation,
+                        field.default,
+                        field.description,
+                        field.embed,
+                    ),
+                )
+        return list(found.values())
+
+    def dependency_funcs(self) -> list[Callable[..., Any]]:
+        """Return this handler's dependency functions, nested ones too, in order."""
+        return [extractor.func for extractor in self._walk(set())][1:]
+
+    def _walk(self, seen: set[int]) -> list[Extractor]:
+        if id(self) in seen:
+            return []
+        seen.add(id(self))
+        found = [self]
+        for _, dependency in self.dependencies:
+            sub = self.sub_extractors.get(dependency.func)
+            if sub is not None:
+                found.extend(sub._walk(seen))
+        return found
 
     async def __call__(self, conn: Request, ctx: _Context) -> dict[str, Any]:
         errors: list[dict[str, Any]] = []

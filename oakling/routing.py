@@ -172,6 +172,15 @@ class Route:
         response_class: Wraps return values that are not a Response
             (``PlainTextResponse``, ``HTMLResponse`` ...).
         include_in_schema: Whether API documentation lists it.
+        tags: OpenAPI tags (added to those of the routers it is in).
+        summary: The OpenAPI summary; default the docstring's first line.
+        description: The OpenAPI description; default the rest of the docstring.
+        deprecated: Mark the operation deprecated in the OpenAPI document.
+        responses: Extra documented responses, ``{status: type or response
+            object}`` (FastAPI's ``responses``); a response object may hold a
+            ``"model"`` key, whose JSON schema becomes its content.
+        operation_id: The OpenAPI ``operationId``; default from the route's name.
+        openapi_extra: Merged last into the route's OpenAPI operation object.
     """
 
     def __init__(
@@ -184,9 +193,24 @@ class Route:
         status_code: int | None = None,
         response_class: type | None = None,
         include_in_schema: bool = True,
+        tags: Sequence[str] = (),
+        summary: str | None = None,
+        description: str | None = None,
+        deprecated: bool = False,
+        responses: dict[int | str, Any] | None = None,
+        operation_id: str | None = None,
+        openapi_extra: dict[str, Any] | None = None,
     ) -> None:
         self.path = path
         self.endpoint = endpoint
+        # NOTE: read by the openapi battery only, never on the request path.
+        self.tags = list(tags)
+        self.summary = summary
+        self.description = description
+        self.deprecated = deprecated
+        self.responses = dict(responses or {})
+        self.operation_id = operation_id
+        self.openapi_extra = dict(openapi_extra or {})
         self.view_class: type[View] | None = None
         if inspect.isclass(endpoint) and issubclass(endpoint, View):
             self.view_class = endpoint
@@ -289,6 +313,8 @@ class Router:
         template_folder: A folder of templates searched after the app's
             (Flask's blueprint ``template_folder``).
         middleware: ASGI middleware wrapped around this router's routes only.
+        tags: OpenAPI tags for every route in it (default: ``[name]``).
+        include_in_schema: False leaves all its routes out of API documentation.
 
     Decorators register routes (``@router.get("/x")``); hooks and error
     handlers registered here apply to this router's routes only. Include it
@@ -302,6 +328,8 @@ class Router:
         name: str | None = None,
         template_folder: str | None = None,
         middleware: Sequence[Middleware] = (),
+        tags: Sequence[str] | None = None,
+        include_in_schema: bool = True,
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ImproperlyConfigured(
@@ -311,6 +339,8 @@ class Router:
         self.name = name
         self.template_folder = template_folder
         self.middleware = list(middleware)
+        self.tags = list(tags) if tags is not None else None
+        self.include_in_schema = include_in_schema
         self.routes: list[Route | WebSocketRoute | Mount] = []
         self.children: list[tuple[Router, str]] = []
         self.error_handlers: dict[int | type[BaseException], Handler] = {}

@@ -42,6 +42,8 @@ __all__ = [
     "load",
     "route_path",
     "typed_answer",
+    "USER",
+    "UserRecord",
 ]
 
 HELLO = "Hello, World!"
@@ -58,6 +60,21 @@ class Item(msgspec.Struct):
     name: str
     price: float
     tags: list[str]
+
+
+@dataclass
+class UserRecord:
+    """The response-model case's stored row: a password hash the API must not send."""
+
+    id: int
+    username: str
+    email: str
+    password_hash: str
+
+
+# NOTE: one row, returned by every framework's handler; the work measured is
+# the framework reading it through its response model, per request.
+USER = UserRecord(7, "ann", "ann@example.com", "argon2id$v=19$m=65536,t=3,p=4$secret")
 
 
 def route_path(index: int) -> str:
@@ -180,6 +197,18 @@ CASES: dict[str, Case] = {
         extra_headers=((b"x-token", DEPS_TOKEN.encode()),),
         media_type="application/json",
         body=json.dumps(deps_body(dep3_value(dep2_value(DEPS_TOKEN)))).encode(),
+        is_json=True,
+    ),
+    "response-model": Case(
+        name="response-model",
+        description=(
+            "GET /users/7 -> the stored row (a dataclass with a password hash) through each "
+            "framework's response model: oakling's return annotation, FastAPI's response_model, "
+            'Litestar\'s return DTO -> {"id":7,"username":"ann","email":"ann@example.com"}'
+        ),
+        path="/users/7",
+        media_type="application/json",
+        body=b'{"id":7,"username":"ann","email":"ann@example.com"}',
         is_json=True,
     ),
 }

@@ -21,6 +21,7 @@ from harness import ASGIApp
 from inprocess_apps import (
     HELLO,
     ROUTES_IN_TABLE,
+    USER,
     bench,
     dep1_value,
     dep2_value,
@@ -128,5 +129,18 @@ def blacksheep_deps() -> ASGIApp:
     @app.router.get("/deps")
     async def deps(session: UserSession) -> Response:
         return json(deps_body(session.value))
+
+    return app
+
+
+@bench("blacksheep", "response-model")
+def blacksheep_response_model() -> ASGIApp:
+    app = _app()
+
+    @app.router.get("/users/{user_id}")
+    async def user(user_id: int) -> Response:
+        # NOTE: no response models in BlackSheep: the fields are picked by hand.
+        row = USER
+        return json({"id": row.id, "username": row.username, "email": row.email})
 
     return app

@@ -16,6 +16,7 @@ from harness import ASGIApp
 from inprocess_apps import (
     HELLO,
     ROUTES_IN_TABLE,
+    USER,
     bench,
     dep1_value,
     dep2_value,
@@ -109,4 +110,20 @@ def falcon_typed() -> ASGIApp:
 def falcon_deps() -> ASGIApp:
     app = _app()
     app.add_route("/deps", _Deps())
+    return app
+
+
+class _User:
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, user_id: int
+    ) -> None:
+        # NOTE: no response models in Falcon: the fields are picked by hand.
+        row = USER
+        resp.media = {"id": row.id, "username": row.username, "email": row.email}
+
+
+@bench("falcon", "response-model")
+def falcon_response_model() -> ASGIApp:
+    app = _app()
+    app.add_route("/users/{user_id:int}", _User())
     return app

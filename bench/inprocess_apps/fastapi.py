@@ -16,6 +16,7 @@ from harness import ASGIApp
 from inprocess_apps import (
     HELLO,
     ROUTES_IN_TABLE,
+    USER,
     bench,
     dep1_value,
     dep2_value,
@@ -25,6 +26,7 @@ from inprocess_apps import (
     typed_answer,
 )
 from inprocess_apps.pydantic_item import Item
+from pydantic import BaseModel, ConfigDict
 
 __all__: list[str] = []
 
@@ -96,5 +98,26 @@ def fastapi_deps() -> ASGIApp:
     @app.get("/deps")
     async def deps(session: Annotated[str, Depends(dep3)]) -> dict[str, str]:
         return deps_body(session)
+
+    return app
+
+
+class UserOut(BaseModel):
+    """What the API shows of a user: no password hash."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    email: str
+
+
+@bench("fastapi", "response-model")
+def fastapi_response_model() -> ASGIApp:
+    app = FastAPI()
+
+    @app.get("/users/{user_id}", response_model=UserOut)
+    async def user(user_id: int) -> Any:
+        return USER
 
     return app

@@ -13,7 +13,9 @@ from harness import ASGIApp
 from inprocess_apps import (
     HELLO,
     ROUTES_IN_TABLE,
+    USER,
     Item,
+    UserRecord,
     bench,
     dep1_value,
     dep2_value,
@@ -24,6 +26,7 @@ from inprocess_apps import (
 )
 from litestar import Litestar, MediaType, get, post
 from litestar.di import Provide
+from litestar.dto import DataclassDTO, DTOConfig
 from litestar.params import Parameter
 
 __all__: list[str] = []
@@ -94,3 +97,18 @@ def litestar_deps() -> ASGIApp:
         return deps_body(session)
 
     return Litestar(route_handlers=[deps])
+
+
+class UserDTO(DataclassDTO[UserRecord]):
+    """The return DTO: every field but the password hash."""
+
+    config = DTOConfig(exclude={"password_hash"})
+
+
+@bench("litestar", "response-model")
+def litestar_response_model() -> ASGIApp:
+    @get("/users/{user_id:int}", return_dto=UserDTO)
+    async def user(user_id: int) -> UserRecord:
+        return USER
+
+    return Litestar([user])

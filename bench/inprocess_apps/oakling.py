@@ -12,11 +12,13 @@ user might write the same handler.
 
 from typing import Annotated, Any
 
+import msgspec
 from harness import ASGIApp
 from inprocess_apps import (
     HELLO,
     ROUTES_IN_TABLE,
     SECRET_KEY,
+    USER,
     Item,
     bench,
     dep1_value,
@@ -145,5 +147,24 @@ def oakling_deps() -> ASGIApp:
     @app.get("/deps")
     async def deps(session: Annotated[str, Depends(dep3)]) -> dict[str, str]:
         return deps_body(session)
+
+    return app
+
+
+class UserOut(msgspec.Struct):
+    """What the API shows of a user: no password hash."""
+
+    id: int
+    username: str
+    email: str
+
+
+@bench("oakling", "response-model")
+def oakling_response_model() -> ASGIApp:
+    app = _app()
+
+    @app.get("/users/{user_id}")
+    async def user(user_id: int) -> UserOut:
+        return USER  # type: ignore[return-value]  # NOTE: the row, read through UserOut
 
     return app

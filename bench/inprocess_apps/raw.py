@@ -12,6 +12,7 @@ from harness import ASGIApp, Receive, Scope, Send
 from inprocess_apps import (
     HELLO,
     ROUTES_IN_TABLE,
+    USER,
     Item,
     bench,
     dep1_value,
@@ -160,5 +161,20 @@ def raw_deps() -> ASGIApp:
             await _status(send, 422)
             return
         await _send_json(send, deps_body(dep3_value(dep2_value(dep1_value(token)))))
+
+    return app
+
+
+@bench("raw", "response-model")
+def raw_response_model() -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if not scope["path"].startswith("/users/"):
+            await _status(send, 404)
+            return
+        row = USER
+        await _send_json(send, {"id": row.id, "username": row.username, "email": row.email})
 
     return app

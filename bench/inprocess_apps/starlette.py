@@ -13,6 +13,7 @@ from harness import ASGIApp
 from inprocess_apps import (
     HELLO,
     ROUTES_IN_TABLE,
+    USER,
     bench,
     dep1_value,
     dep2_value,
@@ -97,3 +98,13 @@ def starlette_deps() -> ASGIApp:
         return JSONResponse(deps_body(dep3_value(dep2_value(dep1(request)))))
 
     return Starlette(routes=[Route("/deps", deps)])
+
+
+@bench("starlette", "response-model")
+def starlette_response_model() -> ASGIApp:
+    async def user(request: Request) -> JSONResponse:
+        # NOTE: no response models in Starlette: the fields are picked by hand.
+        row = USER
+        return JSONResponse({"id": row.id, "username": row.username, "email": row.email})
+
+    return Starlette(routes=[Route("/users/{user_id:int}", user)])

@@ -102,6 +102,7 @@ from oakling.config import Settings, load_settings
 from oakling.csrf import CSRF
 from oakling.db import Database, Session, migrations
 from oakling.middleware import Middleware
+from oakling.openapi import OpenAPI
 from oakling.security import CSP, Security
 from oakling.sessions import Sessions
 from oakling.types import ASGIApp, Receive, Scope, Send
@@ -290,7 +291,8 @@ def clean_title(raw: str) -> str:
 
 # -- pages ---------------------------------------------------------------------
 
-pages = Router()
+# NOTE: HTML pages and form posts: not part of the documented API.
+pages = Router(include_in_schema=False)
 
 
 def show_list(
@@ -444,13 +446,32 @@ class APIAccess:
 api = Router("/api", name="api", middleware=[Middleware(APIAccess)])
 
 
-@api.get("/tasks")
+def _needs(scope: str, unsafe: bool) -> dict[str, Any]:
+    """The OpenAPI ``security`` of an API route: a token with ``scope``, or the session."""
+    session: dict[str, list[str]] = (
+        {"sessionCookie": [], "csrfHeader": []} if unsafe else {"sessionCookie": []}
+    )
+    return {"security": [{"bearerAuth": [scope]}, session]}
+
+
+READS = _needs(READ_SCOPE, unsafe=False)
+WRITES = _needs(WRITE_SCOPE, unsafe=True)
+CREATED = {
+    201: {
+        "description": "Created",
+        "model": Task,
+        "headers": {"Location": {"description": "The task's URL", "schema": {"type": "string"}}},
+    }
+}
+
+
+@api.get("/tasks", openapi_extra=READS)
 def list_tasks(tasks: Tasks) -> list[Task]:
     """List the user's tasks, oldest first."""
     return list(tasks.list())
 
 
-@api.post("/tasks")
+@api.post("/tasks", status_code=201, responses=CREATED, openapi_extra=WRITES)
 def create_task(request: Request, body: TaskIn, tasks: Tasks, changes: Changes) -> Response:
     """Create a task (201, with its URL in ``Location``)."""
     # NOTE: read the host first: a forged Host is refused (400) before anything is stored.
@@ -461,13 +482,13 @@ def create_task(request: Request, body: TaskIn, tasks: Tasks, changes: Changes) 
     return JSONResponse(task, 201, {"location": location})
 
 
-@api.get("/tasks/{task_id}")
+@api.get("/tasks/{task_id}", openapi_extra=READS)
 def get_task(task_id: int, tasks: Tasks) -> Task:
     """Read one of the user's tasks."""
     return found(tasks.get(task_id), task_id)
 
 
-@api.patch("/tasks/{task_id}")
+@api.patch("/tasks/{task_id}", openapi_extra=WRITES)
 def update_task(task_id: int, patch: TaskPatch, tasks: Tasks, changes: Changes) -> Task:
     """Change a task's title or completed flag."""
     title = None if patch.title is None else patch.title.strip()
@@ -476,7 +497,7 @@ def update_task(task_id: int, patch: TaskPatch, tasks: Tasks, changes: Changes) 
     return task
 
 
-@api.delete("/tasks/{task_id}")
+@api.delete("/tasks/{task_id}", openapi_extra=WRITES)
 def delete_task(task_id: int, tasks: Tasks, changes: Changes) -> None:
     """Delete a task (204)."""
     task = found(tasks.delete(task_id), task_id)
@@ -551,7 +572,20 @@ def create_app(database_url: str | None = None) -> App:
         # NOTE: the documented order: each battery needs the ones before it;
         # Security's middleware ends up outermost. Sessions are rows of the
         # database (SESSION_BACKEND) unless the setting says otherwise.
-        plugins=[database, Sessions(), Auth(signup=True), CSRF(), Security(csp=POLICY)],
+        plugins=[
+            database,
+            Sessions(),
+            Auth(signup=True),
+            CSRF(),
+            Security(csp=POLICY),
+            OpenAPI(
+                title="oakling Tasks",
+                version="1.0",
+                description="The Tasks demo's JSON API. Sign in on the site (the session "
+                "cookie and the page's CSRF token are used), or click Authorize and paste "
+                "an API token made on the task list page.",
+            ),
+        ],
     )
 
     async def migrate() -> None:

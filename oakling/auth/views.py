@@ -460,7 +460,8 @@ async def password_reset_set_view(request: Request, db: AsyncSession) -> Respons
 
 def build_router(auth: Auth) -> Router:
     """Return a new router (named ``auth``) with the auth pages; see the module doc."""
-    router = Router(name="auth", template_folder=TEMPLATES_DIR)
+    # NOTE: HTML pages and form posts, not an API: left out of OpenAPI documents.
+    router = Router(name="auth", template_folder=TEMPLATES_DIR, include_in_schema=False)
     both = ["GET", "POST"]
     router.add_route("/login", login_view, both, name="login")
     router.add_route("/logout", logout_view, ["POST"], name="logout")

@@ -30,7 +30,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "inprocess.py"
 IMPORTTIME = BENCH.with_name("importtime.py")
 FRAMEWORKS = ["raw", "oakling", "starlette", "fastapi", "litestar", "blacksheep", "falcon"]
 PEERS = set(FRAMEWORKS) - {"raw", "oakling"}
-CASES = {"plaintext", "json", "path-param", "typed", "deps"}
+CASES = {"plaintext", "json", "path-param", "typed", "deps", "response-model"}
 
 
 @pytest.fixture(scope="module")
