@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -172,6 +172,8 @@ class Route:
         response_class: Wraps return values that are not a Response
             (``PlainTextResponse``, ``HTMLResponse`` ...).
         include_in_schema: Whether API documentation lists it.
+        opt: Options for plugins, read at startup by their per-route hooks
+            (Litestar's ``opt``): ``opt={"ratelimit": "10/minute"}``.
     """
 
     def __init__(
@@ -184,8 +186,10 @@ class Route:
         status_code: int | None = None,
         response_class: type | None = None,
         include_in_schema: bool = True,
+        opt: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = path
+        self.opt: dict[str, Any] = dict(opt) if opt else {}
         self.endpoint = endpoint
         self.view_class: type[View] | None = None
         if inspect.isclass(endpoint) and issubclass(endpoint, View):
@@ -316,6 +320,7 @@ class Router:
         self.error_handlers: dict[int | type[BaseException], Handler] = {}
         self.before_request_funcs: list[Handler] = []
         self.before_request_methods: dict[Handler, Container[str]] = {}
+        self.before_request_factories: set[Handler] = set()
         self.after_request_funcs: list[Handler] = []
         self.before_websocket_funcs: list[Handler] = []
 
@@ -408,6 +413,21 @@ class Router:
             self.before_request_methods[func] = methods
         self.before_request_funcs.append(func)
         return func
+
+    def before_request_factory(self, factory: Handler) -> Handler:
+        """Register a maker of ``before_request`` hooks, one per route and method.
+
+        ``factory(route, method, routers)`` is called once per route and
+        method at startup (``routers``: the routers the route is in,
+        outermost first) and returns the hook for it, or None for none:
+        a plugin that reads a mark on the handler or ``route.opt`` (the
+        rate limits) prepares its work there, and routes it returns None
+        for keep the core's fast path. The hook runs where a hook
+        registered with :meth:`before_request` at this point would.
+        """
+        self.before_request_factories.add(factory)
+        self.before_request_funcs.append(factory)
+        return factory
 
     def before_websocket(self, func: Handler) -> Handler:
         """Run ``func([websocket])`` before each WebSocket handler, before the accept.

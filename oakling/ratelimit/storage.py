@@ -1,0 +1,216 @@
+"""Where rate-limit counters live: this process's memory, or Redis.
+
+One :class:`RateLimitStorage` serves every limit of an app (the route limits
+and the auth throttles alike); each limit keeps its counters under a
+namespace of its own. The counting itself is the ``limits`` library's, with
+its moving-window, fixed-window and sliding-window-counter strategies.
+
+A Redis storage uses oakling's redis-py options
+(:func:`oakling.sessions.backends.redis_options`: 1 s timeouts, one retry of
+a dead pooled connection); append ``?socket_timeout=2&socket_connect_timeout=2``
+to the URL to change them. A failure of Redis is raised as
+:class:`StorageUnavailable` after being reported to :data:`oakling.outages`
+(one log line per interval); each caller then applies its own policy (fail
+open or closed). Every call tries Redis again, so the first request after
+Redis returns is counted normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any, Literal
+
+from limits import RateLimitItem
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import (
+    FixedWindowRateLimiter,
+    MovingWindowRateLimiter,
+    RateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
+from limits.storage import storage_from_string
+
+from oakling.outages import outages
+
+__all__ = ["STRATEGIES", "RateLimitStorage", "Strategy", "StorageUnavailable"]
+
+#: The ``limits`` strategies by name (Flask-Limiter's ``RATELIMIT_STRATEGY`` names).
+Strategy = Literal["moving-window", "fixed-window", "sliding-window-counter"]
+STRATEGIES: dict[str, type[RateLimiter]] = {
+    "moving-window": MovingWindowRateLimiter,
+    "fixed-window": FixedWindowRateLimiter,
+    "sliding-window-counter": SlidingWindowCounterRateLimiter,
+}
+
+#: The service name reported to :data:`oakling.outages`.
+SERVICE = "Redis"
+
+
+class StorageUnavailable(Exception):
+    """The storage (Redis) is down or slower than its timeout.
+
+    Already reported to :data:`oakling.outages`; the caller decides whether
+    that lets the request through (fail open) or refuses it with a 503
+    (fail closed).
+    """
+
+
+def _storage_uri(url: str) -> str:
+    """Return the ``limits`` async storage URI for a settings URL."""
+    if url.startswith("async+"):
+        return url
+    return f"async+{url}"
+
+
+class _MemoryStorage(MemoryStorage):
+    """``limits``' async memory storage, with a ``clear`` its expiry task survives.
+
+    ``limits`` (5.x) expires moving-window entries from a background task
+    that walks a snapshot of the keys and, between awaits, reads
+    ``self.events[key]``: a key popped by ``clear`` meanwhile made that task
+    die with a ``KeyError``, logged by asyncio as "Task exception was never
+    retrieved" (each successful login clears its account's counter). Here a
+    cleared key keeps an empty list, which counts as no entries and which the
+    expiry task itself removes on its next pass.
+
+    No ``STORAGE_SCHEME``: ``limits`` does not register this class, so
+    ``async+memory://`` elsewhere in the process is unchanged.
+    """
+
+    async def clear(self, key: str) -> None:
+        """Forget every entry and counter of ``key``."""
+        if key in self.events:
+            self.events[key] = []
+        self.storage.pop(key, None)
+        self.expirations.pop(key, None)
+
+
+class RateLimitStorage:
+    """Rate-limit counters in this process's memory, or in Redis.
+
+    Args:
+        url: ``memory://`` or ``redis://host:port/db`` (``rediss://`` for
+            TLS); None means memory. Flask-Limiter's ``storage_uri``.
+
+    Raises:
+        limits.errors.ConfigurationError: For an unknown storage scheme, or
+            Redis without the ``redis`` package.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or "memory://"
+        self.is_memory = self.url.startswith(("memory:", "async+memory:"))
+        self._is_redis = self.url.startswith(("redis", "rediss", "async+redis"))
+        # NOTE: async storages hold locks and connections of one event loop;
+        # a process serves from one loop, tests start a loop per client.
+        self._storages: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._limiters: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, RateLimiter]
+        ] = weakref.WeakKeyDictionary()
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Fail at startup on a bad URL, not at the first request.
+        storage_from_string(_storage_uri(self.url), **self._options())
+
+    def _options(self) -> dict[str, Any]:
+        if self._is_redis:
+            # NOTE: limits defaults to coredis; redis-py is what oakling uses.
+            return {"implementation": "redispy"}
+        return {}
+
+    def check_strategy(self, strategy: str) -> None:
+        """Raise ValueError unless this storage supports ``strategy``.
+
+        Raises:
+            ValueError: For an unknown strategy name, or one the storage
+                lacks (memcached has no moving window).
+        """
+        try:
+            cls = STRATEGIES[strategy]
+        except KeyError:
+            raise ValueError(
+                f"unknown rate-limit strategy {strategy!r}; use one of {', '.join(STRATEGIES)}"
+            ) from None
+        try:
+            cls(storage_from_string(_storage_uri(self.url), **self._options()))
+        except NotImplementedError as ex:
+            raise ValueError(f"{self.scheme} storage does not support {strategy}: {ex}") from None
+
+    def _storage(self, loop: asyncio.AbstractEventLoop) -> Any:
+        storage = self._storages.get(loop)
+        if storage is None:
+            options = self._options()
+            if self._is_redis:
+                import redis.asyncio
+
+                # NOTE: our own pool, so close() can release its connections.
+                from oakling.sessions.backends import redis_options
+
+                pool = redis.asyncio.ConnectionPool.from_url(
+                    self.url.removeprefix("async+"), **redis_options()
+                )
+                self._pools[loop] = pool
+                options["connection_pool"] = pool
+            storage = (
+                _MemoryStorage()
+                if self.is_memory
+                else storage_from_string(_storage_uri(self.url), **options)
+            )
+            self._storages[loop] = storage
+        return storage
+
+    def limiter(self, strategy: str = "moving-window") -> RateLimiter:
+        """Return the running event loop's limiter for ``strategy``, made on first use."""
+        loop = asyncio.get_running_loop()
+        limiters = self._limiters.get(loop)
+        if limiters is None:
+            limiters = self._limiters[loop] = {}
+        limiter = limiters.get(strategy)
+        if limiter is None:
+            limiter = limiters[strategy] = STRATEGIES[strategy](self._storage(loop))
+        return limiter
+
+    async def call(
+        self, strategy: str, method: str, item: RateLimitItem, *identifiers: str, **options: Any
+    ) -> Any:
+        """Run one ``limits`` limiter method (``hit``, ``test``, ``clear``...).
+
+        Returns:
+            What the method returns (``hit``: whether the request fits).
+
+        Raises:
+            StorageUnavailable: When Redis is down or too slow (reported to
+                :data:`oakling.outages` first).
+        """
+        limiter = self.limiter(strategy)
+        if self.is_memory:
+            return await getattr(limiter, method)(item, *identifiers, **options)
+        try:
+            result = await getattr(limiter, method)(item, *identifiers, **options)
+        except Exception as ex:  # noqa: BLE001 - limits and redis-py raise several kinds
+            outages.failed(SERVICE, ex)
+            raise StorageUnavailable(str(ex)) from None
+        outages.recovered(SERVICE)
+        return result
+
+    async def close(self) -> None:
+        """Release this event loop's storage connections (run at app shutdown)."""
+        loop = asyncio.get_running_loop()
+        self._limiters.pop(loop, None)
+        self._storages.pop(loop, None)
+        pool = self._pools.pop(loop, None)
+        if pool is not None:
+            await pool.aclose()
+
+    @property
+    def scheme(self) -> str:
+        """The URL's scheme only (the URL itself may hold a password)."""
+        return self.url.partition("://")[0]
+
+    def __repr__(self) -> str:
+        # SECURITY: the storage URL may hold a password; show its scheme only.
+        return f"{type(self).__name__}({self.scheme})"
