@@ -19,12 +19,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from limits import RateLimitItem, parse_many
 
 from oakling.exceptions import HTTPException, ImproperlyConfigured, ServiceUnavailable
+from oakling.params import Depends
 from oakling.requests import HTTPConnection, Request
 
 from .headers import policy_item, policy_name, ratelimit_item
@@ -557,49 +558,55 @@ def _router_scoped(limit: Limit, router: Router) -> Limit:
     )
 
 
-@dataclass
-class RateLimit:
-    """A rate limit as a dependency: ``Depends(RateLimit("5/minute"))``.
+class RateLimit(Depends):
+    """A rate limit as a dependency: ``_: Annotated[None, RateLimit("5/minute")]``.
 
     FastAPI users' ``Depends(RateLimiter(times=5, seconds=60))`` from
-    fastapi-limiter. Counts when the dependency is resolved, per route
+    fastapi-limiter; it is a :class:`~oakling.Depends` itself, so it goes
+    where ``Depends(...)`` goes (an ``Annotated`` extra or a parameter's
+    default). Counts when the dependency is resolved, per route
     (the handler's name) unless ``scope`` is given; needs an installed
     :class:`Limiter` for its storage and policies.
 
     Args:
         limit: One or several ``limits`` strings.
-        key, scope, exempt_when, cost, fail_open, strategy, name: As for
+        key: Who is counted (:func:`ip_key` by default).
+        scope, exempt_when, cost, fail_open, strategy, name: As for
             :func:`ratelimit`.
 
     Raises:
         ImproperlyConfigured: For a limit ``limits`` cannot parse.
     """
 
-    limit: str | Sequence[str]
-    key: KeyFunc | None = None
-    scope: str | None = None
-    exempt_when: Predicate | None = None
-    cost: int = 1
-    fail_open: bool | None = None
-    strategy: str | None = None
-    name: str | None = None
-    _made: list[Limit] = field(init=False, repr=False)
-    _policy: str = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._made = _limits(
-            self.limit,
-            key=self.key or ip_key,
-            scope=self.scope,
-            exempt_when=self.exempt_when,
-            cost=self.cost,
-            fail_open=self.fail_open,
-            strategy=self.strategy,
-            name=self.name,
+    def __init__(
+        self,
+        limit: str | Sequence[str],
+        *,
+        key: KeyFunc = ip_key,
+        scope: str | None = None,
+        exempt_when: Predicate | None = None,
+        cost: int = 1,
+        fail_open: bool | None = None,
+        strategy: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.limits = _limits(
+            limit,
+            key=key,
+            scope=scope,
+            exempt_when=exempt_when,
+            cost=cost,
+            fail_open=fail_open,
+            strategy=strategy,
+            name=name,
         )
-        self._policy = ", ".join(policy_item(limit.name, limit.item) for limit in self._made)
+        self._policy = ", ".join(policy_item(item.name, item.item) for item in self.limits)
+        super().__init__(self.count)
 
-    async def __call__(self, request: Request) -> None:
+    def __repr__(self) -> str:
+        return f"RateLimit({', '.join(str(limit.item) for limit in self.limits)!r})"
+
+    async def count(self, request: Request) -> None:
         """Count the request (the dependency's value is None).
 
         Raises:
@@ -618,5 +625,5 @@ class RateLimit:
         endpoint = request.scope.get("endpoint")
         route_id = f"{getattr(endpoint, '__module__', '')}.{getattr(endpoint, '__qualname__', '')}"
         await limiter.check(
-            request, [(limit, limit.scope or route_id) for limit in self._made], self._policy
+            request, [(limit, limit.scope or route_id) for limit in self.limits], self._policy
         )
