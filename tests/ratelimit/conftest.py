@@ -2,14 +2,13 @@
 
 - ``redis_url``: the real Redis (db 2 for this suite by default), flushed
   of this suite's keys; a skip (a failure in CI) when it is down.
-- ``peer_from_header(app)``: the app with ``X-Peer`` as the ASGI client address,
-  standing in for what the server (or its proxy-headers option) decided.
+
+Helpers (a private redis-server, ``peer_from_header``) are in ratelimit_support.py.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pytest
 
@@ -29,16 +28,3 @@ def redis_url() -> str:
     except redis.RedisError as ex:
         skip_or_fail(f"Redis at {url} unreachable: {ex}")
     return url
-
-
-def peer_from_header(app: Any) -> Any:
-    """Serve ``app`` with the client address taken from an ``X-Peer`` header."""
-
-    async def asgi(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"x-peer":
-                    scope = {**scope, "client": (value.decode(), 4000)}
-        await app(scope, receive, send)
-
-    return asgi
