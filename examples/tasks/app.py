@@ -34,7 +34,8 @@ Pages and endpoints:
 - ``GET /``: the user's list, with a form to add a task and buttons to toggle
   or delete one (each form posts, then redirects back with 303:
   post/redirect/get), and the user's API tokens;
-- ``/api/tasks``: the same tasks as JSON (list, create, read, update, delete);
+- ``/api/tasks``: the same tasks as JSON (list, create, read, update, delete),
+  rate-limited per token (``API_RATE_LIMIT``, 600 a minute by default);
 - ``GET /events``: server-sent events announcing each change of the user's
   tasks, so every open tab of theirs updates when another one (or an API
   client) changes something.
@@ -102,11 +103,13 @@ from oakling.config import Settings, load_settings
 from oakling.csrf import CSRF
 from oakling.db import Database, Session, migrations
 from oakling.middleware import Middleware
+from oakling.ratelimit import Limiter, user_or_ip
 from oakling.security import CSP, Security
 from oakling.sessions import Sessions
 from oakling.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
+    "DEFAULT_API_RATE_LIMIT",
     "DEFAULT_DATABASE_URL",
     "LOCAL_HOSTS",
     "MIGRATIONS",
@@ -148,6 +151,12 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
 test client's ``testserver``. ``oakling demo`` runs without DEBUG, where an
 empty list would refuse every request; set ``OAKLING_ALLOWED_HOSTS`` to serve
 the demo under another name."""
+
+DEFAULT_API_RATE_LIMIT = "600/minute"
+"""Requests a token (or a logged-in browser) may make to ``/api`` when
+``OAKLING_API_RATE_LIMIT`` is not set: generous, so scripts and checks that
+drive the API are not throttled; beyond it, 429 with ``Retry-After`` and the
+``RateLimit`` fields (:mod:`oakling.ratelimit`)."""
 
 SESSION_BACKEND = "database"
 """The demo's session store when ``OAKLING_SESSION_BACKEND`` is not set: rows
@@ -544,6 +553,13 @@ def create_app(database_url: str | None = None) -> App:
     """
     settings = demo_settings()
     database = Database(database_url or settings.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    # NOTE: before Auth, which then counts its throttles in the same store.
+    limiter = Limiter()
+    # The API is limited per token (per user for a browser session):
+    # API_RATE_LIMIT, generous by default so scripts are not throttled.
+    limiter.limit_router(
+        api, settings.get("API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT), key=user_or_ip, name="api"
+    )
     app = App(
         settings=settings,
         template_folder=HERE / "templates",
@@ -551,7 +567,7 @@ def create_app(database_url: str | None = None) -> App:
         # NOTE: the documented order: each battery needs the ones before it;
         # Security's middleware ends up outermost. Sessions are rows of the
         # database (SESSION_BACKEND) unless the setting says otherwise.
-        plugins=[database, Sessions(), Auth(signup=True), CSRF(), Security(csp=POLICY)],
+        plugins=[database, Sessions(), limiter, Auth(signup=True), CSRF(), Security(csp=POLICY)],
     )
 
     async def migrate() -> None:

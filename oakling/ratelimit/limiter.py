@@ -5,7 +5,8 @@ decorator says ``override_defaults=False``, which adds to the others):
 
 1. the route: ``@ratelimit("10/minute")`` on the handler, or the route
    option ``@app.get("/x", opt={"ratelimit": "10/minute"})``;
-2. its routers, innermost first: ``ratelimit("600/minute")(router)``;
+2. its routers, innermost first: ``ratelimit("600/minute")(router)`` or
+   ``limiter.limit_router(router, "600/minute")``;
 3. the app: ``Limiter(default_limits=["100/minute"])``
    (``RATELIMIT_DEFAULT``), counted per route like Flask-Limiter's.
 
@@ -360,6 +361,7 @@ class Limiter:
         self.storage = storage if storage is not None else RateLimitStorage(None)
         self._storage_given = storage is not None
         self.default_limits: list[Limit] = []
+        self.router_limits: dict[int, list[Limit]] = {}
         self.strategy = "moving-window"
         self.fail_open = True
         self.headers_enabled = False
@@ -409,6 +411,27 @@ class Limiter:
             app.after_request(self.add_headers)
         app.on_shutdown(self.storage.close)
 
+    def limit_router(
+        self,
+        router: Router,
+        limit: str | RateLimitItem | Sequence[str | RateLimitItem],
+        *,
+        key: KeyFunc | None = None,
+        **options: Any,
+    ) -> None:
+        """Limit every route of ``router`` in this app (one bucket for the router).
+
+        Like ``ratelimit(limit)(router)``, but kept by this Limiter, so a
+        router shared by several apps (a module-level one) gets each app's
+        own limits: ``limiter.limit_router(api, settings.API_RATE_LIMIT)``.
+        Takes :func:`ratelimit`'s options; ``key`` defaults to the
+        Limiter's ``key_func``. Call it before the app serves.
+
+        Raises:
+            ImproperlyConfigured: For a bad limit.
+        """
+        self.router_limits[id(router)] = _limits(limit, key=key or self.key_func, **options)
+
     # -- startup: which limits a route has ----------------------------------
 
     def limits_for(self, route: Route, method: str, routers: Sequence[Router]) -> list[Limit]:
@@ -429,7 +452,7 @@ class Limiter:
         if exempt or (own and all(limit.override_defaults for limit in own)):
             return found
         for router in reversed(routers):
-            mine = router.__dict__.get(_MARK)
+            mine = self.router_limits.get(id(router)) or router.__dict__.get(_MARK)
             if mine:
                 return found + [_router_scoped(limit, router) for limit in mine]
         return found + self.default_limits
