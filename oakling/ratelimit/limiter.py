@@ -31,7 +31,7 @@ from oakling.requests import HTTPConnection, Request
 
 from .headers import policy_item, policy_name, ratelimit_item
 from .keys import ip_key
-from .storage import STRATEGIES, RateLimitStorage, StorageUnavailable
+from .storage import STRATEGIES, Hit, RateLimitStorage, StorageUnavailable
 
 if TYPE_CHECKING:
     from oakling.applications import App
@@ -291,16 +291,17 @@ def _exempt(target: Any) -> bool:
 class _Checker:
     """The prepared check of one route: its limits, namespaced, with their policies."""
 
-    __slots__ = ("limiter", "limits", "policy")
+    __slots__ = ("limiter", "limits", "policy", "prepared")
 
     def __init__(self, limiter: Limiter, limits: list[tuple[Limit, str]]) -> None:
         self.limiter = limiter
         self.limits = limits
         # PERF: the RateLimit-Policy field is made once per route.
         self.policy = ", ".join(policy_item(limit.name, limit.item) for limit, _ in limits)
+        self.prepared = limiter.prepare(limits)
 
     async def __call__(self, request: Request) -> None:
-        await self.limiter.check(request, self.limits, self.policy)
+        await self.limiter.check(request, self.limits, self.policy, self.prepared)
 
 
 class Limiter:
@@ -482,55 +483,86 @@ class Limiter:
         )
         return _Checker(self, [(limit, limit.scope or route_id) for limit in limits])
 
+    def prepare(self, limits: Sequence[tuple[Limit, str]]) -> list[Hit]:
+        """Return the storage's prepared hit of each ``(limit, scope)``, in order."""
+        return [
+            self.storage.prepare(limit.strategy or self.strategy, limit.item, NAMESPACE, scope)
+            for limit, scope in limits
+        ]
+
     # -- per request ----------------------------------------------------------
 
     async def check(
-        self, request: HTTPConnection, limits: Sequence[tuple[Limit, str]], policy: str = ""
+        self,
+        request: HTTPConnection,
+        limits: Sequence[tuple[Limit, str]],
+        policy: str = "",
+        prepared: Sequence[Hit] | None = None,
     ) -> None:
         """Count ``request`` against ``limits`` (``(limit, scope)`` pairs).
+
+        Args:
+            request: The request (its key functions read it).
+            limits: ``(limit, scope)`` pairs, in order; the first one that
+                is full refuses the request (those before it were counted).
+            policy: The ``RateLimit-Policy`` value of these limits.
+            prepared: :meth:`prepare`'s result for ``limits`` (made here
+                when None).
 
         Raises:
             RateLimitExceeded: When a limit is reached (429).
             ServiceUnavailable: When the storage is down and a limit fails
                 closed (503 with ``Retry-After``).
         """
-        storage = self.storage
+        if prepared is None:
+            prepared = self.prepare(limits)
         counted: list[tuple[Limit, str, str]] | None = [] if self.headers_enabled else None
-        for limit, scope in limits:
+        for (limit, scope), hit in zip(limits, prepared, strict=True):
             if limit.exempt_when is not None and limit.exempt_when(request):
                 continue
             key = limit.key(request)
             if key is None:
                 continue
-            strategy = limit.strategy or self.strategy
-            try:
-                allowed = await storage.call(
-                    strategy, "hit", limit.item, NAMESPACE, scope, key, cost=limit.cost
-                )
-                if not allowed:
-                    stats = await storage.call(
-                        strategy, "get_window_stats", limit.item, NAMESPACE, scope, key
-                    )
-            except StorageUnavailable:
-                if limit.fail_open if limit.fail_open is not None else self.fail_open:
-                    continue
-                # SECURITY: fail closed: no counter, no request.
-                raise ServiceUnavailable("Redis", retry_after=5) from None
+            allowed = hit(key, limit.cost)
+            if not isinstance(allowed, bool):
+                # NOTE: Redis: the awaitable raises StorageUnavailable.
+                try:
+                    allowed = await allowed
+                except StorageUnavailable:
+                    if limit.fail_open if limit.fail_open is not None else self.fail_open:
+                        continue
+                    # SECURITY: fail closed: no counter, no request.
+                    raise ServiceUnavailable("Redis", retry_after=5) from None
             if not allowed:
-                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-                raise RateLimitExceeded(
-                    limit,
-                    retry_after,
-                    {
-                        "Retry-After": str(retry_after),
-                        "RateLimit-Policy": policy or policy_item(limit.name, limit.item),
-                        "RateLimit": ratelimit_item(limit.name, 0, retry_after),
-                    },
-                )
+                await self._refuse(limit, scope, key, policy)
             if counted is not None:
                 counted.append((limit, scope, key))
         if counted:
             request.scope[_SCOPE_KEY] = (counted, policy)
+
+    async def _refuse(self, limit: Limit, scope: str, key: str, policy: str) -> None:
+        """Raise the 429 of a full bucket, with when it frees a place.
+
+        Raises:
+            RateLimitExceeded: Always.
+        """
+        strategy = limit.strategy or self.strategy
+        try:
+            stats = await self.storage.call(
+                strategy, "get_window_stats", limit.item, NAMESPACE, scope, key
+            )
+            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        except StorageUnavailable:
+            retry_after = limit.item.get_expiry()
+        raise RateLimitExceeded(
+            limit,
+            retry_after,
+            {
+                "Retry-After": str(retry_after),
+                "RateLimit-Policy": policy or policy_item(limit.name, limit.item),
+                "RateLimit": ratelimit_item(limit.name, 0, retry_after),
+            },
+        )
 
     async def add_headers(self, request: Request, response: Any) -> None:
         """Add ``RateLimit``/``RateLimit-Policy`` to a limited response (headers_enabled)."""
@@ -624,6 +656,7 @@ class RateLimit(Depends):
             name=name,
         )
         self._policy = ", ".join(policy_item(item.name, item.item) for item in self.limits)
+        self._prepared: dict[tuple[int, Any], tuple[list[tuple[Limit, str]], list[Hit]]] = {}
         super().__init__(self.count)
 
     def __repr__(self) -> str:
@@ -646,7 +679,12 @@ class RateLimit(Depends):
         if not limiter.enabled:
             return
         endpoint = request.scope.get("endpoint")
-        route_id = f"{getattr(endpoint, '__module__', '')}.{getattr(endpoint, '__qualname__', '')}"
-        await limiter.check(
-            request, [(limit, limit.scope or route_id) for limit in self.limits], self._policy
-        )
+        found = self._prepared.get((id(limiter), endpoint))
+        if found is None:
+            route_id = (
+                f"{getattr(endpoint, '__module__', '')}.{getattr(endpoint, '__qualname__', '')}"
+            )
+            pairs = [(limit, limit.scope or route_id) for limit in self.limits]
+            # PERF: keys and storage calls are prepared once per route.
+            found = self._prepared[id(limiter), endpoint] = (pairs, limiter.prepare(pairs))
+        await limiter.check(request, found[0], self._policy, found[1])
