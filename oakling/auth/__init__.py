@@ -170,7 +170,8 @@ class Auth:
             IP, ``"10 per hour"``; beyond it, 429.
         throttle_storage: [RATELIMIT_STORAGE_URL, else REDIS_URL] where the
             counters of every throttle live; memory when neither is set.
-            With the ratelimit battery installed first, its storage is shared.
+            With the ratelimit battery installed first, its storage is used
+            unless this names another.
         throttle_fail_open: [AUTH_THROTTLE_FAIL_OPEN] when that storage is
             down, let login, reset and sign-up posts through uncounted
             (True) instead of answering 503 (False, the default: an outage
@@ -294,7 +295,7 @@ class Auth:
             # NOTE: one mechanism and one store for route limits and throttles.
             storage = (
                 shared
-                if isinstance(shared, RateLimitStorage) and shared.url == (url or "memory://")
+                if isinstance(shared, RateLimitStorage) and (url is None or shared.url == url)
                 else ThrottleStorage(url)
             )
         except Exception as ex:  # noqa: BLE001 - limits raises several kinds

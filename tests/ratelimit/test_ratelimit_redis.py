@@ -7,8 +7,10 @@ The outage tests kill a private redis-server on port 6393; the shared Redis
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from ratelimit_support import PrivateRedis
@@ -22,7 +24,8 @@ JSON = {"Accept": "application/json"}
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis(6393)
+    # NOTE: a port of its own per run (OAKLING_TEST_PRIVATE_REDIS_PORT), never 6379.
+    server = PrivateRedis(int(os.environ.get("OAKLING_TEST_PRIVATE_REDIS_PORT", "6393")))
     server.start()
     yield server
     server.stop()
@@ -114,3 +117,65 @@ def test_fail_open_setting_off_makes_every_limit_fail_closed(private_redis: Priv
     with TestClient(_app(private_redis.url, fail_open=False), raise_server_exceptions=False) as c:
         private_redis.stop()
         assert c.get("/open", headers=JSON).status_code == 503
+
+
+def _auth_app(url: str, database: Path, **auth_options: object) -> App:
+    from oakling.auth import Auth
+    from oakling.config import Settings
+    from oakling.db import Database
+    from oakling.sessions import Sessions
+
+    app = App(
+        settings=Settings(SECRET_KEY="k" * 50),
+        plugins=[
+            Database(f"sqlite:///{database}"),
+            Sessions(),
+            Limiter(storage_uri=url),
+            Auth(**auth_options),  # type: ignore[arg-type]
+        ],
+    )
+
+    @app.get("/limited")
+    @ratelimit("3/minute")
+    def limited() -> str:
+        return "limited"
+
+    return app
+
+
+def _create_tables(app: App) -> None:
+    app.extensions["db"].create_all()
+
+
+def test_one_outage_general_limits_open_login_throttle_closed(
+    private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    app = _auth_app(private_redis.url, tmp_path / "auth.db")
+    # one mechanism, one store: the throttles count in the Limiter's storage
+    assert app.extensions["auth"].throttle.storage is app.extensions["ratelimit"].storage
+    form = {"username": "ann", "password": "wrong"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        _create_tables(app)
+        assert client.post("/auth/login", data=form).status_code < 500
+        private_redis.stop()
+        limited = [client.get("/limited").status_code for _ in range(5)]
+        login = client.post("/auth/login", data=form, headers=JSON)
+        private_redis.start()
+        after = client.post("/auth/login", data=form)
+    assert limited == [200] * 5
+    assert login.status_code == 503
+    assert login.headers["retry-after"]
+    assert after.status_code < 500
+
+
+def test_auth_throttle_fail_open_setting_lets_logins_through(
+    private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    app = _auth_app(private_redis.url, tmp_path / "auth.db", throttle_fail_open=True)
+    form = {"username": "ann", "password": "wrong"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        _create_tables(app)
+        private_redis.stop()
+        login = client.post("/auth/login", data=form)
+    # the form answers (a wrong password), not the outage's 503
+    assert login.status_code < 500, login.text
