@@ -301,7 +301,19 @@ class _Checker:
         self.prepared = limiter.prepare(limits)
 
     async def __call__(self, request: Request) -> None:
-        await self.limiter.check(request, self.limits, self.policy, self.prepared)
+        limiter = self.limiter
+        if limiter.headers_enabled or len(self.limits) != 1 or not limiter.storage.is_memory:
+            await limiter.check(request, self.limits, self.policy, self.prepared)
+            return
+        # PERF: the common case, one limit in memory, counted in one coroutine.
+        limit, scope = self.limits[0]
+        if limit.exempt_when is not None and limit.exempt_when(request):
+            return
+        key = limit.key(request)
+        if key is None:
+            return
+        if not self.prepared[0](key, limit.cost):
+            await limiter._refuse(limit, scope, key, self.policy)
 
 
 class Limiter:

@@ -132,6 +132,15 @@ class _MemoryStorage(MemoryStorage):
             self.expirations.pop(key, None)
 
 
+def _unwrapped(storage: Any, name: str) -> Callable[..., Any]:
+    """Return ``storage.name`` without limits' ``_wrap_errors`` wrapper, bound."""
+    method = getattr(type(storage), name)
+    inner = getattr(method, "__wrapped__", None)
+    if inner is None or storage.wrap_exceptions:
+        return getattr(storage, name)  # type: ignore[no-any-return]
+    return inner.__get__(storage)  # type: ignore[no-any-return]
+
+
 class RateLimitStorage:
     """Rate-limit counters in this process's memory, or in Redis.
 
@@ -211,14 +220,16 @@ class RateLimitStorage:
         amount, expiry = item.amount, item.get_expiry()
         memory = self._memory
         if memory is not None and strategy == "fixed-window":
-            incr = memory.incr
+            # PERF: limits' error wrapper only re-raises for memory (it wraps
+            # ValueError when wrap_exceptions is set, which it is not here).
+            incr: Callable[[str, float, int], int] = _unwrapped(memory, "incr")
 
             def hit_fixed(key: str, cost: int) -> bool:
                 return incr(before + key + after, expiry, cost) <= amount
 
             return hit_fixed
         if memory is not None and strategy == "moving-window":
-            acquire = memory.acquire_entry
+            acquire: Callable[[str, int, int, int], bool] = _unwrapped(memory, "acquire_entry")
 
             def hit_moving(key: str, cost: int) -> bool:
                 return acquire(before + key + after, amount, expiry, cost)
