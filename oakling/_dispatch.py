@@ -115,12 +115,16 @@ class RouteHandler:
         self.status_code = route.status_code
         self.response_class = route.response_class
         self.limits = app.limits
-        self.before = [
-            (func, _arity(func))
-            for router in chain
-            for func in router.before_request_funcs
-            if method in router.before_request_methods.get(func, (method,))
-        ]
+        self.before: list[tuple[Callable[..., Any], int]] = []
+        for router in chain:
+            for func in router.before_request_funcs:
+                if func in router.before_request_factories:
+                    # PERF: a per-route hook is chosen here, once.
+                    hook = func(route, method, chain)
+                    if hook is not None:
+                        self.before.append((hook, _arity(hook)))
+                elif method in router.before_request_methods.get(func, (method,)):
+                    self.before.append((func, _arity(func)))
         self.after = [
             (func, _arity(func))
             for router in reversed(chain)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -181,6 +181,8 @@ class Route:
             ``"model"`` key, whose JSON schema becomes its content.
         operation_id: The OpenAPI ``operationId``; default from the route's name.
         openapi_extra: Merged last into the route's OpenAPI operation object.
+        opt: Options for plugins, read at startup by their per-route hooks
+            (Litestar's ``opt``): ``opt={"ratelimit": "10/minute"}``.
     """
 
     def __init__(
@@ -200,8 +202,10 @@ class Route:
         responses: dict[int | str, Any] | None = None,
         operation_id: str | None = None,
         openapi_extra: dict[str, Any] | None = None,
+        opt: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = path
+        self.opt: dict[str, Any] = dict(opt) if opt else {}
         self.endpoint = endpoint
         # NOTE: read by the openapi battery only, never on the request path.
         self.tags = list(tags)
@@ -346,6 +350,7 @@ class Router:
         self.error_handlers: dict[int | type[BaseException], Handler] = {}
         self.before_request_funcs: list[Handler] = []
         self.before_request_methods: dict[Handler, Container[str]] = {}
+        self.before_request_factories: set[Handler] = set()
         self.after_request_funcs: list[Handler] = []
         self.before_websocket_funcs: list[Handler] = []
 
@@ -438,6 +443,21 @@ class Router:
             self.before_request_methods[func] = methods
         self.before_request_funcs.append(func)
         return func
+
+    def before_request_factory(self, factory: Handler) -> Handler:
+        """Register a maker of ``before_request`` hooks, one per route and method.
+
+        ``factory(route, method, routers)`` is called once per route and
+        method at startup (``routers``: the routers the route is in,
+        outermost first) and returns the hook for it, or None for none:
+        a plugin that reads a mark on the handler or ``route.opt`` (the
+        rate limits) prepares its work there, and routes it returns None
+        for keep the core's fast path. The hook runs where a hook
+        registered with :meth:`before_request` at this point would.
+        """
+        self.before_request_factories.add(factory)
+        self.before_request_funcs.append(factory)
+        return factory
 
     def before_websocket(self, func: Handler) -> Handler:
         """Run ``func([websocket])`` before each WebSocket handler, before the accept.

@@ -26,6 +26,7 @@ __all__ = [
     "FRAMEWORKS",
     "HELLO",
     "ITEM_ID",
+    "RATE_LIMIT",
     "ROUTES_IN_TABLE",
     "SECRET_KEY",
     "TARGET_ROUTE",
@@ -52,6 +53,8 @@ ROUTES_IN_TABLE = 100
 TARGET_ROUTE = 50  # NOTE: the middle of the table: neither best nor worst case for a linear scan.
 ITEM_ID = 42
 DEPS_TOKEN = "abc"
+#: The ``ratelimited`` case's limit: counted on every request, never reached.
+RATE_LIMIT = "1000000000/minute"
 
 
 class Item(msgspec.Struct):
@@ -186,6 +189,17 @@ CASES: dict[str, Case] = {
             Reject("limit not an int", query_string=b"q=red&limit=ten"),
             Reject("q missing", query_string=b"limit=10"),
         ),
+    ),
+    "ratelimited": Case(
+        name="ratelimited",
+        description=(
+            "GET /ratelimited -> 'Hello, World!' as text/plain, behind a per-client-IP "
+            "rate limit in memory (fixed window) that is never reached: the plaintext "
+            "case plus the cost of counting"
+        ),
+        path="/ratelimited",
+        media_type="text/plain",
+        body=HELLO.encode(),
     ),
     "deps": Case(
         name="deps",

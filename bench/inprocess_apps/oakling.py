@@ -16,6 +16,7 @@ import msgspec
 from harness import ASGIApp
 from inprocess_apps import (
     HELLO,
+    RATE_LIMIT,
     ROUTES_IN_TABLE,
     SECRET_KEY,
     USER,
@@ -166,5 +167,40 @@ def oakling_response_model() -> ASGIApp:
     @app.get("/users/{user_id}")
     async def user(user_id: int) -> UserOut:
         return USER  # type: ignore[return-value]  # NOTE: the row, read through UserOut
+
+    return app
+
+
+@bench("oakling", "ratelimited")
+def oakling_ratelimited() -> ASGIApp:
+    from oakling.ratelimit import Limiter, ratelimit
+
+    app = App(secret_key=SECRET_KEY, plugins=[Limiter(strategy="fixed-window")])
+
+    @app.get("/ratelimited")
+    @ratelimit(RATE_LIMIT)
+    async def limited() -> PlainTextResponse:
+        return PlainTextResponse(HELLO)
+
+    return app
+
+
+@bench("oakling", "ratelimited", variant="moving window")
+def oakling_ratelimited_moving() -> ASGIApp:
+    # NOTE: limits' memory moving window keeps one entry per request in the
+    # window, so a never-reached limit grows with the run; keyed per request
+    # count bucket it stays at a realistic 100 entries per key.
+    from oakling.ratelimit import Limiter, ratelimit
+
+    app = App(secret_key=SECRET_KEY, plugins=[Limiter()])
+    counter = iter(range(10**12))
+
+    def key(request: object) -> str:
+        return str(next(counter) // 100)
+
+    @app.get("/ratelimited")
+    @ratelimit("100/minute", key=key)
+    async def limited() -> PlainTextResponse:
+        return PlainTextResponse(HELLO)
 
     return app

@@ -70,6 +70,34 @@ def raw_plaintext() -> ASGIApp:
     return app
 
 
+@bench("raw", "ratelimited")
+def raw_ratelimited() -> ASGIApp:
+    # NOTE: the floor of counting: a fixed-window counter per client in a dict.
+    import time
+
+    body = HELLO.encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"13")]
+    counts: dict[tuple[str, int], int] = {}
+    limit = 1_000_000_000
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["path"] != "/ratelimited":
+            await _status(send, 404)
+            return
+        key = (scope["client"][0], int(time.time() // 60))
+        count = counts[key] = counts.get(key, 0) + 1
+        if count > limit:
+            await _status(send, 429)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
 @bench("raw", "json")
 def raw_json() -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

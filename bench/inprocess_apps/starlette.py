@@ -7,11 +7,13 @@ handler reads the query by hand, parses the body with ``request.json()``
 functions.
 """
 
+import importlib.util
 from json import JSONDecodeError
 
 from harness import ASGIApp
 from inprocess_apps import (
     HELLO,
+    RATE_LIMIT,
     ROUTES_IN_TABLE,
     USER,
     bench,
@@ -108,3 +110,26 @@ def starlette_response_model() -> ASGIApp:
         return JSONResponse({"id": row.id, "username": row.username, "email": row.email})
 
     return Starlette(routes=[Route("/users/{user_id:int}", user)])
+
+
+def _slowapi_ratelimited() -> ASGIApp:
+    from slowapi import Limiter, _rate_limit_exceeded_handler
+    from slowapi.errors import RateLimitExceeded
+    from slowapi.util import get_remote_address
+
+    limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")
+
+    @limiter.limit(RATE_LIMIT)
+    async def limited(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(HELLO)
+
+    app = Starlette(routes=[Route("/ratelimited", limited)])
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)  # type: ignore[arg-type]
+    return app
+
+
+# NOTE: slowapi (Flask-Limiter's port to Starlette, on the same limits
+# library) is the idiomatic rate limit here; the case is skipped without it.
+if importlib.util.find_spec("slowapi") is not None:
+    bench("starlette", "ratelimited")(_slowapi_ratelimited)

@@ -34,7 +34,8 @@ Pages and endpoints:
 - ``GET /``: the user's list, with a form to add a task and buttons to toggle
   or delete one (each form posts, then redirects back with 303:
   post/redirect/get), and the user's API tokens;
-- ``/api/tasks``: the same tasks as JSON (list, create, read, update, delete);
+- ``/api/tasks``: the same tasks as JSON (list, create, read, update, delete),
+  rate-limited per token (``API_RATE_LIMIT``, 600 a minute by default);
 - ``GET /events``: server-sent events announcing each change of the user's
   tasks, so every open tab of theirs updates when another one (or an API
   client) changes something.
@@ -103,11 +104,13 @@ from oakling.csrf import CSRF
 from oakling.db import Database, Session, migrations
 from oakling.middleware import Middleware
 from oakling.openapi import OpenAPI
+from oakling.ratelimit import Limiter, user_or_ip
 from oakling.security import CSP, Security
 from oakling.sessions import Sessions
 from oakling.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
+    "DEFAULT_API_RATE_LIMIT",
     "DEFAULT_DATABASE_URL",
     "LOCAL_HOSTS",
     "MIGRATIONS",
@@ -149,6 +152,12 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
 test client's ``testserver``. ``oakling demo`` runs without DEBUG, where an
 empty list would refuse every request; set ``OAKLING_ALLOWED_HOSTS`` to serve
 the demo under another name."""
+
+DEFAULT_API_RATE_LIMIT = "600/minute"
+"""Requests a token (or a logged-in browser) may make to ``/api`` when
+``OAKLING_API_RATE_LIMIT`` is not set: generous, so scripts and checks that
+drive the API are not throttled; beyond it, 429 with ``Retry-After`` and the
+``RateLimit`` fields (:mod:`oakling.ratelimit`)."""
 
 SESSION_BACKEND = "database"
 """The demo's session store when ``OAKLING_SESSION_BACKEND`` is not set: rows
@@ -565,6 +574,13 @@ def create_app(database_url: str | None = None) -> App:
     """
     settings = demo_settings()
     database = Database(database_url or settings.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    # NOTE: before Auth, which then counts its throttles in the same store.
+    limiter = Limiter()
+    # The API is limited per token (per user for a browser session):
+    # API_RATE_LIMIT, generous by default so scripts are not throttled.
+    limiter.limit_router(
+        api, settings.get("API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT), key=user_or_ip, name="api"
+    )
     app = App(
         settings=settings,
         template_folder=HERE / "templates",
@@ -575,6 +591,7 @@ def create_app(database_url: str | None = None) -> App:
         plugins=[
             database,
             Sessions(),
+            limiter,
             Auth(signup=True),
             CSRF(),
             Security(csp=POLICY),

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from oakling.exceptions import ImproperlyConfigured
+from oakling.ratelimit.storage import RateLimitStorage
 
 from .decorators import (
     CurrentUser,
@@ -169,6 +170,12 @@ class Auth:
             IP, ``"10 per hour"``; beyond it, 429.
         throttle_storage: [RATELIMIT_STORAGE_URL, else REDIS_URL] where the
             counters of every throttle live; memory when neither is set.
+            With the ratelimit battery installed first, its storage is used
+            unless this names another.
+        throttle_fail_open: [AUTH_THROTTLE_FAIL_OPEN] when that storage is
+            down, let login, reset and sign-up posts through uncounted
+            (True) instead of answering 503 (False, the default: an outage
+            never lifts a cap).
 
     Raises:
         ImproperlyConfigured: From ``install`` when the ``db`` or
@@ -195,6 +202,7 @@ class Auth:
         throttle_reset_ip: str | None = None,
         throttle_signup_ip: str | None = None,
         throttle_storage: str | None = None,
+        throttle_fail_open: bool | None = None,
     ) -> None:
         self.prefix = prefix
         self.signup = signup
@@ -211,6 +219,7 @@ class Auth:
             "PASSWORD_RESET_THROTTLE_IP": throttle_reset_ip,
             "SIGNUP_THROTTLE_IP": throttle_signup_ip,
             "RATELIMIT_STORAGE_URL": throttle_storage,
+            "AUTH_THROTTLE_FAIL_OPEN": throttle_fail_open,
         }
         self.app: App | None = None
         self.login_url = f"{prefix}/login"
@@ -280,26 +289,38 @@ class Auth:
                 "like https://example.com"
             )
         url = self._setting(app, "RATELIMIT_STORAGE_URL", None) or app.settings.get("REDIS_URL")
+        limiter = app.extensions.get("ratelimit")
+        shared = getattr(limiter, "storage", None)
         try:
-            storage = ThrottleStorage(url)
+            # NOTE: one mechanism and one store for route limits and throttles.
+            storage = (
+                shared
+                if isinstance(shared, RateLimitStorage) and (url is None or shared.url == url)
+                else ThrottleStorage(url)
+            )
         except Exception as ex:  # noqa: BLE001 - limits raises several kinds
             # SECURITY: limits quotes the URL, which may hold a password.
             reason = str(ex).replace(str(url), f"{str(url).partition('://')[0]}://...")
             raise ImproperlyConfigured(
                 f"bad throttling setting RATELIMIT_STORAGE_URL: {reason}"
             ) from None
+        fail_open = bool(self._setting(app, "AUTH_THROTTLE_FAIL_OPEN", False, bool))
         self.throttle = LoginThrottle(
             storage,
+            fail_open=fail_open,
             per_account=self._limit(app, "LOGIN_THROTTLE_ACCOUNT", DEFAULT_ACCOUNT_LIMIT),
             per_ip=self._limit(app, "LOGIN_THROTTLE_IP", DEFAULT_IP_LIMIT),
         )
         self.reset_throttle = PasswordResetThrottle(
             storage,
+            fail_open=fail_open,
             per_email=self._limit(app, "PASSWORD_RESET_THROTTLE_EMAIL", DEFAULT_RESET_EMAIL_LIMIT),
             per_ip=self._limit(app, "PASSWORD_RESET_THROTTLE_IP", DEFAULT_RESET_IP_LIMIT),
         )
         self.signup_throttle = SignupThrottle(
-            storage, per_ip=self._limit(app, "SIGNUP_THROTTLE_IP", DEFAULT_SIGNUP_IP_LIMIT)
+            storage,
+            fail_open=fail_open,
+            per_ip=self._limit(app, "SIGNUP_THROTTLE_IP", DEFAULT_SIGNUP_IP_LIMIT),
         )
 
     def _limit(self, app: App, name: str, default: str) -> RateLimitItem:

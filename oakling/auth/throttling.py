@@ -22,35 +22,37 @@ An IPv6 client is counted by its /64 network, which one machine usually
 holds whole (django-ratelimit's default ``RATELIMIT_IPV6_MASK``): otherwise
 each of its 2**64 addresses would get a cap of its own.
 
-The counters live in memory (one process) unless ``RATELIMIT_STORAGE_URL``
-or ``REDIS_URL`` names a Redis server, which every worker then shares; the
-throttles of one app share one :class:`ThrottleStorage`.
+The counting is :mod:`oakling.ratelimit`'s, the one mechanism of route
+limits and throttles: its :class:`~oakling.ratelimit.RateLimitStorage` and
+``limits``' moving window. The counters live in memory (one process) unless
+``RATELIMIT_STORAGE_URL`` or ``REDIS_URL`` names a Redis server, which every
+worker then shares; the throttles of one app share one storage (the
+``Limiter``'s, when the ratelimit battery is installed first).
 When the Redis store is down or slower than its timeout (1 s; append
 ``?socket_timeout=2&socket_connect_timeout=2`` to the URL to change it),
 every throttle call raises :class:`~oakling.exceptions.ServiceUnavailable`:
-the forms fail closed with a 503, so an outage never lifts a cap.
+the forms fail closed with a 503, so an outage never lifts a cap. Route
+limits fail open instead; ``AUTH_THROTTLE_FAIL_OPEN=1`` makes the
+throttles fail open too (an outage then lifts the caps).
 The client address is the ASGI peer: behind a proxy, run the server with
 its proxy-headers option (``uvicorn --proxy-headers --forwarded-allow-ips``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import ipaddress
 import math
 import time
-import weakref
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from oakling.exceptions import ServiceUnavailable
-from oakling.outages import outages
+from oakling.ratelimit.keys import network_of
+from oakling.ratelimit.storage import RateLimitStorage, StorageUnavailable, _storage_uri
 
 from .usernames import InvalidUsername, username_key
 
@@ -80,6 +82,9 @@ DEFAULT_RESET_IP_LIMIT = "20 per hour"
 DEFAULT_SIGNUP_IP_LIMIT = "10 per hour"
 
 Action = Literal["login", "password_reset", "signup"]
+
+# NOTE: what a limiter method answers for "allowed" when failing open.
+_OPEN: dict[str, Any] = {"hit": True, "test": True, "clear": None}
 
 _MESSAGES: dict[tuple[Action, str], str] = {
     ("login", "account"): "Too many failed login attempts for this account.",
@@ -153,52 +158,15 @@ def _address_id(email: str) -> str:
 
 def _network_id(ip: str) -> str:
     """Return the counter key of a client address: IPv6 by its /64 network."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip  # a Unix socket path or a test client's name
-    if address.version == 6:
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    return network_of(ip)
 
 
-def _storage_uri(url: str) -> str:
-    """Return the ``limits`` async storage URI for a settings URL."""
-    if url.startswith("async+"):
-        return url
-    return f"async+{url}"
-
-
-class _MemoryStorage(MemoryStorage):
-    """``limits``' async memory storage, with a ``clear`` its expiry task survives.
-
-    ``limits`` (5.x) expires moving-window entries from a background task
-    that walks a snapshot of the keys and, between awaits, reads
-    ``self.events[key]``: a key popped by ``clear`` meanwhile made that task
-    die with a ``KeyError``, logged by asyncio as "Task exception was never
-    retrieved" (each successful login clears its account's counter). Here a
-    cleared key keeps an empty list, which counts as no entries and which the
-    expiry task itself removes on its next pass.
-
-    No ``STORAGE_SCHEME``: ``limits`` does not register this class, so
-    ``async+memory://`` elsewhere in the process is unchanged.
-    """
-
-    async def clear(self, key: str) -> None:
-        """Forget every entry and counter of ``key``."""
-        if key in self.events:
-            self.events[key] = []
-        self.storage.pop(key, None)
-        self.expirations.pop(key, None)
-
-
-class ThrottleStorage:
+class ThrottleStorage(RateLimitStorage):
     """Where throttle counters live: this process's memory, or Redis.
 
-    One storage serves every throttle of an app; each throttle keeps its
-    counters under a namespace of its own.
+    :class:`oakling.ratelimit.RateLimitStorage`, the one mechanism of route
+    limits and auth throttles, checked for moving windows (which the
+    throttles use) at construction.
 
     Args:
         url: ``memory://`` or ``redis://host:port/db`` (``rediss://`` for
@@ -212,74 +180,10 @@ class ThrottleStorage:
     """
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = url or "memory://"
-        # NOTE: async storages hold locks and connections of one event loop;
-        # a process serves from one loop, tests start a loop per client.
-        self._limiters: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, MovingWindowRateLimiter
-        ] = weakref.WeakKeyDictionary()
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
-        # Fail at startup on a bad URL, or a storage without moving windows
-        # (memcached), not at the first form post.
+        super().__init__(url)
+        # Fail at startup on a storage without moving windows (memcached),
+        # not at the first form post.
         MovingWindowRateLimiter(storage_from_string(_storage_uri(self.url), **self._options()))
-
-    @property
-    def is_memory(self) -> bool:
-        """Whether counters are kept in this process only."""
-        return self.url.startswith(("memory:", "async+memory:"))
-
-    @property
-    def _is_redis(self) -> bool:
-        return self.url.startswith(("redis", "rediss", "async+redis"))
-
-    def _options(self) -> dict[str, Any]:
-        if self._is_redis:
-            # NOTE: limits defaults to coredis; redis-py is what oakling uses.
-            return {"implementation": "redispy"}
-        return {}
-
-    def limiter(self) -> MovingWindowRateLimiter:
-        """Return the running event loop's limiter, made on first use."""
-        loop = asyncio.get_running_loop()
-        limiter = self._limiters.get(loop)
-        if limiter is None:
-            options = self._options()
-            if self._is_redis:
-                import redis.asyncio
-
-                # NOTE: our own pool, so close() can release its connections.
-                from oakling.sessions.backends import redis_options
-
-                url = self.url.removeprefix("async+")
-                pool = redis.asyncio.ConnectionPool.from_url(url, **redis_options())
-                self._pools[loop] = pool
-                options["connection_pool"] = pool
-            storage = (
-                _MemoryStorage()
-                if self.is_memory
-                else storage_from_string(_storage_uri(self.url), **options)
-            )
-            limiter = self._limiters[loop] = MovingWindowRateLimiter(storage)
-        return limiter
-
-    async def close(self) -> None:
-        """Release this event loop's storage connections (run at app shutdown)."""
-        loop = asyncio.get_running_loop()
-        self._limiters.pop(loop, None)
-        pool = self._pools.pop(loop, None)
-        if pool is not None:
-            await pool.aclose()
-
-    @property
-    def scheme(self) -> str:
-        """The URL's scheme only (the URL itself may hold a password)."""
-        return self.url.partition("://")[0]
-
-    def __repr__(self) -> str:
-        # SECURITY: the storage URL may hold a password; show its scheme only.
-        return f"ThrottleStorage({self.scheme})"
 
 
 class _Throttle:
@@ -291,8 +195,11 @@ class _Throttle:
     _limit_names: ClassVar[tuple[str, ...]]
     action: ClassVar[Action]
 
-    def __init__(self, storage: str | ThrottleStorage | None) -> None:
-        self.storage = storage if isinstance(storage, ThrottleStorage) else ThrottleStorage(storage)
+    def __init__(self, storage: str | RateLimitStorage | None, fail_open: bool = False) -> None:
+        self.storage = (
+            storage if isinstance(storage, RateLimitStorage) else ThrottleStorage(storage)
+        )
+        self.fail_open = fail_open
 
     @property
     def storage_url(self) -> str:
@@ -311,24 +218,21 @@ class _Throttle:
     async def _call(self, method: str, limit: RateLimitItem, scope: str, key: str) -> Any:
         """Run a limiter method; a storage failure is a 503 (fail closed).
 
+        With ``fail_open`` (``AUTH_THROTTLE_FAIL_OPEN``), a storage failure
+        counts as allowed instead: an outage then lifts the caps.
+
         Raises:
             ServiceUnavailable: When the storage (Redis) is down or too slow.
         """
         try:
-            result = await getattr(self.storage.limiter(), method)(
-                limit, self.namespace, scope, key
+            return await self.storage.call(
+                "moving-window", method, limit, self.namespace, scope, key
             )
-        except ServiceUnavailable:
-            raise
-        except Exception as ex:  # noqa: BLE001 - limits and redis-py raise several kinds
-            if self.storage.is_memory:
-                raise
+        except StorageUnavailable:
+            if self.fail_open and method in _OPEN:
+                return _OPEN[method]
             # SECURITY: fail closed: no throttle, no form post.
-            outages.failed("Redis", ex)
             raise ServiceUnavailable("Redis") from None
-        if not self.storage.is_memory:
-            outages.recovered("Redis")
-        return result
 
     async def _hit(self, limit: RateLimitItem, scope: str, key: str) -> bool:
         return bool(await self._call("hit", limit, scope, key))
@@ -374,10 +278,13 @@ class LoginThrottle(_Throttle):
     """Counts login attempts per account and per IP (see the module doc).
 
     Args:
-        storage: A :class:`ThrottleStorage`, or its URL: ``memory://`` or
-            ``redis://host:port/db``; None means memory.
+        storage: A :class:`ThrottleStorage` (any
+            :class:`~oakling.ratelimit.RateLimitStorage`), or its URL:
+            ``memory://`` or ``redis://host:port/db``; None means memory.
         per_account: A ``limits`` string, ``"10 per 15 minutes"``.
         per_ip: Likewise for each client address.
+        fail_open: When the storage is down, let posts through uncounted
+            instead of answering 503 (``AUTH_THROTTLE_FAIL_OPEN``; off).
 
     Raises:
         ValueError: For a limit string ``limits`` cannot parse.
@@ -390,14 +297,15 @@ class LoginThrottle(_Throttle):
 
     def __init__(
         self,
-        storage: str | ThrottleStorage | None = None,
+        storage: str | RateLimitStorage | None = None,
         *,
         per_account: str | RateLimitItem = DEFAULT_ACCOUNT_LIMIT,
         per_ip: str | RateLimitItem = DEFAULT_IP_LIMIT,
+        fail_open: bool = False,
     ) -> None:
         self.per_account = parse_limit(per_account)
         self.per_ip = parse_limit(per_ip)
-        super().__init__(storage)
+        super().__init__(storage, fail_open)
 
     async def attempt(self, username: str, ip: str | None) -> Throttled | None:
         """Count a login attempt before the password is checked.
@@ -455,14 +363,15 @@ class PasswordResetThrottle(_Throttle):
 
     def __init__(
         self,
-        storage: str | ThrottleStorage | None = None,
+        storage: str | RateLimitStorage | None = None,
         *,
         per_email: str | RateLimitItem = DEFAULT_RESET_EMAIL_LIMIT,
         per_ip: str | RateLimitItem = DEFAULT_RESET_IP_LIMIT,
+        fail_open: bool = False,
     ) -> None:
         self.per_email = parse_limit(per_email)
         self.per_ip = parse_limit(per_ip)
-        super().__init__(storage)
+        super().__init__(storage, fail_open)
 
     async def request(self, ip: str | None) -> Throttled | None:
         """Count a reset request from ``ip``.
@@ -519,12 +428,13 @@ class SignupThrottle(_Throttle):
 
     def __init__(
         self,
-        storage: str | ThrottleStorage | None = None,
+        storage: str | RateLimitStorage | None = None,
         *,
         per_ip: str | RateLimitItem = DEFAULT_SIGNUP_IP_LIMIT,
+        fail_open: bool = False,
     ) -> None:
         self.per_ip = parse_limit(per_ip)
-        super().__init__(storage)
+        super().__init__(storage, fail_open)
 
     async def check(self, ip: str | None) -> Throttled | None:
         """Test, without counting, whether ``ip`` may create an account.

@@ -131,7 +131,9 @@ def test_an_api_token_cannot_log_its_user_out_everywhere(make_app: Any, add_user
     add_whoami(app)
     ann = add_user(app)
     with app.extensions["db"].session() as db:
-        _, raw = create_token_sync(db, db.get(User, ann), name="script", scopes=["tasks:read", "tasks:write"])
+        _, raw = create_token_sync(
+            db, db.get(User, ann), name="script", scopes=["tasks:read", "tasks:write"]
+        )
         db.commit()
     with TestClient(app) as browser:
         assert log_in(browser) == 303
