@@ -172,6 +172,11 @@ class Route:
         response_class: Wraps return values that are not a Response
             (``PlainTextResponse``, ``HTMLResponse`` ...).
         include_in_schema: Whether API documentation lists it.
+        middleware: ASGI middleware specs (anything with ``build(app)``,
+            such as :class:`~oakling.middleware.Middleware`) wrapped around
+            this route only, outermost first. A handler may also carry
+            specs in an ``__oakling_middleware__`` attribute (decorators
+            such as ``cache_page`` put themselves there); those go inside.
     """
 
     def __init__(
@@ -184,8 +189,10 @@ class Route:
         status_code: int | None = None,
         response_class: type | None = None,
         include_in_schema: bool = True,
+        middleware: Sequence[Any] = (),
     ) -> None:
         self.path = path
+        self.middleware = list(middleware)
         self.endpoint = endpoint
         self.view_class: type[View] | None = None
         if inspect.isclass(endpoint) and issubclass(endpoint, View):
