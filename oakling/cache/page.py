@@ -378,6 +378,13 @@ class CachePageMiddleware:
                     break
             return await self._compute(cache, base, scope, receive, send)
         try:
+            # NOTE: our miss may predate a page another worker stored before
+            # releasing the lock: look again, holding it.
+            index, page, _ = await self._lookup(cache, base, scope)
+            if page is not None:
+                vary = index.vary if index else []
+                await self._serve(page, vary, scope, send)
+                return _Waiter(page, vary, self._values(scope, vary))
             return await self._compute(cache, base, scope, receive, send)
         finally:
             await cache.adelete(lock)

@@ -53,6 +53,10 @@ class Cache:
         raw: Any = self._given
         if raw is None:
             raw = app.settings.get("CACHES", None)
+        if isinstance(raw, str):
+            raw = parse_caches(raw)
+        if raw is not None and not isinstance(raw, Mapping):
+            raise ImproperlyConfigured("CACHES must be an object {alias: {BACKEND: ...}}")
         ready = {
             alias: value for alias, value in dict(raw or {}).items() if isinstance(value, BaseCache)
         }

@@ -439,6 +439,11 @@ class BaseCache:
                     break
             return self._compute(made, key, default, timeout, version)
         try:
+            # NOTE: our miss may have been read before another thread or worker
+            # stored the value and released the lock: check again, holding it.
+            value = self._decode(self._call(self._get, made, miss=None), _MISSING)
+            if value is not _MISSING:
+                return value
             return self._compute(made, key, default, timeout, version)
         finally:
             self._call(self._delete, lock, miss=False)
@@ -646,6 +651,10 @@ class BaseCache:
                     break
             return await self._acompute(key, default, timeout, version)
         try:
+            # NOTE: see _lead: check again, holding the lock.
+            value = self._decode(await self._acall(self._aget, made, miss=None), _MISSING)
+            if value is not _MISSING:
+                return value
             return await self._acompute(key, default, timeout, version)
         finally:
             await self._acall(self._adelete, lock, miss=False)

@@ -250,10 +250,17 @@ class DatabaseCache(BaseCache):
                 session.execute(self._upsert(key, value, ttl))
 
     def _add(self, key: str, value: bytes, ttl: float | None) -> bool:
+        # NOTE: insert first; only a conflict deletes an expired row and tries
+        # again, each in its own transaction (InnoDB's gap locks deadlock a
+        # delete-then-insert of the same missing key in concurrent transactions).
         with self.database.session() as session, session.begin():
-            session.execute(self._delete_expired_key(key))
-            result = session.execute(self._insert_missing(key, value, ttl))
-            return self._inserted(result)
+            if self._inserted(session.execute(self._insert_missing(key, value, ttl))):
+                return True
+        with self.database.session() as session, session.begin():
+            if not getattr(session.execute(self._delete_expired_key(key)), "rowcount", 0):
+                return False
+        with self.database.session() as session, session.begin():
+            return self._inserted(session.execute(self._insert_missing(key, value, ttl)))
 
     def _delete(self, key: str) -> bool:
         with self.database.session() as session, session.begin():
@@ -343,9 +350,15 @@ class DatabaseCache(BaseCache):
         if self._threaded:
             return await run_in_threadpool(self._add, key, value, ttl)
         async with self.database.async_session() as session, session.begin():
-            await session.execute(self._delete_expired_key(key))
             result = await session.execute(self._insert_missing(key, value, ttl))
-            return self._inserted(result)
+            if self._inserted(result):
+                return True
+        async with self.database.async_session() as session, session.begin():
+            deleted = await session.execute(self._delete_expired_key(key))
+            if not getattr(deleted, "rowcount", 0):
+                return False
+        async with self.database.async_session() as session, session.begin():
+            return self._inserted(await session.execute(self._insert_missing(key, value, ttl)))
 
     async def _adelete(self, key: str) -> bool:
         if self._threaded:
