@@ -103,8 +103,26 @@ def _digest(*parts: bytes) -> str:
     return hasher.hexdigest()
 
 
-def _full_url(scope: Scope) -> bytes:
-    host = _header_values(scope, b"host")
+_KEYED = frozenset((b"host", *UNKEYED_INPUTS))
+
+
+def _request_key(scope: Scope) -> tuple[bool, bytes]:
+    """Return ``(has Authorization, the bytes keying the request)`` in one header pass.
+
+    The bytes hold the scheme, Host, root path, path, query string and every
+    header of :data:`UNKEYED_INPUTS` the request has, with its value.
+    """
+    authorized = False
+    host = b""
+    keyed: list[bytes] = []
+    for key, value in scope["headers"]:
+        if key in _KEYED:
+            if key == b"host":
+                host = value
+            else:
+                keyed.append(key + b":" + value)
+        elif key == b"authorization":
+            authorized = True
     if not host:
         server = scope.get("server")
         host = f"{server[0]}:{server[1]}".encode() if server else b""
@@ -113,7 +131,10 @@ def _full_url(scope: Scope) -> bytes:
     )
     query: bytes = scope.get("query_string", b"")
     scheme = str(scope.get("scheme", "http")).encode()
-    return scheme + b"://" + host + path + (b"?" + query if query else b"")
+    url = scheme + b"://" + host + path + (b"?" + query if query else b"")
+    if keyed:
+        url += b"\n" + b"\n".join(sorted(keyed))
+    return authorized, url
 
 
 def _vary_names(headers: list[tuple[bytes, bytes]]) -> list[str] | None:
@@ -144,9 +165,7 @@ def _refuses(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-def _authenticated(scope: Scope) -> bool:
-    if any(key == b"authorization" for key, _ in scope["headers"]):
-        return True
+def _logged_in(scope: Scope) -> bool:
     user = scope.get("user")
     return bool(user is not None and getattr(user, "is_authenticated", False))
 
@@ -266,18 +285,21 @@ class CachePageMiddleware:
     def __init__(self, app: ASGIApp, policy: CachePage) -> None:
         self.app = app
         self.policy = policy
+        self._prefix = f"oakling.page:{policy.key_prefix}:GET:"
         self._flights: dict[tuple[int, str], asyncio.Future[_Waiter]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request: from the cache, or through the handler (and store it)."""
         method = scope["method"]
-        if (method != "GET" and method != "HEAD") or (
-            not self.policy.cache_authenticated and _authenticated(scope)
-        ):
+        if method != "GET" and method != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        authorized, request_key = _request_key(scope)
+        if not self.policy.cache_authenticated and (authorized or _logged_in(scope)):
             await self.app(scope, receive, send)
             return
         cache = self.policy.cache
-        base = self._base_key(scope)
+        base = self._prefix + hashlib.sha256(request_key).hexdigest()
         index, page, vary_key = await self._lookup(cache, base, scope)
         if page is not None:
             await self._serve(page, index.vary if index else [], scope, send)
@@ -309,11 +331,6 @@ class CachePageMiddleware:
         finally:
             self._flights.pop(flight_key, None)
             future.set_result(outcome or _Waiter(None, [], b""))
-
-    def _base_key(self, scope: Scope) -> str:
-        parts = [_full_url(scope)]
-        parts += [_header_values(scope, name) for name in UNKEYED_INPUTS]
-        return f"oakling.page:{self.policy.key_prefix}:GET:{_digest(*parts)}"
 
     @staticmethod
     def _values(scope: Scope, vary: list[str]) -> bytes:

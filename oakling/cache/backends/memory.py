@@ -88,6 +88,11 @@ class MemoryCache(BaseCache):
         with self._lock:
             return self._live(key, time.monotonic())
 
+    async def aget_bytes(self, key: str, version: int | None = None) -> bytes | None:
+        """Return the bytes stored under ``key``, or None (no I/O: read directly)."""
+        # PERF: the page cache's hit path; nothing here can be down.
+        return self._get(self.make_key(key, version))
+
     def _set(self, key: str, value: bytes, ttl: float | None) -> None:
         with self._lock:
             self._store(key, value, ttl, time.monotonic())
