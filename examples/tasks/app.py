@@ -106,7 +106,7 @@ from oakling.middleware import Middleware
 from oakling.security import CSP, Security
 from oakling.sessions import Sessions
 from oakling.staticfiles import StaticFiles
-from oakling.types import ASGIApp, Receive, Scope, Send
+from oakling.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -535,7 +535,7 @@ class VersionedStatic:
         wanted = query[2:].decode("latin-1")
         path = str(scope["path"]).lstrip("/")
 
-        async def send_immutable(message: dict[str, Any]) -> None:
+        async def send_immutable(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 200:
                 try:
                     current = asset_version(path)
