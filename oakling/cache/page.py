@@ -286,6 +286,7 @@ class CachePageMiddleware:
         self.app = app
         self.policy = policy
         self._prefix = f"oakling.page:{policy.key_prefix}:GET:"
+        self._memo: tuple[bytes, _Index] | None = None
         self._flights: dict[tuple[int, str], asyncio.Future[_Waiter]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -300,6 +301,15 @@ class CachePageMiddleware:
             return
         cache = self.policy.cache
         base = self._prefix + hashlib.sha256(request_key).hexdigest()
+        raw = await cache.aget_bytes(base)
+        if raw is not None:
+            memo = self._memo
+            # PERF: the memory cache returns the very bytes it stored: decode once.
+            index = memo[1] if memo is not None and memo[0] is raw else self._decode(raw)
+            if index is not None and index.page is not None:
+                self._memo = (raw, index)
+                await self._serve(index.page, index.vary, scope, send)
+                return
         index, page, vary_key = await self._lookup(cache, base, scope)
         if page is not None:
             await self._serve(page, index.vary if index else [], scope, send)
@@ -339,6 +349,13 @@ class CachePageMiddleware:
     def _variant_key(self, base: str, scope: Scope, vary: list[str]) -> str:
         return f"{base}:{_digest(self._values(scope, vary))}"
 
+    @staticmethod
+    def _decode(raw: bytes) -> _Index | None:
+        try:
+            return _decode_index(raw)
+        except msgspec.DecodeError:
+            return None
+
     async def _lookup(
         self, cache: BaseCache, base: str, scope: Scope
     ) -> tuple[_Index | None, _Page | None, str | None]:
@@ -364,8 +381,8 @@ class CachePageMiddleware:
         headers = list(page.headers)
         if vary:
             patch_vary_headers(headers, *(name.encode("latin-1") for name in vary))
-        age = max(0, int(time.time() - page.stored_at))
-        headers.append((b"age", str(age).encode()))
+        age = int(time.time() - page.stored_at)
+        headers.append((b"age", b"%d" % (age if age > 0 else 0)))
         await send({"type": "http.response.start", "status": page.status, "headers": headers})
         body = b"" if scope["method"] == "HEAD" else page.body
         await send({"type": "http.response.body", "body": body})
