@@ -409,6 +409,12 @@ class CachePageMiddleware:
                     await self._serve(page, index.vary if index else [], scope, send)
                     return _Waiter(page, index.vary if index else [], b"")
                 if not await cache.ahas_key(lock):
+                    # NOTE: released: the holder stored the page just before.
+                    index, page, _ = await self._lookup(cache, base, scope)
+                    if page is not None:
+                        vary = index.vary if index else []
+                        await self._serve(page, vary, scope, send)
+                        return _Waiter(page, vary, self._values(scope, vary))
                     break
             return await self._compute(cache, base, scope, receive, send)
         try:

@@ -436,6 +436,10 @@ class BaseCache:
                 if value is not _MISSING:
                     return value
                 if not self._call(self._has, lock, miss=False):
+                    # NOTE: released: the holder stored the value just before.
+                    value = self._decode(self._call(self._get, made, miss=None), _MISSING)
+                    if value is not _MISSING:
+                        return value
                     break
             return self._compute(made, key, default, timeout, version)
         try:
@@ -648,6 +652,11 @@ class BaseCache:
                 if value is not _MISSING:
                     return value
                 if not await self._acall(self._ahas, lock, miss=False):
+                    # NOTE: released: the holder stored the value just before.
+                    raw = await self._acall(self._aget, made, miss=None)
+                    value = self._decode(raw, _MISSING)
+                    if value is not _MISSING:
+                        return value
                     break
             return await self._acompute(key, default, timeout, version)
         try:
