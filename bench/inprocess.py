@@ -66,6 +66,7 @@ from inprocess_apps import (  # noqa: E402
     BENCHES,
     CASES,
     FRAMEWORKS,
+    NOT_APPLICABLE,
     SECRET_KEY,
     Bench,
     bench,
@@ -192,6 +193,11 @@ class Report:
             "cases": {name: CASES[name].description for name in _cases_of(self.results)},
             "results": rows,
             "skipped": self.skipped,
+            "not_applicable": {
+                case: NOT_APPLICABLE[case]
+                for case in _cases_of(self.results)
+                if case in NOT_APPLICABLE
+            },
         }
 
     def to_text(self) -> str:
@@ -229,6 +235,9 @@ class Report:
             lines.append(f"  {case}: {CASES[case].description}")
         for name, reason in self.skipped.items():
             lines.append(f"skipped {name}: {reason}")
+        for case in _cases_of(self.results):
+            for name, reason in NOT_APPLICABLE.get(case, {}).items():
+                lines.append(f"no {case} app for {name}: {reason}")
         return "\n".join(lines)
 
 

@@ -450,8 +450,12 @@ class RouteTable:
             handler: ASGIApp = RouteHandler(
                 self.app, route, method, chain, frozenset(compiled.converters)
             )
-            # NOTE: a router's middleware wraps its own routes only, the
-            # innermost router's closest to the handler.
+            # NOTE: a route's own middleware (its handler's, then the route
+            # option's) is closest to the handler; then its routers', the
+            # innermost router's first.
+            func = route.handler_for(method)
+            for spec in reversed([*route.middleware, *getattr(func, "__oakling_middleware__", ())]):
+                handler = spec.build(handler)
             for router in reversed(chain):
                 for spec in reversed(router.middleware):
                     handler = spec.build(handler)

@@ -183,6 +183,11 @@ class Route:
         openapi_extra: Merged last into the route's OpenAPI operation object.
         opt: Options for plugins, read at startup by their per-route hooks
             (Litestar's ``opt``): ``opt={"ratelimit": "10/minute"}``.
+        middleware: ASGI middleware specs (anything with ``build(app)``,
+            such as :class:`~oakling.middleware.Middleware`) wrapped around
+            this route only, outermost first. A handler may also carry
+            specs in an ``__oakling_middleware__`` attribute (decorators
+            such as ``cache_page`` put themselves there); those go inside.
     """
 
     def __init__(
@@ -203,9 +208,11 @@ class Route:
         operation_id: str | None = None,
         openapi_extra: dict[str, Any] | None = None,
         opt: Mapping[str, Any] | None = None,
+        middleware: Sequence[Any] = (),
     ) -> None:
         self.path = path
         self.opt: dict[str, Any] = dict(opt) if opt else {}
+        self.middleware = list(middleware)
         self.endpoint = endpoint
         # NOTE: read by the openapi battery only, never on the request path.
         self.tags = list(tags)

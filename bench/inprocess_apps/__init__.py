@@ -31,6 +31,7 @@ __all__ = [
     "SECRET_KEY",
     "TARGET_ROUTE",
     "Bench",
+    "NOT_APPLICABLE",
     "Framework",
     "Item",
     "bench",
@@ -225,6 +226,28 @@ CASES: dict[str, Case] = {
         body=b'{"id":7,"username":"ann","email":"ann@example.com"}',
         is_json=True,
     ),
+    "cached-hit": Case(
+        name="cached-hit",
+        description=(
+            "GET /cached -> 'Hello, World!' served from a per-view cache hit "
+            "(oakling: @cache_page on the memory cache; raw: a dict of prepared responses)"
+        ),
+        path="/cached",
+        media_type="text/plain",
+        body=HELLO.encode(),
+    ),
+}
+
+#: ``{case: {framework: why it has no app}}``: peers without the feature in
+#: their own package (an add-on would measure the add-on, not the framework).
+NOT_APPLICABLE: dict[str, dict[str, str]] = {
+    "cached-hit": {
+        "starlette": "no response cache in Starlette",
+        "fastapi": "no response cache in FastAPI (fastapi-cache2 is a third-party add-on)",
+        "blacksheep": "no response cache in BlackSheep",
+        "falcon": "no response cache in Falcon",
+        "litestar": "Litestar's response cache (cache=True) not written yet for this harness",
+    },
 }
 
 

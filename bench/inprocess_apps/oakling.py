@@ -204,3 +204,17 @@ def oakling_ratelimited_moving() -> ASGIApp:
         return PlainTextResponse(HELLO)
 
     return app
+
+
+@bench("oakling", "cached-hit")
+def oakling_cached_hit() -> ASGIApp:
+    from oakling.cache import Cache, MemoryCache, cache_page
+
+    app = App(secret_key=SECRET_KEY, plugins=[Cache({"default": MemoryCache()})])
+
+    @app.get("/cached")
+    @cache_page(3600)
+    async def cached() -> PlainTextResponse:
+        return PlainTextResponse(HELLO)
+
+    return app

@@ -98,6 +98,33 @@ def raw_ratelimited() -> ASGIApp:
     return app
 
 
+@bench("raw", "cached-hit")
+def raw_cached_hit() -> ASGIApp:
+    # NOTE: the floor of any response cache: one dict lookup by method and
+    # path, then the stored status, headers and body.
+    store = {
+        ("GET", "/cached"): (
+            200,
+            [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"13")],
+            HELLO.encode(),
+        )
+    }
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        hit = store.get((scope["method"], scope["path"]))
+        if hit is None:
+            await _status(send, 404)
+            return
+        status, headers, body = hit
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
 @bench("raw", "json")
 def raw_json() -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

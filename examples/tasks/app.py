@@ -72,6 +72,7 @@ scratch database brought to the latest revision first::
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -107,7 +108,8 @@ from oakling.openapi import OpenAPI
 from oakling.ratelimit import Limiter, user_or_ip
 from oakling.security import CSP, Security
 from oakling.sessions import Sessions
-from oakling.types import ASGIApp, Receive, Scope, Send
+from oakling.staticfiles import StaticFiles
+from oakling.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "DEFAULT_API_RATE_LIMIT",
@@ -529,6 +531,71 @@ def migrate_database(database: Database, revision: str = "heads") -> None:
     migrations.migrate(database, revision, directory=MIGRATIONS, version_table=VERSION_TABLE)
 
 
+#: A year, in seconds: how long browsers keep a versioned static file.
+ASSET_MAX_AGE = 31_536_000
+
+
+def asset_version(filename: str) -> str:
+    """Return the first 12 hex digits of the SHA-256 of ``static/<filename>``.
+
+    The stylesheet and script are linked as ``/static/app.css?v=<version>``
+    (:func:`versioned_assets`): a new file is a new URL, so browsers may
+    keep each one for a year and never see a stale style after a deploy.
+    """
+    return hashlib.sha256((HERE / "static" / filename).read_bytes()).hexdigest()[:12]
+
+
+class VersionedStatic:
+    """The demo's static files: a versioned URL is cached for a year, immutable.
+
+    ``/static/app.css?v=<the file's hash>`` gets ``Cache-Control: public,
+    max-age=31536000, immutable`` (the URL changes with the file);
+    an unversioned URL keeps StaticFiles' ``ETag`` and ``Last-Modified``,
+    so browsers revalidate it and get ``304 Not Modified``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if not query.startswith(b"v="):
+            await self.app(scope, receive, send)
+            return
+        wanted = query[2:].decode("latin-1")
+        path = str(scope["path"]).lstrip("/")
+
+        async def send_immutable(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                try:
+                    current = asset_version(path)
+                except (OSError, ValueError):
+                    current = ""
+                if current == wanted:
+                    headers = [
+                        (key, value)
+                        for key, value in message.get("headers", ())
+                        if key.lower() != b"cache-control"
+                    ]
+                    value = f"public, max-age={ASSET_MAX_AGE}, immutable".encode()
+                    message = {**message, "headers": [*headers, (b"cache-control", value)]}
+            await send(message)
+
+        await self.app(scope, receive, send_immutable)
+
+
+def versioned_assets(app: App) -> None:
+    """Add ``asset_url(filename)`` to the templates: the static URL with ``?v=<hash>``."""
+    versions: dict[str, str] = {}
+
+    def asset_url(filename: str) -> str:
+        if filename not in versions:
+            versions[filename] = asset_version(filename)
+        return f"{app.url_path_for('static', path=filename)}?v={versions[filename]}"
+
+    app.add_template_global("asset_url", asset_url)
+
+
 def demo_settings() -> Settings:
     """Return the settings (environment, ``.env``) with the demo's defaults filled in.
 
@@ -584,7 +651,6 @@ def create_app(database_url: str | None = None) -> App:
     app = App(
         settings=settings,
         template_folder=HERE / "templates",
-        static_dir=HERE / "static",  # served at /static, url_for("static", path=...)
         # NOTE: the documented order: each battery needs the ones before it;
         # Security's middleware ends up outermost. Sessions are rows of the
         # database (SESSION_BACKEND) unless the setting says otherwise.
@@ -609,6 +675,9 @@ def create_app(database_url: str | None = None) -> App:
         # NOTE: Alembic blocks; a thread keeps the event loop free meanwhile.
         await run_in_threadpool(migrate_database, database)
 
+    # NOTE: served at /static, url_for("static", path=...); see VersionedStatic.
+    app.mount("/static", VersionedStatic(StaticFiles(directory=HERE / "static")), name="static")
+    versioned_assets(app)
     app.on_startup(migrate)
     feed: Broadcaster[TaskChange] = Broadcaster()
     app.state.feed = feed

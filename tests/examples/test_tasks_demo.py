@@ -75,7 +75,7 @@ def test_index_lists_tasks_with_their_state(client: TestClient) -> None:
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert "<title>oakling · Tasks</title>" in response.text
     assert "Nothing to do yet" in response.text
-    assert 'href="/static/app.css"' in response.text
+    assert 'href="/static/app.css?v=' in response.text
     assert 'href="/api/tasks"' in response.text  # the footer links to the API
 
     add(client, "Buy milk")
@@ -94,6 +94,23 @@ def test_static_css_is_served(client: TestClient) -> None:
     assert response.headers["content-type"].startswith("text/css")
     assert "line-through" in response.text  # completed tasks are struck through
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_the_stylesheet_is_cached_safely(client: TestClient) -> None:
+    from examples.tasks.app import asset_version
+
+    page = client.get("/").text
+    version = asset_version("app.css")
+    assert f'href="/static/app.css?v={version}"' in page
+    versioned = client.get(f"/static/app.css?v={version}")
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    # an old version's URL is not promised to be immutable
+    assert "immutable" not in client.get("/static/app.css?v=0ld").headers.get("cache-control", "")
+    # unversioned: revalidated with the ETag, 304 when unchanged
+    plain = client.get("/static/app.css")
+    assert "immutable" not in plain.headers.get("cache-control", "")
+    again = client.get("/static/app.css", headers={"If-None-Match": plain.headers["etag"]})
+    assert again.status_code == 304
 
 
 def test_add_through_the_form_redirects_and_lists_it(client: TestClient) -> None:
@@ -603,7 +620,7 @@ def test_anonymous_visitors_are_sent_to_the_login_page(database_url: str) -> Non
         page = client.get("/auth/login")
         assert page.status_code == 200
         assert "<title>Log in · oakling Tasks</title>" in page.text  # the demo's look
-        assert 'class="card"' in page.text and 'href="/static/app.css"' in page.text
+        assert 'class="card"' in page.text and 'href="/static/app.css?v=' in page.text
         assert 'href="/auth/signup"' in page.text
         assert "Signed in as" not in page.text
 
