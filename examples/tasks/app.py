@@ -101,6 +101,7 @@ from oakling.concurrency import run_in_threadpool
 from oakling.config import Settings, load_settings
 from oakling.csrf import CSRF
 from oakling.db import Database, Session, migrations
+from oakling.messages import Messages, flash
 from oakling.middleware import Middleware
 from oakling.security import CSP, Security
 from oakling.sessions import Sessions
@@ -330,7 +331,9 @@ def add_task_form(
     except ValueError as ex:
         # Show the form again with the message and what was typed (Django's form flow).
         return show_list(request, tasks, db, user, error=str(ex), title=title), 422
-    changes.publish(TaskChange("added", tasks.add(cleaned)))
+    task = tasks.add(cleaned)
+    changes.publish(TaskChange("added", task))
+    flash(f"Added “{task.title}”.", "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -340,6 +343,8 @@ def toggle_task_form(request: Request, task_id: int, tasks: Tasks, changes: Chan
     task = found(tasks.get(task_id), task_id)
     task = found(tasks.update(task_id, completed=not task.completed), task_id)
     changes.publish(TaskChange("updated", task))
+    done = "done" if task.completed else "not done"
+    flash(f"Marked “{task.title}” as {done}.", "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -348,6 +353,7 @@ def toggle_task_form(request: Request, task_id: int, tasks: Tasks, changes: Chan
 def delete_task_form(request: Request, task_id: int, tasks: Tasks, changes: Changes) -> Response:
     task = found(tasks.delete(task_id), task_id)
     changes.publish(TaskChange("deleted", task))
+    flash(f"Deleted “{task.title}”.", "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -551,7 +557,14 @@ def create_app(database_url: str | None = None) -> App:
         # NOTE: the documented order: each battery needs the ones before it;
         # Security's middleware ends up outermost. Sessions are rows of the
         # database (SESSION_BACKEND) unless the setting says otherwise.
-        plugins=[database, Sessions(), Auth(signup=True), CSRF(), Security(csp=POLICY)],
+        plugins=[
+            database,
+            Sessions(),
+            Messages(),
+            Auth(signup=True),
+            CSRF(),
+            Security(csp=POLICY),
+        ],
     )
 
     async def migrate() -> None:

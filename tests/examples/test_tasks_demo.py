@@ -141,6 +141,19 @@ def test_titles_are_escaped(client: TestClient) -> None:
         assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in page
 
 
+def test_add_and_toggle_flash_a_message_shown_once(client: TestClient) -> None:
+    client.post("/tasks", data={"title": "<b>Oak</b>"})
+    page = client.get("/").text
+    # SECURITY: the flash repeats what the user typed: escaped, like the list.
+    assert (
+        '<div class="flashes" role="status">\n      '
+        '<p class="flash success">Added “&lt;b&gt;Oak&lt;/b&gt;”.</p>'
+    ) in page
+    assert 'class="flashes"' not in client.get("/").text
+    client.post("/tasks/1/toggle")
+    assert "Marked “&lt;b&gt;Oak&lt;/b&gt;” as done." in client.get("/").text
+
+
 def test_toggle_through_the_form(client: TestClient) -> None:
     task = add(client, "Toggle me")
     response = client.post(f"/tasks/{task['id']}/toggle")
@@ -159,6 +172,9 @@ def test_delete_through_the_form(client: TestClient) -> None:
     assert response.status_code == 303
     assert response.headers["location"] == "http://testserver/"
     assert client.get("/api/tasks").json() == [keep]
+    # NOTE: the page after the redirect says what happened, once (a flash).
+    page = client.get("/").text
+    assert 'role="status"' in page and "Deleted “Remove me”." in page
     assert "Remove me" not in client.get("/").text
 
 
