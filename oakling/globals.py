@@ -151,6 +151,10 @@ class _Proxy:
         return self._resolve()
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and _context.get(None) is None:
+            # NOTE: introspection (copy, pickle, pytest, doctest) probes dunders
+            # with hasattr(): outside a request they are simply absent.
+            raise AttributeError(name)
         return getattr(self._resolve(), name)
 
     def __setattr__(self, name: str, value: Any) -> None:

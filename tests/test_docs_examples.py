@@ -1038,3 +1038,10 @@ def test_db_test_tasks_pass_under_pytest(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
+
+
+def test_requests_globals(load: Loader) -> None:
+    module = load("requests_globals")
+    with TestClient(module.app) as client:
+        assert client.get("/", params={"name": "ann"}).text == "Hello, ANN!"
+        assert client.get("/").text == "Hello, WORLD!"
