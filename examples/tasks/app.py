@@ -105,6 +105,7 @@ from oakling.messages import Messages, flash
 from oakling.middleware import Middleware
 from oakling.security import CSP, Security
 from oakling.sessions import Sessions
+from oakling.signals import user_logged_in
 from oakling.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
@@ -529,6 +530,16 @@ def demo_settings() -> Settings:
     return msgspec.structs.replace(settings, **changes) if changes else settings
 
 
+def welcome(sender: type[User], request: Request, user: User, **extra: Any) -> None:
+    """Flash a welcome after login (the ``user_logged_in`` signal, Django's)."""
+    # NOTE: signals are process-wide: only the demo's apps say it.
+    if request.app.extensions.get("tasks_demo"):
+        flash(f"Signed in as {user.username}.", "success", request=request)
+
+
+user_logged_in.connect(welcome)
+
+
 def create_app(database_url: str | None = None) -> App:
     """Build the demo app over a database migrated at startup.
 
@@ -578,4 +589,5 @@ def create_app(database_url: str | None = None) -> App:
     app.on_shutdown(feed.close)
     app.include(pages)
     app.include(api)
+    app.extensions["tasks_demo"] = True
     return app

@@ -141,6 +141,16 @@ def test_titles_are_escaped(client: TestClient) -> None:
         assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in page
 
 
+def test_login_flashes_a_welcome(database_url: str) -> None:
+    with TestClient(create_app(database_url), follow_redirects=False) as client:
+        make_user(client.app, "ann")
+        page = client.get("/auth/login")
+        data = {"csrf_token": csrf_from(page.text), "username": "ann", "password": PASSWORD}
+        client.post("/auth/login", data=data)
+        assert '<p class="flash success">Signed in as ann.</p>' in client.get("/").text
+        assert "Signed in as ann." not in client.get("/").text
+
+
 def test_add_and_toggle_flash_a_message_shown_once(client: TestClient) -> None:
     client.post("/tasks", data={"title": "<b>Oak</b>"})
     page = client.get("/").text
