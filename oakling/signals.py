@@ -64,6 +64,7 @@ __all__ = [
     "pre_delete",
     "pre_save",
     "request_finished",
+    "request_signals",
     "request_started",
     "template_rendered",
     "user_logged_in",
@@ -128,6 +129,19 @@ def _sync_in_async(func: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any
     return call
 
 
+class _Gate:
+    """One flag for several signals: whether any of them has receivers."""
+
+    __slots__ = ("members", "on")
+
+    def __init__(self) -> None:
+        self.on = False
+        self.members: list[Signal] = []
+
+    def refresh(self) -> None:
+        self.on = any(member.on for member in self.members)
+
+
 class Signal:
     """A named signal: blinker's ``Signal``, made on the first ``connect``.
 
@@ -137,13 +151,16 @@ class Signal:
             sending to nobody costs one attribute read.
     """
 
-    __slots__ = ("_signal", "doc", "name", "on")
+    __slots__ = ("_gate", "_signal", "doc", "name", "on")
 
-    def __init__(self, name: str, doc: str = "") -> None:
+    def __init__(self, name: str, doc: str = "", gate: _Gate | None = None) -> None:
         self.name = name
         self.doc = doc
         self.on = False
         self._signal: Any = None
+        self._gate = gate
+        if gate is not None:
+            gate.members.append(self)
 
     def _ensure(self) -> Any:
         # NOTE: receivers connect at import or startup; under the GIL a race
@@ -168,6 +185,8 @@ class Signal:
         blinker = _blinker()
         signal.connect(receiver, _sender(sender, blinker), weak)
         self.on = True
+        if self._gate is not None:
+            self._gate.refresh()
         if weak:
             # NOTE: a weakly held receiver may go away by itself.
             signal.receiver_disconnected.connect(self._refresh, sender=signal, weak=False)
@@ -190,6 +209,8 @@ class Signal:
 
     def _refresh(self, *args: Any, **kwargs: Any) -> None:
         self.on = self._signal is not None and bool(self._signal.receivers)
+        if self._gate is not None:
+            self._gate.refresh()
 
     @contextmanager
     def connected_to(self, receiver: Callable[..., Any], sender: Any = ANY) -> Iterator[None]:
@@ -302,9 +323,13 @@ class ModelSignal(Signal):
             self._committed.send(sender, **kwargs)
 
 
-request_started = Signal("request_started", "An HTTP request reached the app (Flask's).")
+# PERF: App.__call__ reads one flag for both request signals.
+request_signals = _Gate()
+request_started = Signal(
+    "request_started", "An HTTP request reached the app (Flask's).", request_signals
+)
 request_finished = Signal(
-    "request_finished", "The app sent the response of an HTTP request (Flask's)."
+    "request_finished", "The app sent the response of an HTTP request (Flask's).", request_signals
 )
 got_request_exception = Signal(
     "got_request_exception", "An unexpected exception reached the app's 500 handling (Flask's)."

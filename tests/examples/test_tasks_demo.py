@@ -657,7 +657,12 @@ def test_anonymous_api_calls_get_a_json_401(
 
 
 def test_sign_up_log_out_and_log_in_again(database_url: str) -> None:
-    with TestClient(create_app(database_url), follow_redirects=False) as client:
+    with TestClient(
+        create_app(database_url),
+        follow_redirects=False,
+        enforce_csrf_checks=True,
+        fill_csrf_token=False,
+    ) as client:
         page = client.get("/auth/signup")
         assert "<title>Sign up · oakling Tasks</title>" in page.text
         form = {"username": "bob", "password1": PASSWORD, "password2": PASSWORD}
