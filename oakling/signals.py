@@ -232,7 +232,7 @@ class Signal:
         the task), or to completion when no loop runs in this thread.
         Nothing happens, at no cost, when nobody is connected. A receiver's
         exception propagates to the sender, as in blinker and Django's
-        ``send`` (use ``send_robust`` semantics in your receiver if needed).
+        ``send`` (catch inside a receiver that must never fail its sender).
         """
         if not self.on:
             return []
