@@ -7,6 +7,7 @@ import http.cookiejar
 import json
 import math
 import queue
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -64,6 +65,7 @@ class _Connection:
     client: tuple[str, int] | None
     raise_server_exceptions: bool
     state: dict[str, Any]  # filled by the lifespan startup, copied into each scope
+    enforce_csrf_checks: bool = False
 
 
 def _scope(request: httpx.Request, connection: _Connection, kind: str) -> dict[str, Any]:
@@ -86,6 +88,10 @@ def _scope(request: httpx.Request, connection: _Connection, kind: str) -> dict[s
         "headers": [(name.lower(), value) for name, value in request.headers.raw],
         "state": dict(connection.state),
         "oakling.raise_server_exceptions": connection.raise_server_exceptions,
+        # NOTE: read by the csrf battery (the core imports no battery). No
+        # server sets these keys, so real requests are always checked.
+        "oakling.testing": True,
+        "oakling.enforce_csrf_checks": connection.enforce_csrf_checks,
     }
     if kind == "http":
         scope["method"] = request.method
@@ -709,3 +715,49 @@ class WebSocketTestSession:
         if mode == "text":
             return json.loads(self.receive_text())
         return json.loads(self.receive_bytes())
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# NOTE: a hidden form field named like a CSRF token (csrf_token, csrfmiddlewaretoken),
+# either attribute order, or a <meta name="csrf-token" content="..."> tag.
+_TOKEN_PATTERNS = (
+    re.compile(rb'name="(?:[\w-]*csrf[\w-]*)"\s+value="([^"]+)"', re.I),
+    re.compile(rb'value="([^"]+)"\s+name="(?:[\w-]*csrf[\w-]*)"', re.I),
+    re.compile(rb'<meta\s+name="csrf-token"\s+content="([^"]+)"', re.I),
+)
+_TOKEN_HEADERS = (b"x-csrftoken", b"x-csrf-token")
+
+
+class CSRFTokenFiller:
+    """Send the CSRF token of the last page, as a browser submitting its form would.
+
+    Used by the test clients with ``enforce_csrf_checks=True`` and
+    ``fill_csrf_token=True``: each HTML response's token (from a form's
+    hidden field or a ``csrf-token`` meta tag) is kept, and requests with
+    an unsafe method that carry no token header get it in ``X-CSRF-Token``
+    (a header the csrf battery always reads).
+    """
+
+    __slots__ = ("token",)
+
+    def __init__(self) -> None:
+        self.token: str | None = None
+
+    def before(self, request: httpx.Request) -> None:
+        """Add the kept token to ``request`` when it is unsafe and has none."""
+        if self.token is None or request.method in _SAFE_METHODS:
+            return
+        names = {name.lower() for name, _ in request.headers.raw}
+        if not names.intersection(_TOKEN_HEADERS):
+            request.headers["X-CSRF-Token"] = self.token
+
+    def after(self, response: httpx.Response) -> None:
+        """Keep the token of ``response`` if it is an HTML page carrying one."""
+        if "html" not in response.headers.get("content-type", ""):
+            return
+        body = response.content
+        for pattern in _TOKEN_PATTERNS:
+            found = pattern.search(body)
+            if found is not None:
+                self.token = found.group(1).decode("latin-1")
+                return

@@ -19,12 +19,17 @@ from oakling.exceptions import ClientDisconnect, HTTPException, ImproperlyConfig
 from oakling.requests import HTTPConnection, Limits, Request
 from oakling.responses import Response, to_response
 from oakling.routing import Router
+from oakling.signals import got_request_exception as _got_request_exception
+from oakling.signals import request_finished as _request_finished
+from oakling.signals import request_signals as _request_signals
+from oakling.signals import request_started as _request_started
 from oakling.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from oakling.checks import Check
     from oakling.middleware import Middleware
     from oakling.templating import Templates
+    from oakling.testing import AppCliRunner
 
 __all__ = ["App", "Plugin"]
 
@@ -227,6 +232,17 @@ class App(Router):
         self.context_processors.append(func)
         return func
 
+    def test_cli_runner(self, **kwargs: Any) -> AppCliRunner:
+        """Return click's ``CliRunner`` bound to this app (Flask's ``test_cli_runner``).
+
+        ``runner.invoke(args=["routes"])`` runs ``oakling routes`` on this
+        app; the app's own commands are found too. ``kwargs`` go to
+        ``CliRunner`` (``env=``, ``catch_exceptions=`` is an ``invoke`` one).
+        """
+        from oakling.testing import AppCliRunner
+
+        return AppCliRunner(self, **kwargs)
+
     def shell_context_processor(
         self, func: Callable[[], dict[str, Any]]
     ) -> Callable[[], dict[str, Any]]:
@@ -312,6 +328,10 @@ class App(Router):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
         scope["app"] = self
+        if _request_signals.on and scope["type"] == "http" and "oakling.signalled" not in scope:
+            # PERF: one attribute read per request when nobody listens.
+            await self._call_with_signals(scope, receive, send)
+            return
         table = self._direct
         if table is not None and scope["type"] == "http":
             # PERF: no middleware: a static path and a known method are two
@@ -330,6 +350,23 @@ class App(Router):
         if self._entry is None:
             self.build()
         await self._entry(scope, receive, send)  # type: ignore[misc]
+
+    async def _call_with_signals(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request between ``request_started`` and ``request_finished``."""
+        await _request_started.send_async(self, scope=scope)
+        status: int | None = None
+
+        async def send_noting_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        scope["oakling.signalled"] = True
+        try:
+            await self(scope, receive, send_noting_status)
+        finally:
+            await _request_finished.send_async(self, scope=scope, status=status)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         table = self._table
@@ -448,6 +485,8 @@ class App(Router):
                 conn.scope.get("path"),
             )
             return Response(None, 400), None
+        if _got_request_exception.on:
+            await _got_request_exception.send_async(self, exception=ex, request=conn)
         self.log_exception(conn.scope)
         if self.debug:
             from oakling._debug import debug_response

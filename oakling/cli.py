@@ -13,12 +13,13 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["load_app", "main"]
+__all__ = ["bound_app", "load_app", "main"]
 
 
 class NoAppException(click.UsageError):
@@ -76,12 +77,20 @@ def _resolve_target(target: str | None) -> tuple[str, str]:
     return module_name, attr
 
 
+#: The app ``load_app(None)`` returns, set by ``app.test_cli_runner().invoke``.
+bound_app: ContextVar[Any] = ContextVar("oakling.cli.bound_app")
+
+
 def load_app(target: str | None = None) -> Any:
     """Import and return the app named by ``target`` (see the module docs).
 
     Raises:
         NoAppException: When nothing can be found, saying where it looked.
     """
+    if target is None:
+        bound = bound_app.get(None)
+        if bound is not None:
+            return bound
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     module_name, attr = _resolve_target(target)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from oakling.responses import HTMLResponse
+from oakling.signals import template_rendered
 
 if TYPE_CHECKING:
     import jinja2.ext
@@ -174,7 +175,12 @@ class Templates:
             jinja2.TemplateNotFound: If no folder holds it.
             jinja2.TemplateError: On a syntax or rendering error.
         """
-        return self.env.get_template(name).render(context or {})
+        template = self.env.get_template(name)
+        values = dict(context or {})
+        body = template.render(values)
+        if template_rendered.on:
+            template_rendered.send(self.app, template=template, context=values)
+        return body
 
     def context_for(
         self, request: HTTPConnection, context: Mapping[str, Any] | None = None
@@ -252,7 +258,11 @@ class Templates:
             jinja2.TemplateError: On a syntax or rendering error.
             TypeError: If a context processor is async or returns no mapping.
         """
-        body = self.env.get_template(name).render(self.context_for(request, context))
+        template = self.env.get_template(name)
+        full = self.context_for(request, context)
+        body = template.render(full)
+        if template_rendered.on:
+            template_rendered.send(self.app or request.app, template=template, context=full)
         return HTMLResponse(body, status_code, headers, media_type)
 
 

@@ -35,11 +35,14 @@ import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+import click
 import httpx
+from click.testing import CliRunner, Result
 
 from oakling._testclient import (
+    CSRFTokenFiller,
     WebSocketDenied,
     WebSocketTestSession,
     _AsyncTransport,
@@ -54,7 +57,13 @@ from oakling._testclient import (
 )
 from oakling.types import ASGIApp
 
-__all__ = ["AsyncClient", "TestClient", "WebSocketDenied", "WebSocketTestSession"]
+__all__ = [
+    "AppCliRunner",
+    "AsyncClient",
+    "TestClient",
+    "WebSocketDenied",
+    "WebSocketTestSession",
+]
 
 
 class TestClient(httpx.Client):
@@ -85,7 +94,18 @@ class TestClient(httpx.Client):
         headers: Headers sent with every request (``user-agent`` defaults to
             ``testclient``).
         client: The ``(host, port)`` the app sees as the peer, or None.
-        follow_redirects: Follow redirects (unlike httpx's default).
+        follow_redirects: Follow redirects (unlike httpx's default, and
+            unlike Flask's and Django's clients: see docs/testing.md).
+        enforce_csrf_checks: Let the csrf battery check this client's
+            requests. False by default, as in Django's test client: the
+            scope carries ``"oakling.enforce_csrf_checks": False``, which
+            the battery reads (no server sets it, so real requests are
+            always checked).
+        fill_csrf_token: With ``enforce_csrf_checks``, send the CSRF token
+            of the last HTML page received (its form's hidden field or
+            ``csrf-token`` meta tag) in ``X-CSRF-Token`` with each unsafe
+            request that has no token header, as a browser submitting
+            that page's form would. False sends exactly what the test says.
     """
 
     __test__ = False  # NOTE: not a test class, whatever pytest thinks of the name.
@@ -100,9 +120,14 @@ class TestClient(httpx.Client):
         headers: _Headers | None = None,
         client: tuple[str, int] | None = ("testclient", 50000),
         follow_redirects: bool = True,
+        enforce_csrf_checks: bool = False,
+        fill_csrf_token: bool = True,
     ) -> None:
         self.app = app
-        self._connection = _Connection(app, root_path, client, raise_server_exceptions, {})
+        self._connection = _Connection(
+            app, root_path, client, raise_server_exceptions, {}, enforce_csrf_checks
+        )
+        self._csrf = CSRFTokenFiller() if enforce_csrf_checks and fill_csrf_token else None
         self._app_transport = _SyncTransport(self._connection)
         self._lifespan: tuple[Future[None], Future[None]] | None = None  # (stop, done)
         super().__init__(
@@ -114,6 +139,16 @@ class TestClient(httpx.Client):
         )
         # NOTE: a client never closed still stops its thread once collected.
         weakref.finalize(self, self._app_transport.loop_thread.stop)
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        """Send ``request`` (filling the CSRF token when asked, see the class)."""
+        if self._csrf is None:
+            return super().send(request, **kwargs)
+        self._csrf.before(request)
+        response = super().send(request, **kwargs)
+        if not kwargs.get("stream"):
+            self._csrf.after(response)
+        return response
 
     def __enter__(self) -> Self:
         super().__enter__()
@@ -233,9 +268,14 @@ class AsyncClient(httpx.AsyncClient):
         headers: _Headers | None = None,
         client: tuple[str, int] | None = ("testclient", 50000),
         follow_redirects: bool = True,
+        enforce_csrf_checks: bool = False,
+        fill_csrf_token: bool = True,
     ) -> None:
         self.app = app
-        self._connection = _Connection(app, root_path, client, raise_server_exceptions, {})
+        self._connection = _Connection(
+            app, root_path, client, raise_server_exceptions, {}, enforce_csrf_checks
+        )
+        self._csrf = CSRFTokenFiller() if enforce_csrf_checks and fill_csrf_token else None
         self._lifespan: _Lifespan | None = None
         super().__init__(
             base_url=base_url,
@@ -244,6 +284,16 @@ class AsyncClient(httpx.AsyncClient):
             transport=_AsyncTransport(self._connection),
             follow_redirects=follow_redirects,
         )
+
+    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        """Send ``request`` (filling the CSRF token when asked, see TestClient)."""
+        if self._csrf is None:
+            return await super().send(request, **kwargs)
+        self._csrf.before(request)
+        response = await super().send(request, **kwargs)
+        if not kwargs.get("stream"):
+            self._csrf.after(response)
+        return response
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -268,3 +318,30 @@ class AsyncClient(httpx.AsyncClient):
                 await lifespan.__aexit__(exc_type, exc_value, traceback)
         finally:
             await super().__aexit__(exc_type, exc_value, traceback)
+
+
+class AppCliRunner(CliRunner):
+    """Click's ``CliRunner`` bound to one app: ``app.test_cli_runner()`` (Flask's).
+
+    :meth:`invoke` runs the ``oakling`` command (or ``cli``) with this app as
+    the one ``oakling`` would load, so ``runner.invoke(args=["routes"])``
+    and the app's own commands (``app.cli_commands``) work without
+    ``OAKLING_APP`` or an ``app.py``.
+    """
+
+    def __init__(self, app: Any, **kwargs: Any) -> None:
+        self.app = app
+        super().__init__(**kwargs)
+
+    def invoke(  # type: ignore[override]  # NOTE: Flask's signature: cli may be omitted
+        self, cli: click.Command | None = None, args: Any = None, **kwargs: Any
+    ) -> Result:
+        """Run ``cli`` (default the ``oakling`` command) with ``args``; return the result."""
+        from oakling import cli as oakling_cli
+
+        command = cli if cli is not None else oakling_cli.main
+        token = oakling_cli.bound_app.set(self.app)
+        try:
+            return super().invoke(command, args, **kwargs)
+        finally:
+            oakling_cli.bound_app.reset(token)

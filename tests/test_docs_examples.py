@@ -1038,3 +1038,28 @@ def test_db_test_tasks_pass_under_pytest(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
+
+
+def test_requests_globals(load: Loader) -> None:
+    module = load("requests_globals")
+    with TestClient(module.app) as client:
+        assert client.get("/", params={"name": "ann"}).text == "Hello, ANN!"
+        assert client.get("/").text == "Hello, WORLD!"
+
+
+def test_signals_app(load: Loader, caplog: pytest.LogCaptureFixture) -> None:
+    module = load("signals_app")
+    try:
+        with caplog.at_level(logging.INFO, logger="tasks.audit"):
+            with TestClient(module.app, raise_server_exceptions=False) as client:
+                assert client.post("/notes", params={"text": "oak"}).json() == {"added": "oak"}
+                assert client.post("/notes").status_code == 500
+        assert module.INDEXED == ["oak"]  # the rolled-back note was never indexed
+        assert "POST /notes -> 200" in caplog.text and "POST /notes -> 500" in caplog.text
+    finally:
+        module.post_save.disconnect(module.index_note)
+        module.request_finished.disconnect(module.log_status)
+        module.database.sync_engine().dispose()
+        from oakling.db import Model
+
+        Model.metadata.remove(module.Note.__table__)

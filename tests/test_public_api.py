@@ -25,6 +25,7 @@ BATTERIES = {
     "tasks",
     "mail",
     "openapi",
+    "messages",
 }
 
 

@@ -103,11 +103,13 @@ from oakling.concurrency import run_in_threadpool
 from oakling.config import Settings, load_settings
 from oakling.csrf import CSRF
 from oakling.db import Database, Session, migrations
+from oakling.messages import Messages, flash
 from oakling.middleware import Middleware
 from oakling.openapi import OpenAPI
 from oakling.ratelimit import Limiter, user_or_ip
 from oakling.security import CSP, Security
 from oakling.sessions import Sessions
+from oakling.signals import user_logged_in
 from oakling.staticfiles import StaticFiles
 from oakling.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -343,7 +345,9 @@ def add_task_form(
     except ValueError as ex:
         # Show the form again with the message and what was typed (Django's form flow).
         return show_list(request, tasks, db, user, error=str(ex), title=title), 422
-    changes.publish(TaskChange("added", tasks.add(cleaned)))
+    task = tasks.add(cleaned)
+    changes.publish(TaskChange("added", task))
+    flash(f"Added “{task.title}”.", "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -353,6 +357,8 @@ def toggle_task_form(request: Request, task_id: int, tasks: Tasks, changes: Chan
     task = found(tasks.get(task_id), task_id)
     task = found(tasks.update(task_id, completed=not task.completed), task_id)
     changes.publish(TaskChange("updated", task))
+    done = "done" if task.completed else "not done"
+    flash(f"Marked “{task.title}” as {done}.", "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -361,6 +367,7 @@ def toggle_task_form(request: Request, task_id: int, tasks: Tasks, changes: Chan
 def delete_task_form(request: Request, task_id: int, tasks: Tasks, changes: Changes) -> Response:
     task = found(tasks.delete(task_id), task_id)
     changes.publish(TaskChange("deleted", task))
+    flash(f"Deleted “{task.title}”.", "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -620,6 +627,16 @@ def demo_settings() -> Settings:
     return msgspec.structs.replace(settings, **changes) if changes else settings
 
 
+def welcome(sender: type[User], request: Request, user: User, **extra: Any) -> None:
+    """Flash a welcome after login (the ``user_logged_in`` signal, Django's)."""
+    # NOTE: signals are process-wide: only the demo's apps say it.
+    if request.app.extensions.get("tasks_demo"):
+        flash(f"Signed in as {user.username}.", "success", request=request)
+
+
+user_logged_in.connect(welcome)
+
+
 def create_app(database_url: str | None = None) -> App:
     """Build the demo app over a database migrated at startup.
 
@@ -657,6 +674,7 @@ def create_app(database_url: str | None = None) -> App:
         plugins=[
             database,
             Sessions(),
+            Messages(),
             limiter,
             Auth(signup=True),
             CSRF(),
@@ -685,4 +703,5 @@ def create_app(database_url: str | None = None) -> App:
     app.on_shutdown(feed.close)
     app.include(pages)
     app.include(api)
+    app.extensions["tasks_demo"] = True
     return app

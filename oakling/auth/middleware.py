@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from oakling.cachecontrol import mark_private, patch_vary_headers
 from oakling.responses import JSONResponse
+from oakling.signals import user_logged_in, user_logged_out
 
 from .models import AnonymousUser
 from .services import (
@@ -290,6 +291,8 @@ def login(request: HTTPConnection, user: User) -> None:
         rotate_token(request)
     request.scope["user"] = user
     request.scope["auth"] = AuthCredentials("session")
+    if user_logged_in.on:
+        user_logged_in.send(type(user), request=request, user=user)
 
 
 def logout(request: HTTPConnection) -> None:
@@ -300,9 +303,14 @@ def logout(request: HTTPConnection) -> None:
     Raises:
         RuntimeError: If the sessions battery is not installed.
     """
+    user = request.scope.get("user")
     request.session.flush()
     request.scope["user"] = _ANONYMOUS
     request.scope["auth"] = None
+    if user_logged_out.on:
+        known = user if user is not None and user.is_authenticated else None
+        sender = type(known) if known is not None else None
+        user_logged_out.send(sender, request=request, user=known)
 
 
 async def logout_all(request: HTTPConnection, db: AsyncSession) -> bool:

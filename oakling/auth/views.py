@@ -45,6 +45,7 @@ from oakling.middleware.trustedhost import validate_host
 from oakling.requests import Request
 from oakling.responses import HTMLResponse, RedirectResponse, Response
 from oakling.routing import Router
+from oakling.signals import user_login_failed
 
 from .decorators import login_required
 from .middleware import login, logout, logout_all, update_session_auth_hash
@@ -174,6 +175,11 @@ async def login_view(request: Request, db: AsyncSession) -> Response:
         user = await authenticate(db, username, password)
     if user is None or not user.is_active:
         await auth.throttle.failed(ip)
+        if user_login_failed.on:
+            # SECURITY: the password is never passed to receivers (Django's rule).
+            await user_login_failed.send_async(
+                "oakling.auth", credentials={"username": username}, request=request
+            )
         return _render(request, "auth/login.html", {**context, "error": LOGIN_ERROR}, 400)
     # NOTE: authenticate() set last_login, which also voids reset links.
     await auth.throttle.succeeded(username)

@@ -342,7 +342,7 @@ def test_login_form_carries_the_csrf_token_and_login_rotates_it(
     app = make_app(after=(CSRF(),))
     _whoami(app)
     add_user(app)
-    with TestClient(app) as client:
+    with TestClient(app, enforce_csrf_checks=True, fill_csrf_token=False) as client:
         form = client.get("/auth/login")
         assert 'name="csrf_token"' in form.text
         token = form.text.split('name="csrf_token" value="')[1].split('"')[0]

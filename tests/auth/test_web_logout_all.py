@@ -88,7 +88,7 @@ def test_log_out_everywhere_is_post_only_and_checks_csrf(make_app: Any, add_user
     app = make_app(after=(CSRF(),))
     add_whoami(app)
     add_user(app)
-    with TestClient(app) as client:
+    with TestClient(app, enforce_csrf_checks=True, fill_csrf_token=False) as client:
         page = client.get("/auth/login")
         token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         data = {"username": "ann", "password": WEB_PASSWORD, "csrf_token": token}

@@ -167,3 +167,12 @@ def token_of(client: TestClient, path: str = "/form") -> str:
     response = client.get(path)
     assert response.status_code == 200, response.text
     return str(response.json()["token"])
+
+
+def CheckedClient(app: Any, **kwargs: Any) -> TestClient:  # noqa: N802 - used as the class
+    """A test client whose requests the CSRF battery checks, sending only what the test says.
+
+    oakling's ``TestClient`` skips CSRF checks by default (as Django's does);
+    the attack tests opt back in, without the client filling tokens itself.
+    """
+    return TestClient(app, enforce_csrf_checks=True, fill_csrf_token=False, **kwargs)

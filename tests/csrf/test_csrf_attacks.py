@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from csrf_support import BEARER, EVIL, make_app, real_sessions, token_of
+from csrf_support import BEARER, EVIL, CheckedClient, make_app, real_sessions, token_of
 
 from oakling.testing import TestClient
 
@@ -21,13 +21,13 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def client(kind: str) -> Iterator[TestClient]:
-    with TestClient(make_app(kind)) as client:
+    with CheckedClient(make_app(kind)) as client:
         yield client
 
 
 @pytest.fixture
 def https(kind: str) -> Iterator[TestClient]:
-    with TestClient(make_app(kind), base_url="https://testserver") as client:
+    with CheckedClient(make_app(kind), base_url="https://testserver") as client:
         yield client
 
 
@@ -61,7 +61,7 @@ def test_post_without_any_session_is_refused(client: TestClient) -> None:
 
 
 def test_token_from_another_session_is_refused(kind: str) -> None:
-    with TestClient(make_app(kind)) as attacker, TestClient(make_app(kind)) as victim:
+    with CheckedClient(make_app(kind)) as attacker, CheckedClient(make_app(kind)) as victim:
         # NOTE: both apps share SECRET_KEY, as two visitors of one site do.
         stolen = token_of(attacker)
         token_of(victim)
@@ -326,7 +326,7 @@ def test_refusal_is_logged_on_oakling_csrf(
 def test_an_app_403_handler_replaces_the_csrf_page(kind: str) -> None:
     app = make_app(kind)
     app.add_error_handler(403, lambda request, ex: {"refused": ex.detail})
-    with TestClient(app) as client:
+    with CheckedClient(app) as client:
         assert client.post("/submit").json() == {
             "refused": "CSRF token missing or session expired."
         }

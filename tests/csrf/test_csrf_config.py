@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from csrf_support import EVIL, SECRET, StubSessions, make_app, real_sessions, token_of
+from csrf_support import (
+    EVIL,
+    SECRET,
+    CheckedClient,
+    StubSessions,
+    make_app,
+    real_sessions,
+    token_of,
+)
 
 from oakling import App
 from oakling.checks import run_checks
@@ -23,7 +31,7 @@ def test_trusted_origins_exact_and_wildcard() -> None:
     app = make_app(
         KIND, trusted_origins=["https://admin.example.com", "https://*.partner.example:8443"]
     )
-    with TestClient(app) as client:
+    with CheckedClient(app) as client:
         token = token_of(client)
         assert post_from(client, "https://admin.example.com", token) == 200
         assert post_from(client, "https://ADMIN.example.com:443", token) == 200
@@ -39,12 +47,12 @@ def test_trusted_origins_exact_and_wildcard() -> None:
 
 def test_trusted_origins_from_settings_and_the_argument_wins() -> None:
     extra = {"CSRF_TRUSTED_ORIGINS": "https://a.example,https://b.example"}
-    with TestClient(make_app(KIND, extra=extra)) as client:
+    with CheckedClient(make_app(KIND, extra=extra)) as client:
         token = token_of(client)
         assert post_from(client, "https://a.example", token) == 200
         assert post_from(client, "https://b.example", token) == 200
     app = make_app(KIND, extra=extra, trusted_origins=["https://c.example"])
-    with TestClient(app) as client:
+    with CheckedClient(app) as client:
         token = token_of(client)
         assert post_from(client, "https://a.example", token) == 403
         assert post_from(client, "https://c.example", token) == 200
@@ -52,7 +60,7 @@ def test_trusted_origins_from_settings_and_the_argument_wins() -> None:
 
 def test_trusted_origin_satisfies_the_https_referer_check() -> None:
     app = make_app(KIND, trusted_origins=["https://*.example.com"])
-    with TestClient(app, base_url="https://testserver") as client:
+    with CheckedClient(app, base_url="https://testserver") as client:
         token = token_of(client)
         headers = {"X-CSRFToken": token, "Referer": "https://shop.example.com/cart"}
         assert client.post("/submit", headers=headers).status_code == 200
@@ -64,7 +72,7 @@ def test_header_and_field_names_from_settings() -> None:
     extra = {"CSRF_HEADER_NAME": "HTTP_X_XSRF_TOKEN", "CSRF_FIELD_NAME": "_csrf"}
     app = make_app(KIND, extra=extra)
     assert app.extensions["csrf"].header_name == "X-XSRF-TOKEN"
-    with TestClient(app) as client:
+    with CheckedClient(app) as client:
         token = token_of(client)
         assert client.post("/submit", headers={"X-XSRF-Token": token}).status_code == 200
         assert client.post("/submit", headers={"X-CSRF-Token": token}).status_code == 200
@@ -72,7 +80,7 @@ def test_header_and_field_names_from_settings() -> None:
         assert client.post("/submit", data={"csrf_token": token}).status_code == 403
         assert 'name="_csrf"' in client.get("/page").text
     app = make_app(KIND, extra=extra, field_name="token", header_name="X-Token")
-    with TestClient(app) as client:
+    with CheckedClient(app) as client:
         token = token_of(client)
         assert client.post("/submit", headers={"X-Token": token}).status_code == 200
         assert client.post("/submit", data={"token": token}).status_code == 200
@@ -102,5 +110,5 @@ def test_deploy_check_reports_origins_without_scheme() -> None:
     good = make_app(KIND, trusted_origins=["https://ok.example"])
     assert not [m for m in run_checks(good, deploy=True) if m.id.startswith("csrf")]
     # ...and such an entry indeed never matches.
-    with TestClient(app) as client:
+    with CheckedClient(app) as client:
         assert post_from(client, "https://admin.example.com", token_of(client)) == 403

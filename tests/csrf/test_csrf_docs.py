@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 
-from oakling.testing import TestClient
+from csrf_support import CheckedClient
+
 from tests.conftest import Loader
 
 
 def test_csrf_app(load_example: Loader) -> None:
     module = load_example("csrf_app")
-    with TestClient(module.app) as client:
+    with CheckedClient(module.app) as client:
         page = client.get("/tasks/new").text
         hidden = re.search(r'name="csrf_token" value="(\w{64})"', page)
         meta = re.search(r'name="csrf-token" content="(\w{64})"', page)
@@ -42,7 +43,7 @@ def test_csrf_app(load_example: Loader) -> None:
 
 def test_csrf_forms(load_example: Loader) -> None:
     module = load_example("csrf_forms")
-    with TestClient(module.app, follow_redirects=False) as client:
+    with CheckedClient(module.app, follow_redirects=False) as client:
         page = client.get("/tasks/new").text
         match = re.search(r'name="csrf_token" type="hidden" value="(\w{64})"', page)
         assert match is not None, page

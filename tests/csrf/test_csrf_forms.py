@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from csrf_support import make_app, real_sessions
+from csrf_support import CheckedClient, make_app, real_sessions
 from wtforms import StringField
 from wtforms.validators import DataRequired
 
@@ -65,7 +65,7 @@ def hidden_token(client: TestClient) -> str:
 
 
 def test_form_validates_with_its_token() -> None:
-    with TestClient(form_app()) as client:
+    with CheckedClient(form_app()) as client:
         token = hidden_token(client)
         assert client.post("/tasks", data={"title": "Write", "csrf_token": token}).json() == {
             "title": "Write"
@@ -79,7 +79,7 @@ def test_form_validates_with_its_token() -> None:
 
 
 def test_form_fails_without_or_with_a_bad_token() -> None:
-    with TestClient(form_app()) as client:
+    with CheckedClient(form_app()) as client:
         hidden_token(client)
         assert client.post("/tasks", data={"title": "Write"}).status_code == 403  # the hook
         missing = client.post("/unchecked/tasks", data={"title": "Write"}).json()
@@ -92,7 +92,7 @@ def test_form_fails_without_or_with_a_bad_token() -> None:
 
 def test_form_token_of_another_session_fails() -> None:
     app = form_app()
-    with TestClient(app) as attacker, TestClient(app) as victim:
+    with CheckedClient(app) as attacker, CheckedClient(app) as victim:
         stolen = hidden_token(attacker)
         hidden_token(victim)
         response = victim.post("/unchecked/tasks", data={"title": "x", "csrf_token": stolen})

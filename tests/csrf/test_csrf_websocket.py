@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from csrf_support import EVIL, SECRET
+from csrf_support import EVIL, SECRET, CheckedClient
 
 from oakling import App, Request, WebSocket
 from oakling.config import Settings
@@ -65,7 +65,7 @@ def _denied(client: TestClient, path: str, origin: str) -> None:
 )
 def test_a_handshake_from_another_origin_is_refused_before_the_handler(origin: str) -> None:
     app, ran = make_app()
-    with TestClient(app) as client:
+    with CheckedClient(app) as client:
         client.get("/login")  # the victim's browser holds a session cookie
         _denied(client, "/ws", origin)
     assert ran == []
@@ -73,7 +73,7 @@ def test_a_handshake_from_another_origin_is_refused_before_the_handler(origin: s
 
 def test_same_origin_trusted_and_non_browser_handshakes_are_served() -> None:
     app, ran = make_app(trusted_origins=["https://app.example", "http://*.example.org"])
-    with TestClient(app) as client:
+    with CheckedClient(app) as client:
         client.get("/login")
         for origin in ("http://testserver", "https://app.example", "http://a.example.org", None):
             headers = {"Origin": origin} if origin else {}
@@ -84,7 +84,7 @@ def test_same_origin_trusted_and_non_browser_handshakes_are_served() -> None:
 
 def test_wss_compares_as_https() -> None:
     app, ran = make_app()
-    with TestClient(app, base_url="https://testserver") as client:
+    with CheckedClient(app, base_url="https://testserver") as client:
         with client.websocket_connect("/ws", headers={"Origin": "https://testserver"}) as ws:
             assert ws.receive_text() == "secrets of None"
         _denied(client, "/ws", "http://testserver")
@@ -93,7 +93,7 @@ def test_wss_compares_as_https() -> None:
 
 def test_an_exempt_socket_takes_any_origin() -> None:
     app, ran = make_app()
-    with TestClient(app) as client:
+    with CheckedClient(app) as client:
         with client.websocket_connect("/public", headers={"Origin": EVIL}) as websocket:
             assert websocket.receive_text() == "news"
     assert ran == ["public"]

@@ -158,6 +158,29 @@ def test_titles_are_escaped(client: TestClient) -> None:
         assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in page
 
 
+def test_login_flashes_a_welcome(database_url: str) -> None:
+    with TestClient(create_app(database_url), follow_redirects=False) as client:
+        make_user(client.app, "ann")
+        page = client.get("/auth/login")
+        data = {"csrf_token": csrf_from(page.text), "username": "ann", "password": PASSWORD}
+        client.post("/auth/login", data=data)
+        assert '<p class="flash success">Signed in as ann.</p>' in client.get("/").text
+        assert "Signed in as ann." not in client.get("/").text
+
+
+def test_add_and_toggle_flash_a_message_shown_once(client: TestClient) -> None:
+    client.post("/tasks", data={"title": "<b>Oak</b>"})
+    page = client.get("/").text
+    # SECURITY: the flash repeats what the user typed: escaped, like the list.
+    assert (
+        '<div class="flashes" role="status">\n      '
+        '<p class="flash success">Added “&lt;b&gt;Oak&lt;/b&gt;”.</p>'
+    ) in page
+    assert 'class="flashes"' not in client.get("/").text
+    client.post("/tasks/1/toggle")
+    assert "Marked “&lt;b&gt;Oak&lt;/b&gt;” as done." in client.get("/").text
+
+
 def test_toggle_through_the_form(client: TestClient) -> None:
     task = add(client, "Toggle me")
     response = client.post(f"/tasks/{task['id']}/toggle")
@@ -176,6 +199,9 @@ def test_delete_through_the_form(client: TestClient) -> None:
     assert response.status_code == 303
     assert response.headers["location"] == "http://testserver/"
     assert client.get("/api/tasks").json() == [keep]
+    # NOTE: the page after the redirect says what happened, once (a flash).
+    page = client.get("/").text
+    assert 'role="status"' in page and "Deleted “Remove me”." in page
     assert "Remove me" not in client.get("/").text
 
 
@@ -648,7 +674,12 @@ def test_anonymous_api_calls_get_a_json_401(
 
 
 def test_sign_up_log_out_and_log_in_again(database_url: str) -> None:
-    with TestClient(create_app(database_url), follow_redirects=False) as client:
+    with TestClient(
+        create_app(database_url),
+        follow_redirects=False,
+        enforce_csrf_checks=True,
+        fill_csrf_token=False,
+    ) as client:
         page = client.get("/auth/signup")
         assert "<title>Sign up · oakling Tasks</title>" in page.text
         form = {"username": "bob", "password1": PASSWORD, "password2": PASSWORD}

@@ -48,7 +48,9 @@ def browser(app: Any, username: str | None = None) -> TestClient:
     The client does not send the CSRF token on its own: attacks post without
     it; honest requests add it (``honest(client)``).
     """
-    client = TestClient(app, follow_redirects=False)
+    client = TestClient(
+        app, follow_redirects=False, enforce_csrf_checks=True, fill_csrf_token=False
+    )
     if username is not None:
         assert login(client, username).status_code == 303
         client.headers.pop("x-csrftoken")
@@ -175,7 +177,13 @@ def test_a_tampered_or_forged_session_cookie_is_anonymous_never_a_500(app: Any) 
         cookie + "x" * 3000,
     ]
     for attack in attacks:
-        thief = TestClient(app, follow_redirects=False, cookies={"session": attack})
+        thief = TestClient(
+            app,
+            follow_redirects=False,
+            enforce_csrf_checks=True,
+            fill_csrf_token=False,
+            cookies={"session": attack},
+        )
         page = thief.get("/")
         assert page.status_code == 302, attack
         assert page.headers["location"].startswith("/auth/login?next=")
@@ -196,7 +204,13 @@ def test_the_session_cookie_changes_at_login(app: Any) -> None:
     after = client.cookies["session"]
     assert after != before
     # Session fixation: the cookie from before the login is not logged in.
-    planted = TestClient(app, follow_redirects=False, cookies={"session": before})
+    planted = TestClient(
+        app,
+        follow_redirects=False,
+        enforce_csrf_checks=True,
+        fill_csrf_token=False,
+        cookies={"session": before},
+    )
     assert planted.get("/").status_code == 302
     planted.close()
     # The logged-in cookie works; it is HttpOnly and SameSite=Lax.
@@ -316,7 +330,9 @@ def test_a_forged_host_cannot_poison_a_password_reset_link(
     monkeypatch.setenv("OAKLING_EMAIL_BACKEND", "memory")
     monkeypatch.delenv("OAKLING_ALLOWED_HOSTS", raising=False)
     app = create_app(database_url)
-    with TestClient(app, follow_redirects=False) as client:
+    with TestClient(
+        app, follow_redirects=False, enforce_csrf_checks=True, fill_csrf_token=False
+    ) as client:
         with app.extensions["db"].session() as db:
             create_user_sync(db, "ann", PASSWORD, email="ann@example.com")
             db.commit()
@@ -426,7 +442,9 @@ def visitors(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Visitor
     """The demo on each backend, with "ann" and "bob" logged in."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'tasks.db'}"
-        with TestClient(create_app(url), follow_redirects=False) as client:
+        with TestClient(
+            create_app(url), follow_redirects=False, enforce_csrf_checks=True, fill_csrf_token=False
+        ) as client:
             yield _visitors(client)
         return
     problem = unreachable(PG_URL)
@@ -435,7 +453,9 @@ def visitors(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Visitor
     with demo_database(PG_URL) as url:
         app = create_app(url)
         try:
-            with TestClient(app, follow_redirects=False) as client:
+            with TestClient(
+                app, follow_redirects=False, enforce_csrf_checks=True, fill_csrf_token=False
+            ) as client:
                 yield _visitors(client)
         finally:
             app.extensions["db"].sync_engine().dispose()

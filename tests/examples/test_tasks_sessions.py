@@ -51,7 +51,10 @@ def app(database_url: str) -> Iterator[Any]:
 
 def browser(app: Any, username: str) -> TestClient:
     """Return a client logged in as ``username``, sending no CSRF token on its own."""
-    client = TestClient(app, follow_redirects=False)
+    # NOTE: CSRF checks on (the test client's default is off).
+    client = TestClient(
+        app, follow_redirects=False, enforce_csrf_checks=True, fill_csrf_token=False
+    )
     assert login(client, username).status_code == 303
     client.headers.pop("x-csrftoken")
     return client
