@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from oakling._dispatch import RouteTable
 from oakling._errors import default_http_error, server_error
@@ -18,7 +19,7 @@ from oakling.datastructures import State
 from oakling.exceptions import ClientDisconnect, HTTPException, ImproperlyConfigured
 from oakling.requests import HTTPConnection, Limits, Request
 from oakling.responses import Response, to_response
-from oakling.routing import Router
+from oakling.routing import Mount, Router
 from oakling.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -295,17 +296,67 @@ class App(Router):
         return self._table
 
     def url_path_for(self, name: str, /, **params: Any) -> str:
-        """Return the path of route ``name`` (Flask's ``url_for`` without host).
+        """Return the path of route ``name`` (Starlette's ``url_path_for``).
 
         Params not in the path become the query string. Names of routes in a
-        named router are ``"router_name:route_name"``; a mount takes ``path=``.
+        named router are ``"router_name:route_name"`` (Flask's dotted
+        ``"router_name.route_name"`` works too); a mount takes the file as
+        ``path=`` or ``filename=`` (``url_path_for("static", filename="a.css")``).
+        Before the app starts (at module level) the names are read from the
+        routes registered so far, without building the app.
 
         Raises:
             NoMatchFound: For an unknown name or params that don't fit.
         """
-        return self.route_table.url_path_for(name, dict(params))
+        from oakling._dispatch import build_path, route_names
 
-    url_for = url_path_for
+        if self._table is not None:
+            return build_path(self._table.names, name, dict(params))
+        names = route_names(self)
+        if self.static_dir and "static" not in names:
+            # NOTE: build() mounts the static folder; before it, only the name is needed.
+            names["static"] = Mount(self.static_url, self, name="static")
+        return build_path(names, name, dict(params))
+
+    def url_for(
+        self,
+        name: str,
+        /,
+        *,
+        _external: bool = False,
+        _anchor: str | None = None,
+        _scheme: str | None = None,
+        **params: Any,
+    ) -> str:
+        """Return the path of route ``name``, or its full URL (Flask's ``url_for``).
+
+        A path by default, as Flask's ``url_for``; params that are not in
+        the route's path become the query string. ``_anchor`` adds a
+        ``#fragment``. ``_external=True`` gives ``scheme://SERVER_NAME/path``
+        from the settings ``SERVER_NAME`` and ``PREFERRED_URL_SCHEME`` (or
+        ``_scheme``), as Flask does outside a request; inside one, use
+        ``request.url_for`` (absolute, from the request's host) or the
+        templates' ``url_for(..., _external=True)``.
+
+        Raises:
+            NoMatchFound: For an unknown name or params that don't fit.
+            ValueError: If ``_scheme`` is given without ``_external=True``
+                (Flask's rule).
+            RuntimeError: If ``_external=True`` and ``SERVER_NAME`` is unset.
+        """
+        if _scheme is not None and not _external:
+            raise ValueError("url_for(..., _scheme=...) needs _external=True (as in Flask)")
+        path = self.url_path_for(name, **params) + _fragment(_anchor)
+        if not _external:
+            return path
+        server = self.settings.SERVER_NAME
+        if not server:
+            raise RuntimeError(
+                "app.url_for(..., _external=True) outside a request needs the SERVER_NAME "
+                "setting (OAKLING_SERVER_NAME=example.com, as Flask's SERVER_NAME); in a "
+                "handler use request.url_for(...), which takes the host from the request"
+            )
+        return f"{_scheme or self.settings.PREFERRED_URL_SCHEME}://{server}{path}"
 
     # -- ASGI -----------------------------------------------------------------
 
@@ -496,6 +547,13 @@ def _find_handler(
             if found is not None:
                 return found
     return None
+
+
+def _fragment(anchor: str | None) -> str:
+    """Return ``#anchor`` quoted as Flask's ``url_for(_anchor=...)``, or ``""``."""
+    if not anchor:
+        return ""
+    return "#" + quote(anchor, safe="/:@!$&'()*+,;=-._~?")
 
 
 async def _maybe_await(value: Any) -> Any:

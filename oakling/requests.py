@@ -231,15 +231,34 @@ class HTTPConnection:
         root = self.scope.get("root_path", "")
         return URL(f"{self.scope.get('scheme', 'http')}://{self.host}{root}/")
 
-    def url_for(self, name: str, /, **params: Any) -> str:
-        """Return the absolute URL of the route ``name`` (Flask's ``_external=True``).
+    def url_for(
+        self,
+        name: str,
+        /,
+        *,
+        _external: bool = True,
+        _anchor: str | None = None,
+        _scheme: str | None = None,
+        **params: Any,
+    ) -> str:
+        """Return the absolute URL of the route ``name`` (Starlette's ``url_for``).
+
+        Absolute, as Starlette users expect: scheme, ``Host`` and
+        ``root_path`` of this request, then the route's path (Flask's
+        ``url_for(..., _external=True)``). ``_external=False`` gives the
+        path with the ``root_path``, as Flask's default; ``_anchor`` adds a
+        ``#fragment``; ``_scheme`` replaces the request's scheme.
 
         Raises:
             NoMatchFound: If no route has that name or the params don't fit.
             HTTPException: 400 on an invalid ``Host`` header.
         """
-        path = self.app.url_path_for(name, **params)
-        return str(self.base_url).rstrip("/") + path
+        path = self.app.url_for(name, _anchor=_anchor, **params)
+        root = self.scope.get("root_path", "")
+        if not _external:
+            return str(root + path)
+        scheme = _scheme or self.scope.get("scheme", "http")
+        return f"{scheme}://{self.host}{root}{path}"
 
     def accepts(self, *media_types: str) -> str | None:
         """Return the media type the client prefers among ``media_types``.

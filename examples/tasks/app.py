@@ -547,7 +547,7 @@ def create_app(database_url: str | None = None) -> App:
     app = App(
         settings=settings,
         template_folder=HERE / "templates",
-        static_dir=HERE / "static",  # served at /static, url_for("static", path=...)
+        static_dir=HERE / "static",  # served at /static, url_for("static", filename=...)
         # NOTE: the documented order: each battery needs the ones before it;
         # Security's middleware ends up outermost. Sessions are rows of the
         # database (SESSION_BACKEND) unless the setting says otherwise.
