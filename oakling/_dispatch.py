@@ -107,9 +107,20 @@ class RouteHandler:
         self.status_code = route.status_code
         self.response_class = route.response_class
         self.limits = app.limits
+        wide = app._app_wide_hooks()
+        # NOTE: the app's own hooks, then routers' app-wide ones (Flask's
+        # before_app_request), then those of the route's routers.
         self.before = [
             (func, _arity(func))
-            for router in chain
+            for func in chain[0].before_request_funcs
+            if method in chain[0].before_request_methods.get(func, (method,))
+        ]
+        self.before += [
+            (func, _arity(func)) for func, only in wide.before if only is None or method in only
+        ]
+        self.before += [
+            (func, _arity(func))
+            for router in chain[1:]
             for func in router.before_request_funcs
             if method in router.before_request_methods.get(func, (method,))
         ]
@@ -118,6 +129,7 @@ class RouteHandler:
             for router in reversed(chain)
             for func in router.after_request_funcs
         ]
+        self.after += [(func, _arity(func)) for func in wide.after]
         simple = not self.before and not self.after and self.view_class is None
         self.fast = self.trivial and simple
         # PERF: a handler taking exactly the path's parameters, already of the
@@ -135,6 +147,8 @@ class RouteHandler:
         self.error_chain: ErrorChain = [
             router.error_handlers for router in reversed(chain) if router.error_handlers
         ]
+        if wide.errors:
+            self.error_chain.append(wide.errors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request on this route."""

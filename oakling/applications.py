@@ -7,7 +7,7 @@ import inspect
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import quote
 
 from oakling._dispatch import RouteTable
@@ -24,6 +24,7 @@ from oakling.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from oakling.checks import Check
+    from oakling.cli import AppGroup
     from oakling.middleware import Middleware
     from oakling.templating import Templates
 
@@ -133,6 +134,8 @@ class App(Router):
         # NOTE: status -> the app's "<status>.html" error template or None (see _errors).
         self._error_templates: dict[int, Any] = {}
         self._static: dict[str, Any] = {}
+        self._wide: _AppWide | None = None
+        self._cli: AppGroup | None = None
         for plugin in plugins:
             self.install(plugin)
 
@@ -228,6 +231,19 @@ class App(Router):
         self.context_processors.append(func)
         return func
 
+    @property
+    def cli(self) -> AppGroup:
+        """The app's own ``oakling`` commands: ``@app.cli.command()`` (Flask's ``app.cli``).
+
+        They are listed by ``oakling --help`` and run as ``oakling NAME``; a
+        command taking a parameter named ``app`` gets this app there.
+        """
+        if self._cli is None:
+            from oakling.cli import AppGroup
+
+            self._cli = AppGroup("app")
+        return self._cli
+
     def shell_context_processor(
         self, func: Callable[[], dict[str, Any]]
     ) -> Callable[[], dict[str, Any]]:
@@ -273,6 +289,7 @@ class App(Router):
                 )
 
             self.mount(self.static_url, StaticFiles(directory=self.static_dir), name="static")
+        self._wide = None
         table = RouteTable(self)
         for route, prefix, namespace, chain in self.walk():
             table.add(route, prefix, namespace, chain)
@@ -286,6 +303,25 @@ class App(Router):
             entry = _ServerErrors(entry, self)
         self._entry = entry
         self._direct = None if self.user_middleware else table
+
+    def _app_wide_hooks(self) -> _AppWide:
+        """Return the app-wide hooks of every included router (Flask's ``*_app_*``)."""
+        if self._wide is None:
+            before: list[tuple[Callable[..., Any], Any]] = []
+            after: list[Callable[..., Any]] = []
+            errors: dict[Any, Callable[..., Any]] = {}
+            for router in self.iter_routers():
+                before += router.app_before_request_funcs
+                after += router.app_after_request_funcs
+                for key, func in router.app_error_handlers.items():
+                    errors.setdefault(key, func)
+            self._wide = _AppWide(before, after, errors)
+        return self._wide
+
+    def _app_error_chain(self) -> list[Mapping[Any, Callable[..., Any]]]:
+        """Return the handlers for errors outside routes: the app's, then app-wide ones."""
+        errors = self._app_wide_hooks().errors
+        return [self.error_handlers, errors] if errors else [self.error_handlers]
 
     @property
     def route_table(self) -> RouteTable:
@@ -514,7 +550,7 @@ class App(Router):
     ) -> None:
         """Answer a routing error (404, 405, 400) with the app's handlers."""
         request = Request(scope, receive, self.limits)
-        response, _ = await self.error_response(request, ex, [self.error_handlers])
+        response, _ = await self.error_response(request, ex, self._app_error_chain())
         await response(scope, receive, send)
 
     # -- running --------------------------------------------------------------
@@ -547,6 +583,14 @@ def _find_handler(
             if found is not None:
                 return found
     return None
+
+
+class _AppWide(NamedTuple):
+    """Hooks that routers registered for the whole app, collected at build."""
+
+    before: list[tuple[Callable[..., Any], Any]]
+    after: list[Callable[..., Any]]
+    errors: dict[Any, Callable[..., Any]]
 
 
 def _fragment(anchor: str | None) -> str:
@@ -591,7 +635,7 @@ class _ServerErrors:
                 raise
             request = Request(scope, receive, self.oakling_app.limits)
             response, reraise = await self.oakling_app.error_response(
-                request, ex, [self.oakling_app.error_handlers]
+                request, ex, self.oakling_app._app_error_chain()
             )
             await response(scope, receive, send)
             if reraise is not None:
