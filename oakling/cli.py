@@ -3,8 +3,9 @@
 App discovery follows ``flask run``: ``module:attr``, ``module:factory()``,
 or ``module`` alone (then ``app``, ``application``, or a ``create_app()``
 factory in it); the target comes from a command's own argument, else
-``oakling --app module:app``, else ``OAKLING_APP``, else the first of
-``app.py``, ``main.py``, ``wsgi.py`` in the current folder.
+``oakling --app module:app``, else ``OAKLING_APP`` (from the environment,
+then from ``.env`` in the current folder), else the first of ``app.py``,
+``main.py``, ``wsgi.py`` in the current folder.
 
 An app adds commands with ``@app.cli.command()`` (Flask's) or by appending
 click commands to ``app.cli_commands``; ``oakling --help`` lists them. A
@@ -71,7 +72,7 @@ def _resolve_target(target: str | None) -> tuple[str, str]:
     Raises:
         NoAppException: When no target is given and no app file is here.
     """
-    target = target or _cli_target() or os.environ.get("OAKLING_APP")
+    target = target or _cli_target() or os.environ.get("OAKLING_APP") or _dotenv_target()
     if not target:
         for candidate in ("app.py", "main.py", "wsgi.py"):
             if Path(candidate).is_file():
@@ -114,6 +115,16 @@ def _cli_target() -> str | None:
         return None
     target = ctx.meta.get(_TARGET_KEY)
     return str(target) if target else None
+
+
+def _dotenv_target() -> str | None:
+    """Return ``OAKLING_APP`` from ``.env`` in the current folder (as ``flask`` reads it)."""
+    if not Path(".env").is_file():
+        return None
+    from dotenv import dotenv_values
+
+    value = dotenv_values(".env").get("OAKLING_APP")
+    return value or None
 
 
 def current_app_for_command() -> Any:
@@ -567,6 +578,41 @@ def shell(app: str | None) -> None:
         start_ipython(argv=[], user_ns=namespace)
     except ImportError:
         code.interact(banner=banner, local=namespace)
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--minimal", is_flag=True, help="One app.py with its test (Flask-sized), not a full project."
+)
+@click.option(
+    "--directory",
+    "-d",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the project's folder is made.",
+)
+def new(name: str, minimal: bool, directory: str) -> None:
+    """Start a project NAME in a new folder (Django's startproject).
+
+    The full layout has a settings class, an app factory, a router, models
+    and their first migration, templates, static files, the security and
+    auth batteries, and tests; --minimal writes one app.py and its test.
+    """
+    from oakling._project import create_project
+    from oakling.exceptions import ImproperlyConfigured
+
+    try:
+        root = create_project(name, directory, minimal=minimal)
+    except ImproperlyConfigured as ex:
+        raise click.UsageError(str(ex)) from None
+    click.echo(f"Created {root}")
+    steps = ["cd " + str(root)]
+    if not minimal:
+        steps += ["pip install -e '.[dev]'", "oakling db migrate"]
+    steps += ["pytest", "oakling run"]
+    click.echo("Next:\n  " + "\n  ".join(steps))
 
 
 @main.command()
