@@ -133,10 +133,19 @@ class HTTPConnection:
 
     @property
     def state(self) -> State:
-        """Per-request values (``request.state.user = ...``)."""
+        """Per-request values (``request.state.user = ...``), over the lifespan state.
+
+        As in Starlette, it starts with what the ``lifespan`` yielded
+        (``yield {"pool": pool}`` -> ``request.state.pool``): the ASGI
+        server gives each request a shallow copy of that state in
+        ``scope["state"]``, so values set here stay with this request.
+        """
         values = self.scope.get("oakling.state")
         if values is None:
-            values = self.scope["oakling.state"] = State()
+            lifespan_state = self.scope.get("state")
+            values = self.scope["oakling.state"] = State(
+                lifespan_state if isinstance(lifespan_state, dict) else None
+            )
         return values
 
     @property
