@@ -165,9 +165,7 @@ def test_request_url_for_stays_absolute_and_templates_give_paths(tmp_path: Path)
         assert client.get("/tasks/2").text == (
             "http://testserver/sub/tasks/2 /sub/tasks/2 https://testserver/sub/tasks/2"
         )
-        assert client.get("/").text == (
-            "/sub/tasks/2|http://testserver/sub/tasks/2|/sub/tasks/2#c"
-        )
+        assert client.get("/").text == ("/sub/tasks/2|http://testserver/sub/tasks/2|/sub/tasks/2#c")
 
 
 def test_template_external_without_request_uses_server_name(tmp_path: Path) -> None:
