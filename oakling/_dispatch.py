@@ -10,7 +10,7 @@ import inspect
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from oakling._errors import STYLESHEET_PATH, send_stylesheet
 from oakling.concurrency import run_in_threadpool
@@ -38,7 +38,7 @@ from oakling.websockets import WebSocket
 if TYPE_CHECKING:
     from oakling.applications import App
 
-__all__ = ["RouteTable"]
+__all__ = ["RouteTable", "build_path", "route_names"]
 
 # RFC 9110 section 9.1: a method is a token.
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -115,21 +115,34 @@ class RouteHandler:
         self.status_code = route.status_code
         self.response_class = route.response_class
         self.limits = app.limits
-        self.before: list[tuple[Callable[..., Any], int]] = []
-        for router in chain:
+
+        def hooks_of(router: Any) -> list[tuple[Callable[..., Any], int]]:
+            found: list[tuple[Callable[..., Any], int]] = []
             for func in router.before_request_funcs:
                 if func in router.before_request_factories:
                     # PERF: a per-route hook is chosen here, once.
                     hook = func(route, method, chain)
                     if hook is not None:
-                        self.before.append((hook, _arity(hook)))
+                        found.append((hook, _arity(hook)))
                 elif method in router.before_request_methods.get(func, (method,)):
-                    self.before.append((func, _arity(func)))
+                    found.append((func, _arity(func)))
+            return found
+
+        wide = app._app_wide_hooks()
+        # NOTE: the app's own hooks, then routers' app-wide ones (Flask's
+        # before_app_request), then those of the route's routers.
+        self.before = hooks_of(chain[0])
+        self.before += [
+            (func, _arity(func)) for func, only in wide.before if only is None or method in only
+        ]
+        for router in chain[1:]:
+            self.before += hooks_of(router)
         self.after = [
             (func, _arity(func))
             for router in reversed(chain)
             for func in router.after_request_funcs
         ]
+        self.after += [(func, _arity(func)) for func in wide.after]
         simple = not self.before and not self.after and self.view_class is None
         self.fast = self.trivial and simple
         # PERF: a handler taking exactly the path's parameters, already of the
@@ -147,6 +160,8 @@ class RouteHandler:
         self.error_chain: ErrorChain = [
             router.error_handlers for router in reversed(chain) if router.error_handlers
         ]
+        if wide.errors:
+            self.error_chain.append(wide.errors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request on this route."""
@@ -583,13 +598,60 @@ class RouteTable:
         Raises:
             NoMatchFound: For an unknown name or parameters that don't fit.
         """
-        target = self.names.get(name)
-        if target is None:
-            raise NoMatchFound(f"no route named {name!r}")
-        if isinstance(target, Mount):
-            sub = str(params.pop("path", "")).lstrip("/")
-            return target.path + "/" + quote(sub, safe="/:@!$&'()*+,;=-._~")
+        return build_path(self.names, name, params)
+
+
+def route_names(app: App) -> dict[str, CompiledPath | Mount]:
+    """Return ``{name: compiled path or mount}`` for ``app`` without building it.
+
+    ``url_for`` at module level, before the app starts, reads names from
+    here, so it neither builds the app early nor misses routes added later.
+    """
+    names: dict[str, CompiledPath | Mount] = {}
+    for route, prefix, namespace, _ in app.walk():
+        if isinstance(route, Mount):
+            if route.name:
+                names[namespace + route.name] = Mount(
+                    prefix + route.path, route.app, name=route.name
+                )
+        else:
+            names[namespace + route.name] = (
+                compile_path(prefix + route.path, route.hints) if prefix else route.compiled
+            )
+    return names
+
+
+def build_path(names: dict[str, CompiledPath | Mount], name: str, params: dict[str, Any]) -> str:
+    """Return the path of ``name`` among ``names``; ``params`` is consumed.
+
+    Flask's dotted names (``auth.login``) are accepted for ``auth:login``
+    when no route bears the dotted name itself. A mount takes the file's
+    path as ``path=`` (Starlette) or ``filename=`` (Flask's ``static``);
+    other parameters go into the query string, as for routes and as in
+    Flask; None values are left out.
+
+    Raises:
+        NoMatchFound: For an unknown name, a missing or unconvertible path
+            parameter, or a mount given both ``path`` and ``filename``.
+    """
+    target = names.get(name)
+    if target is None and "." in name:
+        target = names.get(name.replace(".", ":"))
+    if target is None:
+        raise NoMatchFound(f"no route named {name!r}")
+    if isinstance(target, CompiledPath):
         return target.build(params)
+    if "path" in params and "filename" in params:
+        raise NoMatchFound(
+            f"mount {name!r} takes the file as path= or filename=, not both "
+            f"(got path={params['path']!r}, filename={params['filename']!r})"
+        )
+    sub = params.pop("filename") if "filename" in params else params.pop("path", "")
+    url = target.path + "/" + quote(str(sub or "").lstrip("/"), safe="/:@!$&'()*+,;=-._~")
+    query = {key: value for key, value in params.items() if value is not None}
+    if query:
+        url += "?" + urlencode(query, doseq=True)
+    return url
 
 
 def _qualname(func: Any) -> str:

@@ -7,7 +7,8 @@ import inspect
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from oakling._dispatch import RouteTable
 from oakling._errors import default_http_error, server_error
@@ -18,7 +19,7 @@ from oakling.datastructures import State
 from oakling.exceptions import ClientDisconnect, HTTPException, ImproperlyConfigured
 from oakling.requests import HTTPConnection, Limits, Request
 from oakling.responses import Response, to_response
-from oakling.routing import Router
+from oakling.routing import Mount, Router
 from oakling.signals import got_request_exception as _got_request_exception
 from oakling.signals import request_finished as _request_finished
 from oakling.signals import request_signals as _request_signals
@@ -27,6 +28,7 @@ from oakling.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from oakling.checks import Check
+    from oakling.cli import AppGroup
     from oakling.middleware import Middleware
     from oakling.templating import Templates
     from oakling.testing import AppCliRunner
@@ -137,6 +139,8 @@ class App(Router):
         # NOTE: status -> the app's "<status>.html" error template or None (see _errors).
         self._error_templates: dict[int, Any] = {}
         self._static: dict[str, Any] = {}
+        self._wide: _AppWide | None = None
+        self._cli: AppGroup | None = None
         for plugin in plugins:
             self.install(plugin)
 
@@ -243,6 +247,19 @@ class App(Router):
 
         return AppCliRunner(self, **kwargs)
 
+    @property
+    def cli(self) -> AppGroup:
+        """The app's own ``oakling`` commands: ``@app.cli.command()`` (Flask's ``app.cli``).
+
+        They are listed by ``oakling --help`` and run as ``oakling NAME``; a
+        command taking a parameter named ``app`` gets this app there.
+        """
+        if self._cli is None:
+            from oakling.cli import AppGroup
+
+            self._cli = AppGroup("app")
+        return self._cli
+
     def shell_context_processor(
         self, func: Callable[[], dict[str, Any]]
     ) -> Callable[[], dict[str, Any]]:
@@ -288,6 +305,7 @@ class App(Router):
                 )
 
             self.mount(self.static_url, StaticFiles(directory=self.static_dir), name="static")
+        self._wide = None
         table = RouteTable(self)
         for route, prefix, namespace, chain in self.walk():
             table.add(route, prefix, namespace, chain)
@@ -302,6 +320,25 @@ class App(Router):
         self._entry = entry
         self._direct = None if self.user_middleware else table
 
+    def _app_wide_hooks(self) -> _AppWide:
+        """Return the app-wide hooks of every included router (Flask's ``*_app_*``)."""
+        if self._wide is None:
+            before: list[tuple[Callable[..., Any], Any]] = []
+            after: list[Callable[..., Any]] = []
+            errors: dict[Any, Callable[..., Any]] = {}
+            for router in self.iter_routers():
+                before += router.app_before_request_funcs
+                after += router.app_after_request_funcs
+                for key, func in router.app_error_handlers.items():
+                    errors.setdefault(key, func)
+            self._wide = _AppWide(before, after, errors)
+        return self._wide
+
+    def _app_error_chain(self) -> list[Mapping[Any, Callable[..., Any]]]:
+        """Return the handlers for errors outside routes: the app's, then app-wide ones."""
+        errors = self._app_wide_hooks().errors
+        return [self.error_handlers, errors] if errors else [self.error_handlers]
+
     @property
     def route_table(self) -> RouteTable:
         """The compiled routes (building them if needed)."""
@@ -311,17 +348,67 @@ class App(Router):
         return self._table
 
     def url_path_for(self, name: str, /, **params: Any) -> str:
-        """Return the path of route ``name`` (Flask's ``url_for`` without host).
+        """Return the path of route ``name`` (Starlette's ``url_path_for``).
 
         Params not in the path become the query string. Names of routes in a
-        named router are ``"router_name:route_name"``; a mount takes ``path=``.
+        named router are ``"router_name:route_name"`` (Flask's dotted
+        ``"router_name.route_name"`` works too); a mount takes the file as
+        ``path=`` or ``filename=`` (``url_path_for("static", filename="a.css")``).
+        Before the app starts (at module level) the names are read from the
+        routes registered so far, without building the app.
 
         Raises:
             NoMatchFound: For an unknown name or params that don't fit.
         """
-        return self.route_table.url_path_for(name, dict(params))
+        from oakling._dispatch import build_path, route_names
 
-    url_for = url_path_for
+        if self._table is not None:
+            return build_path(self._table.names, name, dict(params))
+        names = route_names(self)
+        if self.static_dir and "static" not in names:
+            # NOTE: build() mounts the static folder; before it, only the name is needed.
+            names["static"] = Mount(self.static_url, self, name="static")
+        return build_path(names, name, dict(params))
+
+    def url_for(
+        self,
+        name: str,
+        /,
+        *,
+        _external: bool = False,
+        _anchor: str | None = None,
+        _scheme: str | None = None,
+        **params: Any,
+    ) -> str:
+        """Return the path of route ``name``, or its full URL (Flask's ``url_for``).
+
+        A path by default, as Flask's ``url_for``; params that are not in
+        the route's path become the query string. ``_anchor`` adds a
+        ``#fragment``. ``_external=True`` gives ``scheme://SERVER_NAME/path``
+        from the settings ``SERVER_NAME`` and ``PREFERRED_URL_SCHEME`` (or
+        ``_scheme``), as Flask does outside a request; inside one, use
+        ``request.url_for`` (absolute, from the request's host) or the
+        templates' ``url_for(..., _external=True)``.
+
+        Raises:
+            NoMatchFound: For an unknown name or params that don't fit.
+            ValueError: If ``_scheme`` is given without ``_external=True``
+                (Flask's rule).
+            RuntimeError: If ``_external=True`` and ``SERVER_NAME`` is unset.
+        """
+        if _scheme is not None and not _external:
+            raise ValueError("url_for(..., _scheme=...) needs _external=True (as in Flask)")
+        path = self.url_path_for(name, **params) + _fragment(_anchor)
+        if not _external:
+            return path
+        server = self.settings.SERVER_NAME
+        if not server:
+            raise RuntimeError(
+                "app.url_for(..., _external=True) outside a request needs the SERVER_NAME "
+                "setting (OAKLING_SERVER_NAME=example.com, as Flask's SERVER_NAME); in a "
+                "handler use request.url_for(...), which takes the host from the request"
+            )
+        return f"{_scheme or self.settings.PREFERRED_URL_SCHEME}://{server}{path}"
 
     # -- ASGI -----------------------------------------------------------------
 
@@ -502,7 +589,7 @@ class App(Router):
     ) -> None:
         """Answer a routing error (404, 405, 400) with the app's handlers."""
         request = Request(scope, receive, self.limits)
-        response, _ = await self.error_response(request, ex, [self.error_handlers])
+        response, _ = await self.error_response(request, ex, self._app_error_chain())
         await response(scope, receive, send)
 
     # -- running --------------------------------------------------------------
@@ -535,6 +622,21 @@ def _find_handler(
             if found is not None:
                 return found
     return None
+
+
+class _AppWide(NamedTuple):
+    """Hooks that routers registered for the whole app, collected at build."""
+
+    before: list[tuple[Callable[..., Any], Any]]
+    after: list[Callable[..., Any]]
+    errors: dict[Any, Callable[..., Any]]
+
+
+def _fragment(anchor: str | None) -> str:
+    """Return ``#anchor`` quoted as Flask's ``url_for(_anchor=...)``, or ``""``."""
+    if not anchor:
+        return ""
+    return "#" + quote(anchor, safe="/:@!$&'()*+,;=-._~?")
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -572,7 +674,7 @@ class _ServerErrors:
                 raise
             request = Request(scope, receive, self.oakling_app.limits)
             response, reraise = await self.oakling_app.error_response(
-                request, ex, [self.oakling_app.error_handlers]
+                request, ex, self.oakling_app._app_error_chain()
             )
             await response(scope, receive, send)
             if reraise is not None:

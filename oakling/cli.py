@@ -1,25 +1,38 @@
-"""The ``oakling`` command: run, routes, check, shell, demo (batteries add groups).
+"""The ``oakling`` command: run, routes, check, shell, new, demo (batteries add groups).
 
 App discovery follows ``flask run``: ``module:attr``, ``module:factory()``,
 or ``module`` alone (then ``app``, ``application``, or a ``create_app()``
-factory in it); with no argument, ``OAKLING_APP`` or the first of
-``app.py``, ``main.py``, ``wsgi.py`` in the current folder.
+factory in it); the target comes from a command's own argument, else
+``oakling --app module:app``, else ``OAKLING_APP`` (from the environment,
+then from ``.env`` in the current folder), else the first of ``app.py``,
+``main.py``, ``wsgi.py`` in the current folder.
+
+An app adds commands with ``@app.cli.command()`` (Flask's) or by appending
+click commands to ``app.cli_commands``; ``oakling --help`` lists them. A
+command gets the app with ``@with_app`` or, under ``app.cli``, by taking a
+parameter named ``app``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["bound_app", "load_app", "main"]
+__all__ = ["AppGroup", "bound_app", "current_app_for_command", "load_app", "main", "with_app"]
+
+# NOTE: keys of the root click context's ``meta``, shared by every subcommand.
+_TARGET_KEY = "oakling.app_target"
+_LOADED_KEY = "oakling.loaded_app"
 
 
 class NoAppException(click.UsageError):
@@ -60,7 +73,7 @@ def _resolve_target(target: str | None) -> tuple[str, str]:
     Raises:
         NoAppException: When no target is given and no app file is here.
     """
-    target = target or os.environ.get("OAKLING_APP")
+    target = target or _cli_target() or os.environ.get("OAKLING_APP") or _dotenv_target()
     if not target:
         for candidate in ("app.py", "main.py", "wsgi.py"):
             if Path(candidate).is_file():
@@ -104,14 +117,156 @@ def load_app(target: str | None = None) -> Any:
     return _from_module(module, attr or None, target)
 
 
+def _cli_target() -> str | None:
+    """Return the ``oakling --app`` target of the running command, if any."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None
+    target = ctx.meta.get(_TARGET_KEY)
+    return str(target) if target else None
+
+
+def _dotenv_target() -> str | None:
+    """Return ``OAKLING_APP`` from ``.env`` in the current folder (as ``flask`` reads it)."""
+    if not Path(".env").is_file():
+        return None
+    from dotenv import dotenv_values
+
+    value = dotenv_values(".env").get("OAKLING_APP")
+    return value or None
+
+
+def current_app_for_command() -> Any:
+    """Return the app of the running ``oakling`` command, loading it once.
+
+    The app whose command is running when the command came from
+    ``app.cli``/``app.cli_commands``; otherwise the app found as
+    :func:`load_app` finds it (``--app``, ``OAKLING_APP``, ``app.py`` ...).
+
+    Raises:
+        NoAppException: When no app can be found.
+        RuntimeError: Outside a click command.
+    """
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        raise RuntimeError("current_app_for_command() works only inside an oakling command")
+    loaded = ctx.meta.get(_LOADED_KEY)
+    if loaded is None:
+        loaded = ctx.meta[_LOADED_KEY] = load_app(None)
+    return loaded
+
+
+def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a click command the app as its first argument.
+
+    Flask's ``with_appcontext``, with the app passed instead of pushed::
+
+        @app.cli.command("seed")
+        @with_app
+        def seed(app: App) -> None:
+            ...
+
+    Works for commands of any origin (an app's, a battery's entry point):
+    the app is the one ``oakling`` loaded for the command line, loaded once.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(current_app_for_command(), *args, **kwargs)
+
+    # NOTE: the click parameters declared on ``func`` stay on the wrapper
+    # (functools.wraps copies ``__click_params__``); ``app`` is not one.
+    wrapper.__signature__ = _without_first(func)  # type: ignore[attr-defined]  # NOTE: for introspection
+    return wrapper
+
+
+def _without_first(func: Callable[..., Any]) -> inspect.Signature:
+    signature = inspect.signature(func)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+
+class AppGroup(click.Group):
+    """``app.cli``: the app's own commands (Flask's ``AppGroup``).
+
+    ``@app.cli.command()`` makes a click command as ``click.command`` does;
+    a callback with a parameter named ``app`` that no click option fills
+    gets the app there (as ``@with_app`` gives it).
+    """
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        make = super().command(*args, **kwargs)
+
+        def decorator(func: Callable[..., Any]) -> click.Command:
+            params = inspect.signature(func).parameters
+            declared = {param.name for param in getattr(func, "__click_params__", [])}
+            if "app" in params and "app" not in declared:
+                func = _inject_app(func)
+            return make(func)  # type: ignore[no-any-return]
+
+        return decorator
+
+
+def _inject_app(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["app"] = current_app_for_command()
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _app_commands(app: Any) -> dict[str, click.Command]:
+    """Return ``{name: command}`` from ``app.cli`` and ``app.cli_commands``."""
+    found: dict[str, click.Command] = {}
+    for candidate in getattr(app, "cli_commands", []):
+        if isinstance(candidate, click.Command) and candidate.name:
+            found[candidate.name] = candidate
+    group = getattr(app, "_cli", None)
+    if isinstance(group, click.Group):
+        found.update(group.commands)
+    return found
+
+
 class _OaklingGroup(click.Group):
     """Built-in commands, then entry-point commands, then the app's own.
 
     Batteries publish click commands in the ``oakling.commands`` entry-point
-    group; an app's plugins may also append to ``app.cli_commands``. The app
-    is imported only to look up a command that is not found otherwise, so
-    ``oakling --help`` stays fast and works outside projects.
+    group; an app adds its own with ``@app.cli.command()`` or to
+    ``app.cli_commands``. ``oakling --help`` imports the app to list those
+    (as ``flask --help`` does); without an app here it lists the others, and
+    an app that fails to import is named on stderr, not fatal.
     """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:  # noqa: D102
+        # NOTE: ``--app`` must be known before ``--help`` lists the app's
+        # commands, whatever their order on the command line.
+        for index, arg in enumerate(args):
+            if arg == "--app" and index + 1 < len(args):
+                ctx.meta[_TARGET_KEY] = args[index + 1]
+                break
+            if arg.startswith("--app="):
+                ctx.meta[_TARGET_KEY] = arg[len("--app=") :]
+                break
+            if not arg.startswith("-"):
+                break
+        return super().parse_args(ctx, args)
+
+    def _loaded_app(self, ctx: click.Context, *, quiet: bool) -> Any:
+        loaded = ctx.meta.get(_LOADED_KEY)
+        if loaded is not None:
+            return loaded
+        with ctx.scope(cleanup=False):
+            try:
+                loaded = load_app(None)
+            except click.UsageError:
+                return None
+            except Exception as ex:  # noqa: BLE001 - a broken app must not hide the built-ins
+                if not quiet:
+                    raise
+                click.echo(f"Error: could not load the app's commands: {ex!r}", err=True)
+                return None
+        ctx.meta[_LOADED_KEY] = loaded
+        return loaded
 
     def _entry_point_commands(self) -> dict[str, click.Command]:
         from importlib.metadata import entry_points
@@ -127,7 +282,11 @@ class _OaklingGroup(click.Group):
         return found
 
     def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: D102
-        return sorted({*super().list_commands(ctx), *self._entry_point_commands()})
+        names = {*super().list_commands(ctx), *self._entry_point_commands()}
+        app = self._loaded_app(ctx, quiet=True)
+        if app is not None:
+            names.update(_app_commands(app))
+        return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: D102
         command = super().get_command(ctx, cmd_name)
@@ -136,20 +295,25 @@ class _OaklingGroup(click.Group):
         command = self._entry_point_commands().get(cmd_name)
         if command is not None:
             return command
-        try:
-            app = load_app(None)
-        except click.UsageError:
+        app = self._loaded_app(ctx, quiet=False)
+        if app is None:
             return None
-        for candidate in getattr(app, "cli_commands", []):
-            if isinstance(candidate, click.Command) and candidate.name == cmd_name:
-                return candidate
-        return None
+        return _app_commands(app).get(cmd_name)
 
 
 @click.group(cls=_OaklingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--app",
+    "app_target",
+    default=None,
+    metavar="MODULE:APP",
+    help="The app (module:attr or module:factory()); default OAKLING_APP, then app.py.",
+)
 @click.version_option(package_name="oakling")
-def main() -> None:
+def main(app_target: str | None) -> None:
     """Run and manage oakling apps."""
+    if app_target:
+        click.get_current_context().meta[_TARGET_KEY] = app_target
 
 
 def _server_options(func: Any) -> Any:
@@ -323,7 +487,7 @@ def run(
     options["forwarded_allow_ips"] = forwarded_allow_ips
     if debug:
         os.environ["OAKLING_DEBUG"] = "1"
-    target = app or os.environ.get("OAKLING_APP")
+    target = app or _cli_target() or os.environ.get("OAKLING_APP")
     loaded = load_app(target)
     with _exit_zero_after_graceful_shutdown():
         if reload or workers > 1:
@@ -423,6 +587,41 @@ def shell(app: str | None) -> None:
         start_ipython(argv=[], user_ns=namespace)
     except ImportError:
         code.interact(banner=banner, local=namespace)
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--minimal", is_flag=True, help="One app.py with its test (Flask-sized), not a full project."
+)
+@click.option(
+    "--directory",
+    "-d",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the project's folder is made.",
+)
+def new(name: str, minimal: bool, directory: str) -> None:
+    """Start a project NAME in a new folder (Django's startproject).
+
+    The full layout has a settings class, an app factory, a router, models
+    and their first migration, templates, static files, the security and
+    auth batteries, and tests; --minimal writes one app.py and its test.
+    """
+    from oakling._project import create_project
+    from oakling.exceptions import ImproperlyConfigured
+
+    try:
+        root = create_project(name, directory, minimal=minimal)
+    except ImproperlyConfigured as ex:
+        raise click.UsageError(str(ex)) from None
+    click.echo(f"Created {root}")
+    steps = ["cd " + str(root)]
+    if not minimal:
+        steps += ["pip install -e '.[dev]'", "oakling db migrate"]
+    steps += ["pytest", "oakling run"]
+    click.echo("Next:\n  " + "\n  ".join(steps))
 
 
 @main.command()

@@ -142,6 +142,9 @@ class Settings(msgspec.Struct, kw_only=True):
         STATIC_DIR: A folder served at ``STATIC_URL``; None serves nothing.
         STATIC_URL: The URL path static files are served under.
         THREAD_POOL_SIZE: Worker threads running plain ``def`` handlers.
+        SERVER_NAME: ``host[:port]`` for ``app.url_for(..., _external=True)``
+            outside a request (Flask's ``SERVER_NAME``); not used for routing.
+        PREFERRED_URL_SCHEME: The scheme of those URLs (Flask's), ``http``.
         extra: Settings that name no field: ``OAKLING_*`` variables (prefix
             stripped) and unknown keywords given in code, as found (strings
             from the environment). Read them with :meth:`get`.
@@ -165,6 +168,8 @@ class Settings(msgspec.Struct, kw_only=True):
     STATIC_DIR: str | None = None
     STATIC_URL: str = "/static"
     THREAD_POOL_SIZE: _PositiveInt = 40
+    SERVER_NAME: str | None = None
+    PREFERRED_URL_SCHEME: str = "http"
     extra: dict[str, Any] = {}
     sources: dict[str, str] = {}
 

@@ -133,10 +133,19 @@ class HTTPConnection:
 
     @property
     def state(self) -> State:
-        """Per-request values (``request.state.user = ...``)."""
+        """Per-request values (``request.state.user = ...``), over the lifespan state.
+
+        As in Starlette, it starts with what the ``lifespan`` yielded
+        (``yield {"pool": pool}`` -> ``request.state.pool``): the ASGI
+        server gives each request a shallow copy of that state in
+        ``scope["state"]``, so values set here stay with this request.
+        """
         values = self.scope.get("oakling.state")
         if values is None:
-            values = self.scope["oakling.state"] = State()
+            lifespan_state = self.scope.get("state")
+            values = self.scope["oakling.state"] = State(
+                lifespan_state if isinstance(lifespan_state, dict) else None
+            )
         return values
 
     @property
@@ -231,15 +240,34 @@ class HTTPConnection:
         root = self.scope.get("root_path", "")
         return URL(f"{self.scope.get('scheme', 'http')}://{self.host}{root}/")
 
-    def url_for(self, name: str, /, **params: Any) -> str:
-        """Return the absolute URL of the route ``name`` (Flask's ``_external=True``).
+    def url_for(
+        self,
+        name: str,
+        /,
+        *,
+        _external: bool = True,
+        _anchor: str | None = None,
+        _scheme: str | None = None,
+        **params: Any,
+    ) -> str:
+        """Return the absolute URL of the route ``name`` (Starlette's ``url_for``).
+
+        Absolute, as Starlette users expect: scheme, ``Host`` and
+        ``root_path`` of this request, then the route's path (Flask's
+        ``url_for(..., _external=True)``). ``_external=False`` gives the
+        path with the ``root_path``, as Flask's default; ``_anchor`` adds a
+        ``#fragment``; ``_scheme`` replaces the request's scheme.
 
         Raises:
             NoMatchFound: If no route has that name or the params don't fit.
             HTTPException: 400 on an invalid ``Host`` header.
         """
-        path = self.app.url_path_for(name, **params)
-        return str(self.base_url).rstrip("/") + path
+        path = self.app.url_for(name, _anchor=_anchor, **params)
+        root = self.scope.get("root_path", "")
+        if not _external:
+            return str(root + path)
+        scheme = _scheme or self.scope.get("scheme", "http")
+        return f"{scheme}://{self.host}{root}{path}"
 
     def accepts(self, *media_types: str) -> str | None:
         """Return the media type the client prefers among ``media_types``.

@@ -360,6 +360,11 @@ class Router:
         self.before_request_factories: set[Handler] = set()
         self.after_request_funcs: list[Handler] = []
         self.before_websocket_funcs: list[Handler] = []
+        # NOTE: Flask's before_app_request & co.: registered here, run for
+        # every request of the app that includes this router.
+        self.app_before_request_funcs: list[tuple[Handler, Container[str] | None]] = []
+        self.app_after_request_funcs: list[Handler] = []
+        self.app_error_handlers: dict[int | type[BaseException], Handler] = {}
 
     # -- registration -----------------------------------------------------
 
@@ -484,6 +489,44 @@ class Router:
         """Run ``func(response)`` or ``func(request, response)`` after each handler."""
         self.after_request_funcs.append(func)
         return func
+
+    def before_app_request(
+        self, func: Handler, *, methods: Container[str] | None = None
+    ) -> Handler:
+        """Run ``func([request])`` before every handler of the app (Flask's).
+
+        As :meth:`before_request`, but for every route of the app that
+        includes this router, not only this router's own: a blueprint that
+        loads ``g.user`` or opens a connection for all pages. These hooks run
+        after the app's own ``before_request`` hooks and before those of
+        the route's routers, in registration order.
+        """
+        self.app_before_request_funcs.append((func, methods))
+        return func
+
+    def after_app_request(self, func: Handler) -> Handler:
+        """Run ``func(response)`` or ``func(request, response)`` after every handler.
+
+        Flask's ``Blueprint.after_app_request``: for every route of the app,
+        after the hooks of the route's routers and the app's own.
+        """
+        self.app_after_request_funcs.append(func)
+        return func
+
+    def app_errorhandler(self, key: int | type[BaseException]) -> Callable[[Handler], Handler]:
+        """Handle a status code or exception class for the whole app (Flask's).
+
+        Unlike :meth:`errorhandler`, it answers errors raised anywhere in the
+        app, routing errors (404, 405) included; the app's own handler for
+        the same key wins, and a router's own ``errorhandler`` wins for its
+        routes.
+        """
+
+        def decorator(func: Handler) -> Handler:
+            self.app_error_handlers[key] = func
+            return func
+
+        return decorator
 
     # -- flattening ---------------------------------------------------------
 

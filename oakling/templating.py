@@ -130,30 +130,45 @@ class Templates:
         return self.app, ""
 
     @jinja2.pass_context
-    def _url_for(self, context: Context, name: str, /, **params: Any) -> str:
+    def _url_for(
+        self,
+        context: Context,
+        name: str,
+        /,
+        *,
+        _external: bool = False,
+        _anchor: str | None = None,
+        _scheme: str | None = None,
+        **params: Any,
+    ) -> str:
         """Return the path of route ``name`` (Flask's ``url_for`` in templates).
 
-        With a ``request`` in the context the path starts with the request's
-        ``root_path`` (the prefix the app is mounted under); ``_external=True``
-        returns the absolute URL (``https://host/...``) instead.
+        A path, as in Flask; with a ``request`` in the context it starts
+        with the request's ``root_path`` (the prefix the app is mounted
+        under). ``_external=True`` returns the absolute URL
+        (``https://host/...``) from the request, or from ``SERVER_NAME``
+        when rendering without one; ``_anchor`` adds a ``#fragment``.
 
         Raises:
             NoMatchFound: For an unknown name or params that don't fit.
+            RuntimeError: For ``_external=True`` with neither a request nor
+                ``SERVER_NAME``.
         """
-        external = bool(params.pop("_external", False))
-        if external:
-            request = context.get("request")
-            if request is None:
-                raise RuntimeError("url_for(..., _external=True) needs 'request' in the context")
-            return str(request.url_for(name, **params))
+        request = context.get("request")
+        if _external and request is not None:
+            return str(
+                request.url_for(name, _external=True, _anchor=_anchor, _scheme=_scheme, **params)
+            )
         app, root_path = self._app_for(context)
-        return root_path + app.url_path_for(name, **params)
+        if _external:
+            return app.url_for(name, _external=True, _anchor=_anchor, _scheme=_scheme, **params)
+        return root_path + app.url_for(name, _anchor=_anchor, **params)
 
     @jinja2.pass_context
     def _static(self, context: Context, filename: str, /) -> str:
-        """Return the URL of a static file: ``url_for("static", path=filename)``."""
+        """Return the URL of a static file: ``url_for("static", filename=filename)``."""
         app, root_path = self._app_for(context)
-        return root_path + app.url_path_for("static", path=filename)
+        return root_path + app.url_path_for("static", filename=filename)
 
     # -- rendering --------------------------------------------------------------
 

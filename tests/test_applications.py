@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from oakling import App, HTTPException, JSONResponse, PlainTextResponse, Router, abort
+from oakling import App, HTTPException, JSONResponse, PlainTextResponse, Request, Router, abort
 from oakling.exceptions import ImproperlyConfigured
 from oakling.testing import TestClient
 
@@ -485,3 +485,79 @@ def test_before_request_hooks_see_the_endpoint_and_its_marks():
         assert client.get("/open").text == "open"
         assert client.get("/closed").status_code == 403
     assert seen == [open_view, closed_view]
+
+
+def _lifespan_state_app() -> App:
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield {"pool": ["connection"], "name": "main"}
+
+    app = App(secret_key=SECRET, lifespan=lifespan)
+
+    @app.before_request
+    def tag(request: Request) -> None:
+        request.state.tagged = True  # per request: the next one must not see it
+
+    @app.get("/")
+    def index(request: Request) -> dict:
+        seen = {
+            "pool": request.state.pool,
+            "name": request.state.name,
+            "tagged": request.state.tagged,
+            "leaked": request.state.get("leaked", False),
+        }
+        request.state.leaked = True
+        return seen
+
+    return app
+
+
+def test_lifespan_state_is_request_state_as_in_starlette():
+    app = _lifespan_state_app()
+    with TestClient(app) as client:
+        first = client.get("/").json()
+        second = client.get("/").json()
+    expected = {"pool": ["connection"], "name": "main", "tagged": True, "leaked": False}
+    assert first == second == expected
+
+
+def test_lifespan_state_is_request_state_under_uvicorn():
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(_lifespan_state_app(), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started
+        for _ in range(2):
+            response = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+            assert response.json()["leaked"] is False
+            assert response.json()["pool"] == ["connection"]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_request_state_without_lifespan_state_still_works():
+    app = App(secret_key=SECRET)
+
+    @app.get("/")
+    def index(request: Request) -> str:
+        request.state.x = 1
+        return str(request.state.x)
+
+    with TestClient(app) as client:
+        assert client.get("/").text == "1"

@@ -295,3 +295,138 @@ def test_demo_takes_the_same_server_options_as_run(monkeypatch, head_env):
     assert seen["backlog"] == 64
     assert seen["limit_concurrency"] == 50
     assert seen["http"] == "oakling.server:HttpToolsProtocol"
+
+
+APP_COMMANDS_SOURCE = textwrap.dedent(
+    """
+    import click
+    from oakling import App
+    from oakling.cli import with_app
+
+    app = App(secret_key="s" * 50)
+    app.extensions["greeting"] = "hello from the app"
+
+    @app.get("/")
+    def index():
+        return "hi"
+
+    @app.cli.command("greet")
+    @click.option("--name", default="world")
+    def greet(app, name):
+        click.echo(f"{app.extensions['greeting']}, {name}")
+
+    @app.cli.command("count-routes")
+    @with_app
+    def count_routes(app):
+        click.echo(f"routes: {len(app.route_table.rows)}")
+
+    @click.command("plain")
+    def plain():
+        click.echo("plain command")
+
+    app.cli_commands.append(plain)
+    """
+)
+
+
+@pytest.fixture
+def commands_project(project: Path) -> Path:
+    (project / "commands_app.py").write_text(APP_COMMANDS_SOURCE)
+    yield project
+    sys.modules.pop("commands_app", None)
+
+
+@pytest.mark.parametrize("order", ["app-first", "help-first"])
+def test_help_lists_the_apps_own_commands_with_app_option(commands_project, order):
+    args = ["--app", "commands_app:app", "--help"]
+    if order == "help-first":
+        args = ["--help", "--app", "commands_app:app"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    listed = {line.split()[0] for line in result.output.splitlines() if line.startswith("  ")}
+    assert {"greet", "count-routes", "plain", "run", "routes"} <= listed
+    assert "--app" in result.output
+
+
+def test_help_lists_the_apps_commands_from_oakling_app_env(commands_project, monkeypatch):
+    monkeypatch.setenv("OAKLING_APP", "commands_app")
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "greet" in result.output
+
+
+def test_app_commands_get_the_app_by_argument_and_with_app(commands_project):
+    runner = CliRunner()
+    result = runner.invoke(main, ["--app", "commands_app:app", "greet", "--name", "Ada"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "hello from the app, Ada\n"
+    result = runner.invoke(main, ["--app=commands_app", "count-routes"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("routes: ")
+    result = runner.invoke(main, ["--app", "commands_app", "plain"])
+    assert result.output == "plain command\n"
+
+
+def test_app_option_reaches_builtin_and_battery_commands(commands_project):
+    result = CliRunner().invoke(main, ["--app", "hello_project:app", "routes"])
+    assert result.exit_code == 0, result.output
+    assert "api:create_task" in result.output
+
+
+def test_factory_app_is_loaded_once_per_command_line(commands_project):
+    (commands_project / "factory_app.py").write_text(
+        textwrap.dedent(
+            """
+            import click
+            from oakling import App
+
+            made = []
+
+            def create_app():
+                app = App(secret_key="s" * 50)
+                made.append(app)
+
+                @app.cli.command("made")
+                def made_command(app):
+                    click.echo(f"{len(made)} {app is made[-1]}")
+
+                return app
+            """
+        )
+    )
+    try:
+        result = CliRunner().invoke(main, ["--app", "factory_app:create_app()", "made"])
+        assert result.exit_code == 0, result.output
+        assert result.output == "1 True\n"
+    finally:
+        sys.modules.pop("factory_app", None)
+
+
+def test_help_survives_an_app_that_fails_to_import(project):
+    (project / "broken_app.py").write_text("raise RuntimeError('boom at import')\n")
+    try:
+        result = CliRunner().invoke(main, ["--app", "broken_app", "--help"])
+        assert result.exit_code == 0, result.output
+        assert "run" in result.output
+        assert "boom at import" in result.output
+        result = CliRunner().invoke(main, ["--app", "broken_app", "nope"])
+        assert result.exit_code != 0
+    finally:
+        sys.modules.pop("broken_app", None)
+
+
+def test_with_app_works_for_a_command_outside_the_app(commands_project):
+    from oakling.cli import with_app
+
+    @click.command("outside")
+    @with_app
+    def outside(app):
+        click.echo(type(app).__name__ + " " + app.extensions["greeting"])
+
+    main.add_command(outside)
+    try:
+        result = CliRunner().invoke(main, ["--app", "commands_app", "outside"])
+        assert result.exit_code == 0, result.output
+        assert result.output == "App hello from the app\n"
+    finally:
+        main.commands.pop("outside")

@@ -828,7 +828,7 @@ def _forget_db_examples(known_tables: set[str]) -> None:
 
     from oakling.db import Model
 
-    for name in [name for name in sys.modules if name.startswith("db_")]:
+    for name in [name for name in sys.modules if name.startswith(("db_", "from_"))]:
         if Path(getattr(sys.modules[name], "__file__", None) or "").parent == EXAMPLES:
             _close_example(name)  # NOTE: no local may keep the module alive here
     for name in set(Model.metadata.tables) - known_tables:
@@ -1063,3 +1063,39 @@ def test_signals_app(load: Loader, caplog: pytest.LogCaptureFixture) -> None:
         from oakling.db import Model
 
         Model.metadata.remove(module.Note.__table__)
+
+
+# -- from-flask.md ------------------------------------------------------------------
+
+
+def test_from_flask_port(db_load: Loader) -> None:
+    module = db_load("from_flask_port")
+    app = module.create_app()
+    app.extensions["db"].create_all()
+    with TestClient(app) as client:
+        page = client.get("/")
+        assert "<title>Port</title>" in page.text
+        assert 'href="/static/css/site.css"' in page.text
+        assert 'action="/create"' in page.text
+        created = client.post(
+            "/create", data={"title": "Hello <b>", "body": "First"}, follow_redirects=False
+        )
+        assert (created.status_code, created.headers["location"]) == (303, "http://testserver/")
+        page = client.get("/").text
+        assert '<a href="/1">Hello &lt;b&gt;</a>' in page
+        assert client.get("/1").json() == {"title": "Hello <b>", "body": "First"}
+        assert client.get("/2").status_code == 404
+        assert client.post("/create", data={"body": "no title"}).status_code == 422
+        assert client.get(app.url_for("static", filename="css/site.css")).status_code == 200
+
+
+def test_from_flask_port_cli_command(db_load: Loader, monkeypatch: pytest.MonkeyPatch) -> None:
+    # NOTE: db_load's folder, URL and model cleanup; the CLI imports the module itself.
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.delitem(sys.modules, "from_flask_port", raising=False)
+    result = CliRunner().invoke(main, ["--app", "from_flask_port:create_app()", "--help"])
+    assert "init-db" in result.output, result.output
+    result = CliRunner().invoke(main, ["--app", "from_flask_port:create_app()", "init-db"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "Initialized the database.\n"
+    sys.modules.pop("from_flask_port", None)

@@ -15,30 +15,45 @@ A dotted path (``"myproject.mail:SESBackend"``) names a class of your own with
     from oakling.mail import send_mail
 
     await send_mail(request.app, "Welcome", "Hello!", ["ann@example.com"])
+
+HTML and attachments, as Django's ``EmailMultiAlternatives``::
+
+    message = EmailMultiAlternatives("Report", text, to=["ann@example.com"])
+    message.attach_alternative(html, "text/html")
+    message.attach("report.csv", csv_text, "text/csv")
+    await send_messages(request.app, [message])
 """
 
 from __future__ import annotations
 
 from .backends import (
+    Attachment,
     ConsoleBackend,
     EmailBackend,
     EmailMessage,
+    EmailMultiAlternatives,
     MemoryBackend,
     SMTPBackend,
     get_backend,
     outbox,
     send_mail,
     send_mail_sync,
+    send_messages,
+    send_messages_sync,
 )
 
 __all__ = [
+    "Attachment",
     "ConsoleBackend",
     "EmailBackend",
     "EmailMessage",
+    "EmailMultiAlternatives",
     "MemoryBackend",
     "SMTPBackend",
     "get_backend",
     "outbox",
     "send_mail",
     "send_mail_sync",
+    "send_messages",
+    "send_messages_sync",
 ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +16,16 @@ from oakling.config import Settings
 from oakling.exceptions import ImproperlyConfigured
 from oakling.mail import (
     ConsoleBackend,
+    EmailMessage,
+    EmailMultiAlternatives,
     MemoryBackend,
     SMTPBackend,
     get_backend,
     outbox,
     send_mail,
     send_mail_sync,
+    send_messages,
+    send_messages_sync,
 )
 
 KEY = "m" * 40
@@ -176,3 +183,98 @@ def test_console_prints_a_long_link_whole_and_decoded(capsys: pytest.CaptureFixt
     headers, _, rest = printed.partition("\n\n")
     assert "Subject: Reset" in headers.splitlines()
     assert rest.startswith("Hello Zoë,")
+
+
+# -- HTML alternatives and attachments (Django's EmailMultiAlternatives) --------
+
+HTML = "<p>Hello <b>Ann</b></p>"
+
+
+def parse(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def report_message(tmp_path: Path) -> EmailMultiAlternatives:
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    message = EmailMultiAlternatives("Report", "Hello Ann", to=["ann@example.com"])
+    message.attach_alternative(HTML, "text/html")
+    message.attach("report.csv", "id,title\n1,milk\n", "text/csv")
+    message.attach("data.bin", b"\x00\x01\x02")
+    message.attach_file(tmp_path / "logo.png")
+    return message
+
+
+@pytest.mark.anyio
+async def test_html_and_attachments_arrive_over_smtp(smtp_server: Any, tmp_path: Path) -> None:
+    port, recorder, _ = smtp_server
+    settings = _settings(
+        EMAIL_BACKEND="smtp",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(port),
+        EMAIL_HOST_USER="mailer",
+        EMAIL_HOST_PASSWORD="s3cret",
+        DEFAULT_FROM_EMAIL="reports@example.com",
+    )
+    assert await send_messages(settings, [report_message(tmp_path)]) == 1
+    (envelope,) = recorder.envelopes
+    assert envelope.mail_from == "reports@example.com"
+    received = parse(envelope.original_content)
+    assert received.get_content_type() == "multipart/mixed"
+    assert received.get_body(("plain",)).get_content().strip() == "Hello Ann"
+    assert received.get_body(("html",)).get_content().strip() == HTML
+    files = {part.get_filename(): part for part in received.iter_attachments()}
+    assert set(files) == {"report.csv", "data.bin", "logo.png"}
+    assert files["report.csv"].get_content_type() == "text/csv"
+    # NOTE: text parts travel with CRLF line ends (RFC 5322); clients show them as lines.
+    assert files["report.csv"].get_content().replace("\r\n", "\n") == "id,title\n1,milk\n"
+    assert files["data.bin"].get_content_type() == "application/octet-stream"
+    assert files["data.bin"].get_content() == b"\x00\x01\x02"
+    assert files["logo.png"].get_content_type() == "image/png"
+    assert files["logo.png"].get_content() == b"\x89PNG\r\n\x1a\nfake"
+
+
+@pytest.mark.anyio
+async def test_send_mail_html_message_is_an_alternative() -> None:
+    settings = _settings(EMAIL_BACKEND="memory")
+    await send_mail(settings, "Hi", "Plain", ["a@example.com"], html_message=HTML)
+    (message,) = outbox
+    mime = message.to_mime()
+    assert mime.get_content_type() == "multipart/alternative"
+    assert mime.get_body(("html",)).get_content().strip() == HTML
+    assert mime.get_body(("plain",)).get_content().strip() == "Plain"
+
+
+def test_plain_messages_stay_plain_text() -> None:
+    send_mail_sync(_settings(EMAIL_BACKEND="memory"), "Hi", "Plain", "a@example.com")
+    assert outbox[0].to_mime().get_content_type() == "text/plain"
+
+
+def test_console_names_the_other_parts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    send_messages_sync(_settings(EMAIL_BACKEND="console"), [report_message(tmp_path)])
+    printed = capsys.readouterr().out
+    assert "Hello Ann" in printed
+    assert "[alternative text/html, 23 characters]" in printed
+    assert "[attachment 'data.bin', application/octet-stream, 3 bytes]" in printed
+
+
+def test_an_attachment_name_cannot_inject_headers() -> None:
+    message = EmailMessage("Hi", "Body", to=["a@example.com"])
+    with pytest.raises(ValueError, match="line break"):
+        message.attach("x.txt\r\nBcc: victim@example.com", "text")
+    assert message.attachments == []
+
+
+def test_alternatives_must_be_text() -> None:
+    message = EmailMultiAlternatives("Hi", "Body", to=["a@example.com"])
+    with pytest.raises(ValueError, match="text/"):
+        message.attach_alternative("{}", "application/json")
+
+
+def test_every_message_is_checked_before_any_is_sent() -> None:
+    good = EmailMessage("Hi", "Body", to=["a@example.com"])
+    bad = EmailMessage("Hi\nBcc: victim@example.com", "Body", to=["b@example.com"])
+    with pytest.raises(ValueError, match="line break"):
+        send_messages_sync(_settings(EMAIL_BACKEND="memory"), [good, bad])
+    assert outbox == []
+    with pytest.raises(ValueError, match="recipient"):
+        send_messages_sync(_settings(EMAIL_BACKEND="memory"), [EmailMessage("Hi", "Body")])
