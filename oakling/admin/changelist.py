@@ -420,15 +420,17 @@ class ChangeList:
         self.has_next = len(rows) > per_page
         self.results = rows[:per_page]
         self._aliases = {}
-        self.count, self.count_is_exact = self._count()
+        self.count, self.count_kind = self._count()
+        self.count_is_exact = self.count_kind == "exact"
 
-    def _count(self) -> tuple[int, bool]:
+    def _count(self) -> tuple[int, str]:
         """Count the rows up to ``count_threshold`` + 1; above it, estimate or give up.
 
         Returns:
-            ``(count, exact)``. Above the threshold on PostgreSQL the count is
-            the planner's estimate (``EXPLAIN (FORMAT JSON)``, "Plan Rows");
-            elsewhere it is the threshold + 1, shown as "more than".
+            ``(count, kind)``: kind ``"exact"``; above the threshold on
+            PostgreSQL ``"estimate"``, the planner's (``EXPLAIN (FORMAT JSON)``,
+            "Plan Rows"); elsewhere ``"more"``, the count being the threshold
+            + 1, shown as "more than".
         """
         threshold = self.model_admin.count_threshold
         statement = self.filtered_statement()
@@ -437,7 +439,7 @@ class ChangeList:
         bounded = statement.order_by(None).limit(threshold + 1).subquery()
         counted = int(self.session.scalar(select(func.count()).select_from(bounded)) or 0)
         if counted <= threshold:
-            return counted, True
+            return counted, "exact"
         bind = self.session.get_bind(mapper=self.model_admin.mapper)
         if bind.dialect.name == "postgresql":
             compiled = statement.compile(dialect=bind.dialect)
@@ -450,8 +452,8 @@ class ChangeList:
             if isinstance(plan, str):
                 plan = json.loads(plan)
             estimate = int(plan[0]["Plan"]["Plan Rows"])
-            return max(estimate, counted), False
-        return counted, False
+            return max(estimate, counted), "estimate"
+        return counted, "more"
 
     # -- links ----------------------------------------------------------------------
 

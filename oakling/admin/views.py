@@ -299,7 +299,7 @@ def _changelist(
         )
     per_page = model_admin.list_per_page
     pages = None
-    if changelist.count_is_exact or changelist.count:
+    if changelist.count_kind != "more":
         pages = max(1, -(-changelist.count // per_page))
     context = {
         **_base_context(site, request, model_admin),
