@@ -110,12 +110,12 @@ def columns_of(model_admin: ModelAdmin) -> list[Column]:
             continue
         name = entry
         if name == "__str__":
-            columns.append(Column(name, model_admin.verbose_name.capitalize(), model_admin.object_repr))
+            columns.append(
+                Column(name, model_admin.verbose_name.capitalize(), model_admin.object_repr)
+            )
             continue
         if name in column_attrs:
-            columns.append(
-                Column(name, _label(name), _attr_getter(name), sort_key=name)
-            )
+            columns.append(Column(name, _label(name), _attr_getter(name), sort_key=name))
             continue
         related = _relation_field(model_admin, name)
         if related is not None:
@@ -183,7 +183,9 @@ def filters_of(model_admin: ModelAdmin) -> list[FilterSpec]:
         rel = mapper.relationships.get(name)
         if rel is not None:
             if rel.direction is not RelationshipDirection.MANYTOONE or len(rel.local_columns) != 1:
-                raise TypeError(f"{type(model_admin).__name__}.list_filter: {name!r} not many-to-one")
+                raise TypeError(
+                    f"{type(model_admin).__name__}.list_filter: {name!r} not many-to-one"
+                )
             local = next(iter(rel.local_columns))
             column_key = mapper.get_property_by_column(local).key
             target = rel.mapper.class_
@@ -194,7 +196,9 @@ def filters_of(model_admin: ModelAdmin) -> list[FilterSpec]:
         col_type = sql_column.type
         if isinstance(col_type, Boolean):
             specs.append(
-                FilterSpec(name, _label(name), attr, "bool", _parse_bool, [("1", "Yes"), ("0", "No")])
+                FilterSpec(
+                    name, _label(name), attr, "bool", _parse_bool, [("1", "Yes"), ("0", "No")]
+                )
             )
         elif isinstance(col_type, SAEnum):
             parse, choices = _enum_parser(col_type)
@@ -207,7 +211,9 @@ def filters_of(model_admin: ModelAdmin) -> list[FilterSpec]:
                         break
             python_type = _python_type(sql_column)
             specs.append(
-                FilterSpec(name, _label(name), attr, "fk", _typed_parser(python_type), target=target)
+                FilterSpec(
+                    name, _label(name), attr, "fk", _typed_parser(python_type), target=target
+                )
             )
         else:
             raise TypeError(
@@ -446,9 +452,11 @@ class ChangeList:
             params: Any = compiled.params
             if compiled.positional:
                 params = tuple(params[name] for name in compiled.positiontup or ())
-            plan = self.session.connection().exec_driver_sql(
-                f"EXPLAIN (FORMAT JSON) {compiled}", params
-            ).scalar()
+            plan: Any = (
+                self.session.connection()
+                .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", params)
+                .scalar()
+            )
             if isinstance(plan, str):
                 plan = json.loads(plan)
             estimate = int(plan[0]["Plan"]["Plan Rows"])
@@ -495,8 +503,13 @@ class ChangeList:
                 select(spec.target).order_by(target_admin_pk).limit(_FK_CHOICES)
             ).all()
             choices = [(str(getattr(obj, target_admin_pk.key)), str(obj)) for obj in objects]
-        links = [{"label": "All", "url": self.url_with(**{spec.param: None, "p": None}),
-                  "selected": current is None}]
+        links = [
+            {
+                "label": "All",
+                "url": self.url_with(**{spec.param: None, "p": None}),
+                "selected": current is None,
+            }
+        ]
         for value, label in choices:
             links.append(
                 {
@@ -539,5 +552,3 @@ def _search_clause(expression: Any, lookup: str, term: str, dialect: str) -> Any
     # NOTE: ilike is ILIKE on PostgreSQL and lower(x) LIKE lower(y) elsewhere:
     # case-insensitive on every backend.
     return expression.ilike(pattern, escape="!")
-
-

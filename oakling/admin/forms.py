@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import RelationshipDirection
 from sqlalchemy.types import TypeDecorator
-from wtforms import validators as wv  # type: ignore[import-untyped]  # NOTE: as above
+from wtforms import validators as wv
 
 from oakling.csrf.forms import CSRFForm
 
@@ -184,7 +183,7 @@ def _column_field(model_admin: ModelAdmin, name: str, column: Any) -> tuple[Any,
         return field, FormField(name, "fk", python_type, target, nullable)
     if isinstance(sql_type, SAEnum):
         if sql_type.enum_class is not None:
-            members = {member.name: member for member in sql_type.enum_class}
+            members: dict[str, Any] = {member.name: member for member in sql_type.enum_class}
             choices = [choice(key, str(member.value)) for key, member in members.items()]
         else:
             members = {value: value for value in sql_type.enums}
@@ -235,7 +234,11 @@ def _column_field(model_admin: ModelAdmin, name: str, column: Any) -> tuple[Any,
         string_checks = [*checks] if not required else [wv.DataRequired()]
         if length:
             string_checks.append(wv.Length(max=length))
-        cls = wtforms.StringField if isinstance(sql_type, String) and length else wtforms.TextAreaField
+        cls = (
+            wtforms.StringField
+            if isinstance(sql_type, String) and length
+            else wtforms.TextAreaField
+        )
         return cls(label, default=default, validators=string_checks), FormField(
             name, "column", str, None, nullable
         )
@@ -311,7 +314,9 @@ def apply_form(form: Any, obj: Any, specs: dict[str, FormField], session: Sessio
             ids = list(value or [])
             mapper = inspect(spec.target)
             pk = getattr(spec.target, mapper.get_property_by_column(mapper.primary_key[0]).key)
-            value = list(session.scalars(select(spec.target).where(pk.in_(ids))).all()) if ids else []
+            value = (
+                list(session.scalars(select(spec.target).where(pk.in_(ids))).all()) if ids else []
+            )
             before = {id(item) for item in getattr(obj, name)}
             if before != {id(item) for item in value}:
                 changed.append(name)
@@ -363,7 +368,7 @@ def unique_errors(
 # -- the auth battery's User --------------------------------------------------------
 
 
-class UserCreationForm(CSRFForm):  # type: ignore[misc]  # NOTE: WTForms' Form is untyped
+class UserCreationForm(CSRFForm):
     """Add a user: the password is typed twice, validated, then hashed (Django's)."""
 
     username = wtforms.StringField("Username", validators=[wv.DataRequired(), wv.Length(max=150)])
@@ -380,7 +385,7 @@ class UserCreationForm(CSRFForm):  # type: ignore[misc]  # NOTE: WTForms' Form i
     is_superuser = wtforms.BooleanField("Superuser status")
 
 
-class UserChangeForm(CSRFForm):  # type: ignore[misc]  # NOTE: WTForms' Form is untyped
+class UserChangeForm(CSRFForm):
     """Change a user; the password is not a field (see :class:`AdminPasswordChangeForm`)."""
 
     username = wtforms.StringField("Username", validators=[wv.DataRequired(), wv.Length(max=150)])
@@ -392,7 +397,7 @@ class UserChangeForm(CSRFForm):  # type: ignore[misc]  # NOTE: WTForms' Form is 
     user_permissions = wtforms.SelectMultipleField("User permissions", coerce=int, choices=[])
 
 
-class AdminPasswordChangeForm(CSRFForm):  # type: ignore[misc]  # NOTE: WTForms' Form is untyped
+class AdminPasswordChangeForm(CSRFForm):
     """Set a user's password from the admin (Django's ``AdminPasswordChangeForm``)."""
 
     password1 = wtforms.PasswordField(
@@ -402,5 +407,3 @@ class AdminPasswordChangeForm(CSRFForm):  # type: ignore[misc]  # NOTE: WTForms'
         "New password confirmation",
         validators=[wv.DataRequired(), wv.EqualTo("password1", "The two passwords do not match.")],
     )
-
-

@@ -140,9 +140,7 @@ class ModelAdmin:
     def has_view_permission(self, request: Request, obj: Any = None) -> bool:
         """Return whether the user may see the list and the objects (or change them)."""
         user = request.user
-        return bool(
-            user.has_perm(self._perm("view")) or self.has_change_permission(request, obj)
-        )
+        return bool(user.has_perm(self._perm("view")) or self.has_change_permission(request, obj))
 
     def has_add_permission(self, request: Request) -> bool:
         """Return whether the user may add objects."""

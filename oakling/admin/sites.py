@@ -210,7 +210,9 @@ class Admin:
             register_auth_models(self)
         self.app = app
         app.extensions[self.name] = self
-        app.mount(f"{self.prefix}/static", StaticFiles(directory=STATIC_DIR), name=f"{self.name}-static")
+        app.mount(
+            f"{self.prefix}/static", StaticFiles(directory=STATIC_DIR), name=f"{self.name}-static"
+        )
         app.include(build_router(self), prefix=self.prefix)
 
     def __repr__(self) -> str:

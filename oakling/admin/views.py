@@ -144,9 +144,11 @@ def display(value: Any) -> Markup:
         return escape(value.isoformat(sep=" ", timespec="minutes"))
     if isinstance(value, date | time):
         return escape(value.isoformat())
-    text = str(getattr(value, "value", value)) if hasattr(value, "name") and hasattr(
-        value, "value"
-    ) else str(value)
+    text = (
+        str(getattr(value, "value", value))
+        if hasattr(value, "name") and hasattr(value, "value")
+        else str(value)
+    )
     if _is_web_url(text):
         return Markup('<a href="{0}" rel="noopener noreferrer nofollow">{0}</a>').format(text)
     return escape(text)
@@ -307,13 +309,15 @@ def _changelist(
         "cl": changelist,
         "headers": [changelist.header(index) for index in range(len(changelist.columns))],
         "rows": rows,
-        "filters": [
-            (spec, changelist.filter_choices(spec)) for spec in changelist.filters
-        ],
+        "filters": [(spec, changelist.filter_choices(spec)) for spec in changelist.filters],
         "actions": model_admin.get_actions(request),
         "pages": pages,
-        "prev_url": changelist.url_with(p=str(changelist.page - 1)) if changelist.page > 1 else None,
-        "next_url": changelist.url_with(p=str(changelist.page + 1)) if changelist.has_next else None,
+        "prev_url": changelist.url_with(p=str(changelist.page - 1))
+        if changelist.page > 1
+        else None,
+        "next_url": changelist.url_with(p=str(changelist.page + 1))
+        if changelist.has_next
+        else None,
     }
     return _render(request, site, "admin/change_list.html", context)
 
@@ -343,9 +347,7 @@ def _run_action(
     name = form.get("action")
     actions = model_admin.get_actions(request)
     if not isinstance(name, str) or name not in actions:
-        known = name == "delete_selected" or (
-            isinstance(name, str) and name in model_admin.actions
-        )
+        known = name == "delete_selected" or (isinstance(name, str) and name in model_admin.actions)
         if known:
             raise _Refused(403, "You may not run this action.")
         raise _Refused(400, "No such action.")
@@ -437,8 +439,11 @@ def _form_page(
     can_change = adding or model_admin.has_change_permission(request, obj)
     context = {
         **_base_context(site, request, model_admin),
-        "title": (f"Add {model_admin.verbose_name}" if adding
-                  else f"{'Change' if can_change else 'View'} {model_admin.verbose_name}"),
+        "title": (
+            f"Add {model_admin.verbose_name}"
+            if adding
+            else f"{'Change' if can_change else 'View'} {model_admin.verbose_name}"
+        ),
         "form": form,
         "adding": adding,
         "can_save": can_change,
@@ -472,7 +477,9 @@ def _save(
         if adding:
             _log(session, request, model_admin, saved, ADDITION, "Added.")
         else:
-            _log(session, request, model_admin, saved, CHANGE, _changed_message(model_admin, changed))
+            _log(
+                session, request, model_admin, saved, CHANGE, _changed_message(model_admin, changed)
+            )
         session.flush()
     except FormInvalid as ex:
         # NOTE: nothing of the refused form may reach the request's commit.
@@ -549,7 +556,11 @@ def _history_page(
 
 
 def _password_page(
-    site: Admin, request: Request, session: Session, model_admin: ModelAdmin, form_data: Any,
+    site: Admin,
+    request: Request,
+    session: Session,
+    model_admin: ModelAdmin,
+    form_data: Any,
     obj: Any,
 ) -> Response:
     from oakling.auth.services import set_password_sync
@@ -580,7 +591,9 @@ def _password_page(
         "title": f"Change password: {model_admin.object_repr(obj)}",
         "form": form,
         "object_url": site.url(
-            model_admin.app_label, model_admin.model_name, getattr(obj, model_admin.pk_attr),
+            model_admin.app_label,
+            model_admin.model_name,
+            getattr(obj, model_admin.pk_attr),
             "change",
         ),
     }

@@ -146,13 +146,19 @@ def users() -> Any:
 def login(client: TestClient, username: str) -> None:
     response = client.post(
         "/auth/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf(client, "/auth/login")},
+        data={
+            "username": username,
+            "password": PASSWORD,
+            "csrf_token": csrf(client, "/auth/login"),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
 
 
-_TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"|value="([^"]+)" name="csrf_token"')
+_TOKEN = re.compile(
+    r'name="csrf_token"(?: type="hidden")? value="([^"]+)"|value="([^"]+)" name="csrf_token"'
+)
 
 
 def csrf(client: TestClient, path: str) -> str:
@@ -171,7 +177,9 @@ def add_books(app: App, count: int, author_name: str = "Ann") -> list[int]:
         if author is None:
             author = Author(name=author_name)
             session.add(author)
-        books = [Book(title=f"Book {index:03d}", author=author, pages=index) for index in range(count)]
+        books = [
+            Book(title=f"Book {index:03d}", author=author, pages=index) for index in range(count)
+        ]
         session.add_all(books)
         session.commit()
         return [book.id for book in books]

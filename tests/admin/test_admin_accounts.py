@@ -19,19 +19,49 @@ def test_add_user_hashes_the_password_and_never_shows_it(admin_app: Any, users: 
     with TestClient(app, follow_redirects=False) as client:
         login(client, "root")
         token = csrf(client, "/admin/auth/user/add")
-        mismatch = client.post("/admin/auth/user/add", data={
-            "csrf_token": token, "username": "eve", "password1": NEW_PASSWORD, "password2": "other"})
+        mismatch = client.post(
+            "/admin/auth/user/add",
+            data={
+                "csrf_token": token,
+                "username": "eve",
+                "password1": NEW_PASSWORD,
+                "password2": "other",
+            },
+        )
         assert mismatch.status_code == 400
         assert "The two passwords do not match." in mismatch.text
-        weak = client.post("/admin/auth/user/add", data={
-            "csrf_token": token, "username": "eve", "password1": "password", "password2": "password"})
+        weak = client.post(
+            "/admin/auth/user/add",
+            data={
+                "csrf_token": token,
+                "username": "eve",
+                "password1": "password",
+                "password2": "password",
+            },
+        )
         assert weak.status_code == 400
-        taken = client.post("/admin/auth/user/add", data={
-            "csrf_token": token, "username": "ROOT", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+        taken = client.post(
+            "/admin/auth/user/add",
+            data={
+                "csrf_token": token,
+                "username": "ROOT",
+                "password1": NEW_PASSWORD,
+                "password2": NEW_PASSWORD,
+            },
+        )
         assert taken.status_code == 400
-        made = client.post("/admin/auth/user/add", data={
-            "csrf_token": token, "username": "eve", "password1": NEW_PASSWORD,
-            "password2": NEW_PASSWORD, "is_active": "y", "is_staff": "y", "_continue": ""})
+        made = client.post(
+            "/admin/auth/user/add",
+            data={
+                "csrf_token": token,
+                "username": "eve",
+                "password1": NEW_PASSWORD,
+                "password2": NEW_PASSWORD,
+                "is_active": "y",
+                "is_staff": "y",
+                "_continue": "",
+            },
+        )
         assert made.status_code == 303, made.text
         page = client.get(made.headers["location"])
         assert page.status_code == 200
@@ -54,8 +84,9 @@ def test_admin_changes_a_users_password(admin_app: Any, users: Any) -> None:
         token = csrf(client, path)
         bad = client.post(path, data={"csrf_token": token, "password1": "x1", "password2": "x2"})
         assert bad.status_code == 400
-        done = client.post(path, data={"csrf_token": token, "password1": NEW_PASSWORD,
-                                       "password2": NEW_PASSWORD})
+        done = client.post(
+            path, data={"csrf_token": token, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+        )
         assert done.status_code == 303
         assert "Changed password." in client.get(f"/admin/auth/user/{ids['staff']}/history").text
     with app.extensions["db"].session() as session:
@@ -75,8 +106,17 @@ def test_change_user_groups_and_flags(admin_app: Any, users: Any) -> None:
         login(client, "root")
         path = f"/admin/auth/user/{ids['plain']}/change"
         token = csrf(client, path)
-        done = client.post(path, data={"csrf_token": token, "username": "plain", "email": "p@example.com",
-                                       "is_active": "y", "is_staff": "y", "groups": str(group_id)})
+        done = client.post(
+            path,
+            data={
+                "csrf_token": token,
+                "username": "plain",
+                "email": "p@example.com",
+                "is_active": "y",
+                "is_staff": "y",
+                "groups": str(group_id),
+            },
+        )
         assert done.status_code == 303, done.text
         history = client.get(f"/admin/auth/user/{ids['plain']}/history").text
         assert "Changed email, is staff and groups." in history
@@ -102,9 +142,16 @@ def test_groups_and_tokens_are_registered(admin_app: Any, users: Any) -> None:
         change = client.get(f"/admin/auth/apitoken/{token_id}/change")
         assert change.status_code == 200 and "key_hash" not in change.text
         token = csrf(client, "/admin/auth/group/add")
-        assert client.post("/admin/auth/group/add", data={"csrf_token": token, "name": "ops"}).status_code == 303
+        assert (
+            client.post(
+                "/admin/auth/group/add", data={"csrf_token": token, "name": "ops"}
+            ).status_code
+            == 303
+        )
         assert client.get("/admin/auth/group").text.count("ops") >= 1
-        revoke = client.post(f"/admin/auth/apitoken/{token_id}/delete", data={"csrf_token": token, "post": "yes"})
+        revoke = client.post(
+            f"/admin/auth/apitoken/{token_id}/delete", data={"csrf_token": token, "post": "yes"}
+        )
         assert revoke.status_code == 303
     with app.extensions["db"].session() as session:
         assert session.query(APIToken).count() == 0

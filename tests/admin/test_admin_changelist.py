@@ -26,8 +26,13 @@ def test_search_is_case_insensitive_with_prefixes(admin_app: Any, users: Any) ->
     users(app)
     add_books(app, 2, author_name="Zoë Writer")
     with app.extensions["db"].session() as session:
-        session.add(Book(title="The Big SLEEP", author_id=session.query(Book).first().author_id,
-                         link="https://example.com/sleep"))
+        session.add(
+            Book(
+                title="The Big SLEEP",
+                author_id=session.query(Book).first().author_id,
+                link="https://example.com/sleep",
+            )
+        )
         session.commit()
     with TestClient(app, follow_redirects=False) as client:
         login(client, "root")
@@ -100,7 +105,7 @@ def test_list_is_not_n_plus_one(admin_app: Any, users: Any) -> None:
         statements: list[str] = []
         engine = app.extensions["db"].async_engine().sync_engine
 
-        def count(*args: Any) -> None:
+        def count(*args: Any, statements: list[str] = statements) -> None:
             statements.append(str(args[2]))
 
         with TestClient(app, follow_redirects=False) as client:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from oakling.admin import LogEntry
 from oakling.testing import TestClient
 
@@ -33,7 +31,9 @@ def test_index_lists_models_and_recent_actions(admin_app: Any, users: Any) -> No
         assert 'href="/admin/auth/user"' in page.text
         assert "None available." in page.text
         token = csrf(client, "/admin/shop/author/add")
-        saved = client.post("/admin/shop/author/add", data={"csrf_token": token, "name": "Ann", "_save": ""})
+        saved = client.post(
+            "/admin/shop/author/add", data={"csrf_token": token, "name": "Ann", "_save": ""}
+        )
         assert saved.status_code == 303, saved.text
         assert "Added Ann" in client.get("/admin/").text
 
@@ -78,7 +78,10 @@ def test_add_change_and_history(admin_app: Any, users: Any) -> None:
         with app.extensions["db"].session() as session:
             book = session.query(Book).one()
             assert (book.title, book.genre.name, book.is_published, book.pages) == (
-                "Dune", "POETRY", True, 412,
+                "Dune",
+                "POETRY",
+                True,
+                412,
             )
             book_id = book.id
         page = client.get(f"/admin/shop/book/{book_id}/change")
@@ -86,9 +89,16 @@ def test_add_change_and_history(admin_app: Any, users: Any) -> None:
         assert 'value="Dune"' in page.text
         changed = client.post(
             f"/admin/shop/book/{book_id}/change",
-            data={"csrf_token": token, "title": "Dune II", "author_id": str(author_id),
-                  "genre": "POETRY", "is_published": "y", "published_on": "2024-05-01",
-                  "pages": "412", "_save": ""},
+            data={
+                "csrf_token": token,
+                "title": "Dune II",
+                "author_id": str(author_id),
+                "genre": "POETRY",
+                "is_published": "y",
+                "published_on": "2024-05-01",
+                "pages": "412",
+                "_save": "",
+            },
         )
         assert changed.status_code == 303
         history = client.get(f"/admin/shop/book/{book_id}/history")
@@ -122,11 +132,15 @@ def test_delete_with_confirmation(admin_app: Any, users: Any) -> None:
         assert page.status_code == 200
         assert "Are you sure" in page.text
         token = csrf(client, f"/admin/shop/book/{book_id}/delete")
-        done = client.post(f"/admin/shop/book/{book_id}/delete", data={"csrf_token": token, "post": "yes"})
+        done = client.post(
+            f"/admin/shop/book/{book_id}/delete", data={"csrf_token": token, "post": "yes"}
+        )
         assert done.status_code == 303
     with app.extensions["db"].session() as session:
         assert session.query(Book).count() == 0
         entry = session.query(LogEntry).one()
         assert (entry.action_name, entry.object_id, entry.object_repr) == (
-            "Deleted", str(book_id), "Book 000",
+            "Deleted",
+            str(book_id),
+            "Book 000",
         )

@@ -53,8 +53,13 @@ def test_staff_without_permission_gets_403_on_get_and_post(admin_app: Any, users
         index = client.get("/admin/")
         assert "/admin/shop/book" not in index.text
         token = csrf(client, "/admin/")
-        for path in ("/admin/shop/book", f"/admin/shop/book/{book_id}/change", "/admin/shop/book/add",
-                     f"/admin/shop/book/{book_id}/delete", f"/admin/shop/book/{book_id}/history"):
+        for path in (
+            "/admin/shop/book",
+            f"/admin/shop/book/{book_id}/change",
+            "/admin/shop/book/add",
+            f"/admin/shop/book/{book_id}/delete",
+            f"/admin/shop/book/{book_id}/history",
+        ):
             assert client.get(path).status_code == 403, path
             if not path.endswith("/history"):
                 posted = client.post(path, data={"csrf_token": token, "title": "x", "post": "yes"})
@@ -79,7 +84,12 @@ def test_viewer_can_view_but_not_change_delete_or_act(admin_app: Any, users: Any
         for name in ("delete_selected", "publish"):
             response = client.post(
                 "/admin/shop/book",
-                data={"csrf_token": token, "action": name, "_selected_action": str(book_id), "post": "yes"},
+                data={
+                    "csrf_token": token,
+                    "action": name,
+                    "_selected_action": str(book_id),
+                    "post": "yes",
+                },
             )
             assert response.status_code == 403, name
     with app.extensions["db"].session() as session:
@@ -98,7 +108,10 @@ def test_action_post_without_csrf_token_is_refused(admin_app: Any, users: Any) -
             {"action": "publish", "_selected_action": str(book_id)},
         ):
             assert client.post("/admin/shop/book", data=data).status_code == 403
-        assert client.post(f"/admin/shop/book/{book_id}/delete", data={"post": "yes"}).status_code == 403
+        assert (
+            client.post(f"/admin/shop/book/{book_id}/delete", data={"post": "yes"}).status_code
+            == 403
+        )
     with app.extensions["db"].session() as session:
         assert session.query(Book).one().is_published is False
 
@@ -110,17 +123,40 @@ def test_custom_action_and_bulk_delete_with_confirmation(admin_app: Any, users: 
     with TestClient(app, follow_redirects=False) as client:
         login(client, "root")
         token = csrf(client, "/admin/shop/book")
-        done = client.post("/admin/shop/book", data={"csrf_token": token, "action": "publish",
-                                                     "_selected_action": [str(i) for i in ids[:2]]})
+        done = client.post(
+            "/admin/shop/book",
+            data={
+                "csrf_token": token,
+                "action": "publish",
+                "_selected_action": [str(i) for i in ids[:2]],
+            },
+        )
         assert done.status_code == 303
-        confirm = client.post("/admin/shop/book", data={"csrf_token": token, "action": "delete_selected",
-                                                        "_selected_action": [str(i) for i in ids[1:]]})
+        confirm = client.post(
+            "/admin/shop/book",
+            data={
+                "csrf_token": token,
+                "action": "delete_selected",
+                "_selected_action": [str(i) for i in ids[1:]],
+            },
+        )
         assert confirm.status_code == 200
-        assert "Book 001" in confirm.text and "Book 002" in confirm.text and "Book 000" not in confirm.text
+        assert (
+            "Book 001" in confirm.text
+            and "Book 002" in confirm.text
+            and "Book 000" not in confirm.text
+        )
         with app.extensions["db"].session() as session:
             assert session.query(Book).count() == 3  # nothing deleted before confirming
-        deleted = client.post("/admin/shop/book", data={"csrf_token": token, "action": "delete_selected",
-                                                        "_selected_action": [str(i) for i in ids[1:]], "post": "yes"})
+        deleted = client.post(
+            "/admin/shop/book",
+            data={
+                "csrf_token": token,
+                "action": "delete_selected",
+                "_selected_action": [str(i) for i in ids[1:]],
+                "post": "yes",
+            },
+        )
         assert deleted.status_code == 303
         history = client.get(f"/admin/shop/book/{ids[0]}/history").text
         assert "Action: Mark selected books as published." in history
@@ -138,7 +174,9 @@ class OwnBooks(BookAdmin):
         return query.join(Book.author).where(Author.name == request.user.username)
 
 
-def test_object_outside_the_queryset_is_exactly_like_a_missing_one(admin_app: Any, users: Any) -> None:
+def test_object_outside_the_queryset_is_exactly_like_a_missing_one(
+    admin_app: Any, users: Any
+) -> None:
     site = Admin()
     site.register(Book, OwnBooks)
     app = admin_app(site)
@@ -150,7 +188,9 @@ def test_object_outside_the_queryset_is_exactly_like_a_missing_one(admin_app: An
 
         staff = session.get(User, ids["staff"])
         for codename in ("shop.view_book", "shop.change_book", "shop.delete_book"):
-            staff.user_permissions.append(session.query(Permission).filter_by(codename=codename).one())
+            staff.user_permissions.append(
+                session.query(Permission).filter_by(codename=codename).one()
+            )
         session.commit()
     [other] = add_books(app, 1, author_name="root")
     [own] = add_books(app, 1, author_name="staff")
@@ -167,13 +207,36 @@ def test_object_outside_the_queryset_is_exactly_like_a_missing_one(admin_app: An
             assert client.get(f"/admin/shop/book/{bad}/change").status_code == 404, bad
         token = csrf(client, "/admin/shop/book")
         # forged ids in a bulk action: only own objects are touched
-        client.post("/admin/shop/book", data={"csrf_token": token, "action": "delete_selected",
-                                              "_selected_action": [str(other), str(own)], "post": "yes"})
-        assert client.post("/admin/shop/book", data={"csrf_token": token, "action": "delete_selected",
-                                                     "_selected_action": ["x' OR 1=1"]}).status_code == 400
-        assert client.post(f"/admin/shop/book/{other}/delete",
-                           data={"csrf_token": token, "post": "yes"}).status_code == 404
-        assert "root" not in client.get("/admin/shop/book").text.split("<tbody>")[1].split("</tbody>")[0]
+        client.post(
+            "/admin/shop/book",
+            data={
+                "csrf_token": token,
+                "action": "delete_selected",
+                "_selected_action": [str(other), str(own)],
+                "post": "yes",
+            },
+        )
+        assert (
+            client.post(
+                "/admin/shop/book",
+                data={
+                    "csrf_token": token,
+                    "action": "delete_selected",
+                    "_selected_action": ["x' OR 1=1"],
+                },
+            ).status_code
+            == 400
+        )
+        assert (
+            client.post(
+                f"/admin/shop/book/{other}/delete", data={"csrf_token": token, "post": "yes"}
+            ).status_code
+            == 404
+        )
+        assert (
+            "root"
+            not in client.get("/admin/shop/book").text.split("<tbody>")[1].split("</tbody>")[0]
+        )
     with app.extensions["db"].session() as session:
         assert [b.id for b in session.query(Book)] == [other]
 
@@ -184,13 +247,28 @@ def test_xss_payloads_are_escaped_everywhere(admin_app: Any, users: Any) -> None
     with TestClient(app, follow_redirects=False) as client:
         login(client, "root")
         token = csrf(client, "/admin/shop/author/add")
-        assert client.post("/admin/shop/author/add", data={"csrf_token": token, "name": XSS,
-                                                           "email": "javascript:alert(3)"}).status_code == 303
+        assert (
+            client.post(
+                "/admin/shop/author/add",
+                data={"csrf_token": token, "name": XSS, "email": "javascript:alert(3)"},
+            ).status_code
+            == 303
+        )
         with app.extensions["db"].session() as session:
             author_id = session.query(Author).one().id
-        assert client.post("/admin/shop/book/add", data={
-            "csrf_token": token, "title": XSS, "author_id": str(author_id), "genre": "NOVEL",
-            "link": "javascript:alert(4)"}).status_code == 303
+        assert (
+            client.post(
+                "/admin/shop/book/add",
+                data={
+                    "csrf_token": token,
+                    "title": XSS,
+                    "author_id": str(author_id),
+                    "genre": "NOVEL",
+                    "link": "javascript:alert(4)",
+                },
+            ).status_code
+            == 303
+        )
         with app.extensions["db"].session() as session:
             book_id = session.query(Book).one().id
         pages = [
@@ -200,8 +278,14 @@ def test_xss_payloads_are_escaped_everywhere(admin_app: Any, users: Any) -> None
             client.get(f"/admin/shop/book/{book_id}/change"),
             client.get(f"/admin/shop/book/{book_id}/delete"),
             client.get(f"/admin/shop/book/{book_id}/history"),
-            client.post("/admin/shop/book", data={"csrf_token": token, "action": "delete_selected",
-                                                  "_selected_action": str(book_id)}),
+            client.post(
+                "/admin/shop/book",
+                data={
+                    "csrf_token": token,
+                    "action": "delete_selected",
+                    "_selected_action": str(book_id),
+                },
+            ),
             client.get("/admin/shop/book?q=" + XSS),
         ]
         for page in pages:
@@ -223,7 +307,10 @@ def test_only_http_urls_are_links(admin_app: Any, users: Any) -> None:
     with TestClient(app, follow_redirects=False) as client:
         login(client, "root")
         page = client.get("/admin/shop/book")
-    assert '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">' in page.text
+    assert (
+        '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">'
+        in page.text
+    )
 
 
 def test_unregistered_model_is_404_and_several_sites_coexist(admin_app: Any, users: Any) -> None:
@@ -247,9 +334,14 @@ def test_unregistered_model_is_404_and_several_sites_coexist(admin_app: Any, use
         assert client.get("/admin/shop/author").status_code == 404
         assert client.get("/admin/auth/user").status_code == 404
     with pytest.raises(Exception, match="Admin needs"):
-        App(settings=Settings(SECRET_KEY=SECRET), plugins=[Database("sqlite://"), Sessions(), Auth(), second])
-    both = App(settings=Settings(SECRET_KEY=SECRET),
-               plugins=[Database("sqlite://"), Sessions(), Auth(), CSRF(), Admin(name="a1"), second])
+        App(
+            settings=Settings(SECRET_KEY=SECRET),
+            plugins=[Database("sqlite://"), Sessions(), Auth(), second],
+        )
+    both = App(
+        settings=Settings(SECRET_KEY=SECRET),
+        plugins=[Database("sqlite://"), Sessions(), Auth(), CSRF(), Admin(name="a1"), second],
+    )
     assert both.extensions["backoffice"] is second
     assert both.url_path_for("backoffice:index") == "/backoffice/"
     assert both.url_path_for("a1:index") == "/admin/"
@@ -279,5 +371,9 @@ def test_per_object_hooks(admin_app: Any, users: Any) -> None:
         page = client.get(f"/admin/shop/author/{open_id}/change")
         assert page.status_code == 200 and "_save" not in page.text
         token = csrf(client, "/admin/shop/author")
-        assert client.post(f"/admin/shop/author/{open_id}/change",
-                           data={"csrf_token": token, "name": "x"}).status_code == 403
+        assert (
+            client.post(
+                f"/admin/shop/author/{open_id}/change", data={"csrf_token": token, "name": "x"}
+            ).status_code
+            == 403
+        )
