@@ -78,6 +78,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from examples.tasks.admin import build_admin
 from examples.tasks.events import Broadcaster
 from examples.tasks.repository import MAX_TITLE_LENGTH, SqlTaskRepository, Task, TaskRepository
 from oakling import (
@@ -551,7 +552,14 @@ def create_app(database_url: str | None = None) -> App:
         # NOTE: the documented order: each battery needs the ones before it;
         # Security's middleware ends up outermost. Sessions are rows of the
         # database (SESSION_BACKEND) unless the setting says otherwise.
-        plugins=[database, Sessions(), Auth(signup=True), CSRF(), Security(csp=POLICY)],
+        plugins=[
+            database,
+            Sessions(),
+            Auth(signup=True),
+            CSRF(),
+            Security(csp=POLICY),
+            build_admin(),  # /admin: tasks and the auth models, for staff users
+        ],
     )
 
     async def migrate() -> None:
