@@ -114,6 +114,7 @@ class APITokenAdmin(ModelAdmin):
     search_fields = ("=prefix", "name", "^user__username")
     fields = ("name", "scopes", "expires_at")
     readonly_fields = ("prefix", "user", "created_at", "last_used_at")
+    verbose_name = "API token"
 
     def has_add_permission(self, request: Request) -> bool:
         """Return False: a token is made where its secret can be shown once."""

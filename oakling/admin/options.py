@@ -103,6 +103,8 @@ class ModelAdmin:
         readonly_fields: Fields shown on the change page but not editable.
         actions: Names of methods marked with :func:`action`, besides the
             built-in ``delete_selected``.
+        verbose_name: The model's name in pages, default from the class name
+            (``"api token"``); ``verbose_name_plural`` adds an "s".
     """
 
     list_display: Sequence[str | Callable[..., Any]] = ("__str__",)
@@ -115,6 +117,8 @@ class ModelAdmin:
     exclude: Sequence[str] = ()
     readonly_fields: Sequence[str] = ()
     actions: Sequence[str] = ()
+    verbose_name: str = ""
+    verbose_name_plural: str = ""
 
     def __init__(self, model: type[Any], site: Admin) -> None:
         self.model = model
@@ -122,10 +126,8 @@ class ModelAdmin:
         self.mapper: Mapper[Any] = inspect(model)
         self.app_label = permission_label(model)
         self.model_name = model.__name__.lower()
-        self.verbose_name = getattr(model, "__verbose_name__", None) or _spaced(model.__name__)
-        self.verbose_name_plural = (
-            getattr(model, "__verbose_name_plural__", None) or f"{self.verbose_name}s"
-        )
+        self.verbose_name = type(self).verbose_name or _spaced(model.__name__)
+        self.verbose_name_plural = type(self).verbose_name_plural or f"{self.verbose_name}s"
         pk_columns = self.mapper.primary_key
         if len(pk_columns) != 1:
             raise TypeError(f"{model.__name__}: the admin needs a single-column primary key")
@@ -254,6 +256,11 @@ class ModelAdmin:
     def object_repr(self, obj: Any) -> str:
         """Return the text naming ``obj`` in lists and the log (``str(obj)``)."""
         return str(obj)
+
+    @property
+    def title_plural(self) -> str:
+        """``verbose_name_plural`` with a capital first letter (``"API tokens"``)."""
+        return self.verbose_name_plural[:1].upper() + self.verbose_name_plural[1:]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.app_label}.{self.model_name}>"

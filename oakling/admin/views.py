@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -141,6 +141,8 @@ def display(value: Any) -> Markup:
     if isinstance(value, bool):
         return Markup("Yes") if value else Markup("No")
     if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)  # NOTE: pages say "UTC"
         return escape(value.isoformat(sep=" ", timespec="minutes"))
     if isinstance(value, date | time):
         return escape(value.isoformat())
@@ -265,7 +267,7 @@ def _index(site: Admin, request: Request, session: Session) -> Response:
         base = site.url(model_admin.app_label, model_admin.model_name)
         apps.setdefault(model_admin.app_label, []).append(
             {
-                "name": model_admin.verbose_name_plural.capitalize(),
+                "name": model_admin.title_plural,
                 "url": base if model_admin.has_view_permission(request) else None,
                 "add_url": f"{base}/add" if model_admin.has_add_permission(request) else None,
             }
