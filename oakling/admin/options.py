@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from sqlalchemy import Select, inspect, select
 
@@ -43,12 +43,25 @@ class FormInvalid(Exception):
         self.message = message
 
 
+@overload
+def action(function: _F) -> _F: ...
+
+
+@overload
+def action(
+    function: None = None,
+    *,
+    description: str | None = None,
+    permissions: Sequence[str] = ("change",),
+) -> Callable[[_F], _F]: ...
+
+
 def action(
     function: _F | None = None,
     *,
     description: str | None = None,
     permissions: Sequence[str] = ("change",),
-) -> Any:
+) -> _F | Callable[[_F], _F]:
     """Mark a ``ModelAdmin`` method as an action of the changelist (Django's ``@admin.action``).
 
     The method is called as ``method(request, session, objects)`` with the
