@@ -96,13 +96,13 @@ class Admin:
             A decorator registering the class it decorates for ``model``.
 
         Raises:
-            AlreadyRegistered: If ``model`` is already registered with
-                another class given explicitly.
+            AlreadyRegistered: If ``model`` is already registered with a
+                ``ModelAdmin`` subclass (Django's ``AlreadyRegistered``).
             TypeError: If the model has no single-column primary key, or an
                 option names nothing on the model.
         """
         existing = self._registry.get(model)
-        if existing is not None and admin_class is not None and type(existing) is not ModelAdmin:
+        if existing is not None and type(existing) is not ModelAdmin:
             raise AlreadyRegistered(f"{model.__name__} is already registered on {self.name!r}")
         self._add(model, admin_class or ModelAdmin)
 
