@@ -368,6 +368,7 @@ def _run_action(
                     (getattr(obj, model_admin.pk_attr), model_admin.object_repr(obj))
                     for obj in objects
                 ],
+                "cascaded": _cascaded(model_admin, session, objects),
             }
             return _render(request, site, "admin/delete_selected_confirmation.html", context)
         for obj in objects:
@@ -516,6 +517,36 @@ def _after_save(site: Admin, model_admin: ModelAdmin, form_data: FormData, obj: 
     return RedirectResponse(target, status_code=303)
 
 
+_CASCADE_SHOWN = 50
+
+
+def _cascaded(model_admin: ModelAdmin, session: Session, objects: list[Any]) -> list[str]:
+    """Return what the database deletes with ``objects`` (``ON DELETE CASCADE`` rows).
+
+    Rows of every mapped model whose foreign key to this table cascades, at
+    most 50 per model with a count of the rest (one level deep).
+    """
+    from sqlalchemy import func
+
+    table = model_admin.mapper.local_table
+    ids = [getattr(obj, model_admin.pk_attr) for obj in objects]
+    found: list[str] = []
+    for mapper in model_admin.mapper.registry.mappers:
+        for key in getattr(mapper.local_table, "foreign_keys", ()):
+            if key.column.table is not table or (key.ondelete or "").upper() != "CASCADE":
+                continue
+            column = key.parent
+            label = getattr(mapper.class_, "__name__", "row")
+            rows = session.scalars(
+                select(mapper.class_).where(column.in_(ids)).limit(_CASCADE_SHOWN)
+            ).all()
+            found.extend(f"{label}: {row}" for row in rows)
+            if len(rows) == _CASCADE_SHOWN:
+                total = session.scalar(select(func.count()).where(column.in_(ids))) or 0
+                found.append(f"... and {int(total) - _CASCADE_SHOWN} more {label} rows")
+    return found
+
+
 def _delete_page(
     site: Admin, request: Request, session: Session, model_admin: ModelAdmin, form: Any, obj: Any
 ) -> Response:
@@ -531,6 +562,7 @@ def _delete_page(
         **_base_context(site, request, model_admin),
         "title": "Are you sure?",
         "object_repr": model_admin.object_repr(obj),
+        "cascaded": _cascaded(model_admin, session, [obj]),
         "object_url": f"{base}/{getattr(obj, model_admin.pk_attr)}/change",
     }
     return _render(request, site, "admin/delete_confirmation.html", context)

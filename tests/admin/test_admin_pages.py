@@ -144,3 +144,25 @@ def test_delete_with_confirmation(admin_app: Any, users: Any) -> None:
             str(book_id),
             "Book 000",
         )
+
+
+def test_delete_confirmation_lists_what_cascades(admin_app: Any, users: Any) -> None:
+    app = admin_app()
+    users(app)
+    add_books(app, 2, author_name="Ann")
+    with app.extensions["db"].session() as session:
+        author_id = session.query(Author).one().id
+    with TestClient(app, follow_redirects=False) as client:
+        login(client, "root")
+        page = client.get(f"/admin/shop/author/{author_id}/delete")
+        assert "Book: Book 000" in page.text and "Book: Book 001" in page.text
+        token = csrf(client, "/admin/shop/author")
+        bulk = client.post(
+            "/admin/shop/author",
+            data={
+                "csrf_token": token,
+                "action": "delete_selected",
+                "_selected_action": str(author_id),
+            },
+        )
+        assert "Book: Book 001" in bulk.text
