@@ -80,6 +80,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from examples.tasks.admin import build_admin
 from examples.tasks.events import Broadcaster
 from examples.tasks.repository import MAX_TITLE_LENGTH, SqlTaskRepository, Task, TaskRepository
 from oakling import (
@@ -686,6 +687,7 @@ def create_app(database_url: str | None = None) -> App:
                 "cookie and the page's CSRF token are used), or click Authorize and paste "
                 "an API token made on the task list page.",
             ),
+            build_admin(),  # /admin: tasks and the auth models, for staff users
         ],
     )
 

@@ -18,12 +18,13 @@ Changing the model means a new migration in ``examples/tasks/migrations``
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # NOTE: imported for their tables: the foreign key below names auth_user,
 # and the demo's sessions live in oakling_session (its migrations make both).
 import oakling.auth.models  # noqa: F401
 import oakling.sessions.database  # noqa: F401
+from oakling.auth.models import User
 from oakling.db import Model
 
 __all__ = ["MAX_TITLE_LENGTH", "Task"]
@@ -49,3 +50,9 @@ class Task(Model):
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("auth_user.id", ondelete="CASCADE"), index=True
     )
+    # NOTE: for the admin's owner column, search and filter (joined there);
+    # the repository reads owner_id only.
+    owner: Mapped[User | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.title

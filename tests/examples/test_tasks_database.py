@@ -33,6 +33,7 @@ PG_URL = os.environ.get("OAKLING_TEST_POSTGRES_URL", "postgresql://postgres@127.
 MARIADB_URL = os.environ.get("OAKLING_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
 # NOTE: in an order that drops every table before those its foreign keys name.
 DEMO_TABLES = (
+    "admin_log",
     "tasks_task",
     "auth_token",
     "auth_user_groups",
@@ -44,7 +45,7 @@ DEMO_TABLES = (
     "oakling_session",
     VERSION_TABLE,
 )
-LATEST = "0003_sessions_and_versions"
+LATEST = "0004_add_admin_log"
 LOCK_NAME = "oakling-tasks-demo-tests"
 
 

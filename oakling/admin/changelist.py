@@ -1,0 +1,554 @@
+"""The changelist: columns, sorting, search, filters and pagination of one model.
+
+Everything a changelist may read from the query string is decided here, from
+the ``ModelAdmin``: ``q`` (when it has ``search_fields``), ``o`` (indexes of
+sortable ``list_display`` columns, like Django's ``o=1.-2``), ``p`` (the
+page, from 1) and ``<field>__exact`` for each ``list_filter`` field. Any other
+parameter, a repeated one, or a value that does not parse is a
+:class:`BadQuery` (the views answer 400): the query string can reach no
+column the ``ModelAdmin`` does not expose.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from sqlalchemy import Boolean, ColumnElement, Select, String, Text, false, func, or_, select
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import RelationshipDirection, aliased, joinedload
+from sqlalchemy.orm.attributes import InstrumentedAttribute
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from oakling.requests import Request
+
+    from .options import ModelAdmin
+
+__all__ = ["BadQuery", "ChangeList", "Column", "FilterSpec", "columns_of", "filters_of"]
+
+MAX_QUERY_LENGTH = 200
+MAX_TERMS = 10
+MAX_PAGE = 1_000_000
+_FK_CHOICES = 100
+
+
+class BadQuery(ValueError):
+    """A changelist query string naming something not exposed, or a bad value (400)."""
+
+
+@dataclass
+class Column:
+    """One ``list_display`` column: its header, how to read it, how to sort it."""
+
+    name: str
+    label: str
+    getter: Callable[[Any], Any]
+    sort_key: str | None = None  # a column name, or "rel__field"
+    relation: str | None = None  # a many-to-one relationship loaded with the rows
+
+
+@dataclass
+class FilterSpec:
+    """One ``list_filter`` field: its query parameter and its choices."""
+
+    name: str
+    label: str
+    column: InstrumentedAttribute[Any]
+    kind: str  # "bool", "enum" or "fk"
+    parse: Callable[[str], Any]
+    static_choices: list[tuple[str, str]] = field(default_factory=list)
+    target: Any = None  # the related model, for "fk"
+
+    @property
+    def param(self) -> str:
+        """The query parameter, ``<name>__exact``."""
+        return f"{self.name}__exact"
+
+
+def _label(name: str) -> str:
+    return name.replace("__", " ").replace("_", " ").strip().capitalize()
+
+
+def _relation_field(model_admin: ModelAdmin, name: str) -> tuple[str, Any, str] | None:
+    """Split ``rel__field`` into (relationship key, target model, target column key)."""
+    if "__" not in name:
+        return None
+    rel_name, _, target_field = name.partition("__")
+    rel = model_admin.mapper.relationships.get(rel_name)
+    if rel is None:
+        return None
+    if rel.direction is not RelationshipDirection.MANYTOONE:
+        raise TypeError(
+            f"{type(model_admin).__name__}: {name!r} follows {rel_name!r}, which is not "
+            "many-to-one (only those are joined in lists)"
+        )
+    target = rel.mapper.class_
+    if target_field not in rel.mapper.column_attrs:
+        raise TypeError(f"{type(model_admin).__name__}: {name!r}: no column {target_field!r}")
+    return rel_name, target, target_field
+
+
+def columns_of(model_admin: ModelAdmin) -> list[Column]:
+    """Return the changelist columns of ``model_admin`` (computed once, at startup).
+
+    Raises:
+        TypeError: For a ``list_display`` entry naming nothing on the model.
+    """
+    columns: list[Column] = []
+    column_attrs = model_admin.mapper.column_attrs
+    for entry in model_admin.list_display:
+        if callable(entry):
+            label = str(getattr(entry, "short_description", _label(entry.__name__)))
+            columns.append(Column(entry.__name__, label, entry))
+            continue
+        name = entry
+        if name == "__str__":
+            columns.append(
+                Column(name, model_admin.verbose_name.capitalize(), model_admin.object_repr)
+            )
+            continue
+        if name in column_attrs:
+            columns.append(Column(name, _label(name), _attr_getter(name), sort_key=name))
+            continue
+        related = _relation_field(model_admin, name)
+        if related is not None:
+            rel_name, _target, target_field = related
+            columns.append(
+                Column(
+                    name,
+                    _label(name),
+                    _related_getter(rel_name, target_field),
+                    sort_key=name,
+                    relation=rel_name,
+                )
+            )
+            continue
+        if name in model_admin.mapper.relationships:
+            rel = model_admin.mapper.relationships[name]
+            if rel.direction is not RelationshipDirection.MANYTOONE:
+                raise TypeError(f"{type(model_admin).__name__}: {name!r} is a collection")
+            columns.append(Column(name, _label(name), _attr_getter(name), relation=name))
+            continue
+        method = getattr(type(model_admin), name, None)
+        if callable(method):
+            bound = getattr(model_admin, name)
+            label = str(getattr(method, "short_description", _label(name)))
+            columns.append(Column(name, label, bound))
+            continue
+        if hasattr(model_admin.model, name):
+            columns.append(Column(name, _label(name), _attr_getter(name, call=True)))
+            continue
+        raise TypeError(
+            f"{type(model_admin).__name__}.list_display: {name!r} is not a column, "
+            f"relationship, property or method of {model_admin.model.__name__}"
+        )
+    return columns
+
+
+def _attr_getter(name: str, call: bool = False) -> Callable[[Any], Any]:
+    def get(obj: Any) -> Any:
+        value = getattr(obj, name)
+        return value() if call and callable(value) else value
+
+    return get
+
+
+def _related_getter(rel_name: str, target_field: str) -> Callable[[Any], Any]:
+    def get(obj: Any) -> Any:
+        related = getattr(obj, rel_name)
+        return None if related is None else getattr(related, target_field)
+
+    return get
+
+
+def filters_of(model_admin: ModelAdmin) -> list[FilterSpec]:
+    """Return the ``list_filter`` specs (computed once, at startup).
+
+    Raises:
+        TypeError: For a name that is not a boolean, enum or foreign-key column,
+            nor a many-to-one relationship.
+    """
+    specs: list[FilterSpec] = []
+    mapper = model_admin.mapper
+    for name in model_admin.list_filter:
+        target = None
+        column_key = name
+        rel = mapper.relationships.get(name)
+        if rel is not None:
+            if rel.direction is not RelationshipDirection.MANYTOONE or len(rel.local_columns) != 1:
+                raise TypeError(
+                    f"{type(model_admin).__name__}.list_filter: {name!r} not many-to-one"
+                )
+            local = next(iter(rel.local_columns))
+            column_key = mapper.get_property_by_column(local).key
+            target = rel.mapper.class_
+        if column_key not in mapper.column_attrs:
+            raise TypeError(f"{type(model_admin).__name__}.list_filter: no column {name!r}")
+        attr = getattr(model_admin.model, column_key)
+        sql_column = mapper.column_attrs[column_key].columns[0]
+        col_type = sql_column.type
+        if isinstance(col_type, Boolean):
+            specs.append(
+                FilterSpec(
+                    name, _label(name), attr, "bool", _parse_bool, [("1", "Yes"), ("0", "No")]
+                )
+            )
+        elif isinstance(col_type, SAEnum):
+            parse, choices = _enum_parser(col_type)
+            specs.append(FilterSpec(name, _label(name), attr, "enum", parse, choices))
+        elif sql_column.foreign_keys:
+            if target is None:
+                for candidate in mapper.relationships:
+                    if sql_column in candidate.local_columns and len(candidate.local_columns) == 1:
+                        target = candidate.mapper.class_
+                        break
+            python_type = _python_type(sql_column)
+            specs.append(
+                FilterSpec(
+                    name, _label(name), attr, "fk", _typed_parser(python_type), target=target
+                )
+            )
+        else:
+            raise TypeError(
+                f"{type(model_admin).__name__}.list_filter: {name!r} is not a boolean, "
+                "enum or foreign key (other filters are not built yet)"
+            )
+    return specs
+
+
+def _python_type(sql_column: Any) -> type[Any]:
+    try:
+        return sql_column.type.python_type  # type: ignore[no-any-return]
+    except NotImplementedError:
+        return str
+
+
+def _parse_bool(raw: str) -> bool:
+    if raw == "1":
+        return True
+    if raw == "0":
+        return False
+    raise ValueError(raw)
+
+
+def _typed_parser(python_type: type[Any]) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        if python_type is int:
+            # SECURITY: int() takes " 1", "1_000" and 4,300 digits; ids are plain digits.
+            if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+                raise ValueError(raw)
+            return int(raw)
+        if len(raw) > 255:
+            raise ValueError(raw)
+        return python_type(raw)
+
+    return parse
+
+
+def _enum_parser(col_type: SAEnum) -> tuple[Callable[[str], Any], list[tuple[str, str]]]:
+    enum_class = col_type.enum_class
+    if enum_class is not None:
+        members: dict[str, Any] = {member.name: member for member in enum_class}
+        choices = [(name, _member_label(member)) for name, member in members.items()]
+    else:
+        members = {value: value for value in col_type.enums}
+        choices = [(value, value) for value in col_type.enums]
+
+    def parse(raw: str) -> Any:
+        return members[raw]
+
+    return parse, choices
+
+
+def _member_label(member: enum.Enum) -> str:
+    label = getattr(member, "label", None)
+    return str(label) if label else str(member.value)
+
+
+class ChangeList:
+    """One request's changelist: parsed parameters, then the page of rows.
+
+    Raises:
+        BadQuery: From the constructor, for any parameter the ``ModelAdmin``
+            does not expose or a value that does not parse.
+    """
+
+    def __init__(self, model_admin: ModelAdmin, request: Request, session: Session) -> None:
+        self.model_admin = model_admin
+        self.request = request
+        self.session = session
+        self.columns: list[Column] = model_admin.site.columns(model_admin)
+        self.filters: list[FilterSpec] = model_admin.site.filters(model_admin)
+        self.params = self._parse_params(request)
+        self.query = self.params.get("q", "")
+        self.page = self._parse_page(self.params.get("p", "1"))
+        self.order = self._parse_order(self.params.get("o", ""))
+        self.active_filters: dict[str, Any] = {}
+        for spec in self.filters:
+            raw = self.params.get(spec.param)
+            if raw is None:
+                continue
+            try:
+                self.active_filters[spec.name] = spec.parse(raw)
+            except (ValueError, KeyError, TypeError) as ex:
+                raise BadQuery(f"{spec.param}: {raw[:50]!r} is not one of the choices") from ex
+        self._aliases: dict[str, Any] = {}
+
+    # -- parameters ---------------------------------------------------------------
+
+    def _parse_params(self, request: Request) -> dict[str, str]:
+        allowed = {"o", "p"} | {spec.param for spec in self.filters}
+        if self.model_admin.search_fields:
+            allowed.add("q")
+        params: dict[str, str] = {}
+        for key, value in request.query_params.multi_items():
+            if key not in allowed:
+                # SECURITY: no lookup on a field the ModelAdmin does not expose
+                # (Django's DisallowedModelAdminLookup, a 400 there too).
+                raise BadQuery(f"{key[:50]!r} is not a parameter of this list")
+            if key in params:
+                raise BadQuery(f"{key!r} is given more than once")
+            params[key] = value
+        if len(params.get("q", "")) > MAX_QUERY_LENGTH:
+            raise BadQuery(f"the search is over {MAX_QUERY_LENGTH} characters")
+        return params
+
+    @staticmethod
+    def _parse_page(raw: str) -> int:
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw[:8]) <= MAX_PAGE:
+            raise BadQuery(f"p={raw[:20]!r}: the page is a number from 1 to {MAX_PAGE}")
+        return int(raw)
+
+    def _parse_order(self, raw: str) -> list[tuple[int, bool]]:
+        """Parse ``o=2.-0`` into ``[(2, False), (0, True)]`` (index, descending)."""
+        if not raw:
+            return []
+        order: list[tuple[int, bool]] = []
+        for part in raw.split("."):
+            descending = part.startswith("-")
+            digits = part[1:] if descending else part
+            if not digits.isascii() or not digits.isdigit() or len(digits) > 3:
+                raise BadQuery(f"o={raw[:30]!r}: not a list of column numbers")
+            index = int(digits)
+            if index >= len(self.columns) or self.columns[index].sort_key is None:
+                # SECURITY: only the sortable columns shown may order the list.
+                raise BadQuery(f"o={raw[:30]!r}: column {index} cannot be sorted")
+            if any(seen == index for seen, _ in order):
+                raise BadQuery(f"o={raw[:30]!r}: column {index} is given twice")
+            order.append((index, descending))
+        return order
+
+    # -- SQL ------------------------------------------------------------------------
+
+    def _field_expression(self, statement: Select[Any], name: str) -> tuple[Select[Any], Any]:
+        """Return the statement (joined if needed) and the SQL expression of ``name``."""
+        related = _relation_field(self.model_admin, name)
+        if related is None:
+            return statement, getattr(self.model_admin.model, name)
+        rel_name, target, target_field = related
+        alias = self._aliases.get(rel_name)
+        if alias is None:
+            alias = aliased(target)
+            self._aliases[rel_name] = alias
+            relationship = getattr(self.model_admin.model, rel_name)
+            statement = statement.outerjoin(relationship.of_type(alias))
+        return statement, getattr(alias, target_field)
+
+    def filtered_statement(self) -> Select[Any]:
+        """Return ``get_queryset`` narrowed by the filters and the search, unordered."""
+        statement = self.model_admin.get_queryset(self.request)
+        for spec in self.filters:
+            if spec.name in self.active_filters:
+                statement = statement.where(spec.column == self.active_filters[spec.name])
+        if self.query:
+            statement = self._search(statement)
+        return statement
+
+    def _search(self, statement: Select[Any]) -> Select[Any]:
+        try:
+            terms = shlex.split(self.query)
+        except ValueError:
+            terms = self.query.split()
+        if len(terms) > MAX_TERMS:
+            raise BadQuery(f"the search has over {MAX_TERMS} words")
+        dialect = self.session.get_bind(mapper=self.model_admin.mapper).dialect.name
+        for term in terms:
+            clauses: list[ColumnElement[bool]] = []
+            for spec in self.model_admin.search_fields:
+                lookup = spec[0] if spec[:1] in ("^", "=", "@") else ""
+                name = spec[1:] if lookup else spec
+                statement, expression = self._field_expression(statement, name)
+                clause = _search_clause(expression, lookup, term, dialect)
+                if clause is not None:
+                    clauses.append(clause)
+            statement = statement.where(or_(*clauses) if clauses else false())
+        return statement
+
+    def ordering(self, statement: Select[Any]) -> Select[Any]:
+        """Return ``statement`` ordered by ``o`` (else ``ordering``, else newest first)."""
+        keys: list[tuple[str, bool]] = [
+            (str(self.columns[index].sort_key), descending) for index, descending in self.order
+        ]
+        if not keys:
+            keys = [(name.lstrip("-"), name.startswith("-")) for name in self.model_admin.ordering]
+        if not keys:
+            keys = [(self.model_admin.pk_attr, True)]
+        clauses = []
+        for name, descending in keys:
+            statement, expression = self._field_expression(statement, name)
+            clauses.append(expression.desc() if descending else expression.asc())
+        # NOTE: the primary key last, so that pages never overlap or skip rows.
+        pk = getattr(self.model_admin.model, self.model_admin.pk_attr)
+        if all(name != self.model_admin.pk_attr for name, _ in keys):
+            clauses.append(pk.desc())
+        return statement.order_by(*clauses)
+
+    # -- results --------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Run the queries: the page's rows (one query) and the bounded count."""
+        per_page = self.model_admin.list_per_page
+        statement = self.ordering(self.filtered_statement())
+        relations = {column.relation for column in self.columns if column.relation}
+        # PERF: many-to-one relations shown in columns are joined into the one
+        # query of the rows, never loaded one row at a time.
+        options = [joinedload(getattr(self.model_admin.model, name)) for name in sorted(relations)]
+        statement = statement.options(*options).limit(per_page + 1)
+        statement = statement.offset((self.page - 1) * per_page)
+        rows = list(self.session.scalars(statement).unique().all())
+        self.has_next = len(rows) > per_page
+        self.results = rows[:per_page]
+        self._aliases = {}
+        self.count, self.count_kind = self._count()
+        self.count_is_exact = self.count_kind == "exact"
+
+    def _count(self) -> tuple[int, str]:
+        """Count the rows up to ``count_threshold`` + 1; above it, estimate or give up.
+
+        Returns:
+            ``(count, kind)``: kind ``"exact"``; above the threshold on
+            PostgreSQL ``"estimate"``, the planner's (``EXPLAIN (FORMAT JSON)``,
+            "Plan Rows"); elsewhere ``"more"``, the count being the threshold
+            + 1, shown as "more than".
+        """
+        threshold = self.model_admin.count_threshold
+        statement = self.filtered_statement()
+        self._aliases = {}
+        # PERF: never a full COUNT(*): at most threshold + 1 rows are counted.
+        bounded = statement.order_by(None).limit(threshold + 1).subquery()
+        counted = int(self.session.scalar(select(func.count()).select_from(bounded)) or 0)
+        if counted <= threshold:
+            return counted, "exact"
+        bind = self.session.get_bind(mapper=self.model_admin.mapper)
+        if bind.dialect.name == "postgresql":
+            compiled = statement.compile(dialect=bind.dialect)
+            params: Any = compiled.params
+            if compiled.positional:
+                params = tuple(params[name] for name in compiled.positiontup or ())
+            plan: Any = (
+                self.session.connection()
+                .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", params)
+                .scalar()
+            )
+            if isinstance(plan, str):
+                plan = json.loads(plan)
+            estimate = int(plan[0]["Plan"]["Plan Rows"])
+            return max(estimate, counted), "estimate"
+        return counted, "more"
+
+    # -- links ----------------------------------------------------------------------
+
+    def url_with(self, **changes: str | None) -> str:
+        """Return ``?...`` for these parameters with ``changes`` (None removes one)."""
+        params = {**self.params}
+        for key, value in changes.items():
+            if value is None:
+                params.pop(key, None)
+            else:
+                params[key] = value
+        return "?" + urlencode(params) if params else "?"
+
+    def header(self, index: int) -> dict[str, Any]:
+        """Return a column header's label, link and sort state (Django's clicking order)."""
+        column = self.columns[index]
+        info: dict[str, Any] = {"label": column.label, "url": None, "sorted": None, "priority": 0}
+        if column.sort_key is None:
+            return info
+        current = dict(self.order)
+        others = [(idx, desc) for idx, desc in self.order if idx != index]
+        if index in current:
+            info["sorted"] = "descending" if current[index] else "ascending"
+            info["priority"] = [idx for idx, _ in self.order].index(index) + 1
+            new = [(index, not current[index]), *others]
+        else:
+            new = [(index, False), *others]
+        value = ".".join(f"{'-' if desc else ''}{idx}" for idx, desc in new)
+        info["url"] = self.url_with(o=value, p=None)
+        return info
+
+    def filter_choices(self, spec: FilterSpec) -> list[dict[str, Any]]:
+        """Return a filter's links: ``[{"label", "url", "selected"}]``, "All" first."""
+        current = self.params.get(spec.param)
+        choices = spec.static_choices
+        if spec.kind == "fk" and spec.target is not None:
+            target_admin_pk = _pk_attr(spec.target)
+            objects = self.session.scalars(
+                select(spec.target).order_by(target_admin_pk).limit(_FK_CHOICES)
+            ).all()
+            choices = [(str(getattr(obj, target_admin_pk.key)), str(obj)) for obj in objects]
+        links = [
+            {
+                "label": "All",
+                "url": self.url_with(**{spec.param: None, "p": None}),
+                "selected": current is None,
+            }
+        ]
+        for value, label in choices:
+            links.append(
+                {
+                    "label": label,
+                    "url": self.url_with(**{spec.param: value, "p": None}),
+                    "selected": current == value,
+                }
+            )
+        return links
+
+
+def _pk_attr(model: Any) -> Any:
+    from sqlalchemy import inspect
+
+    mapper = inspect(model)
+    return getattr(model, mapper.get_property_by_column(mapper.primary_key[0]).key)
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def _search_clause(expression: Any, lookup: str, term: str, dialect: str) -> Any:
+    """Return the SQL of one search field for one term, or None when it cannot match."""
+    sql_type = getattr(expression, "type", None)
+    if not isinstance(sql_type, String | Text):
+        # NOTE: a number column matches a term that is that number, exactly.
+        try:
+            python_type = sql_type.python_type if sql_type is not None else str
+        except NotImplementedError:
+            return None
+        if python_type is int and term.isascii() and term.isdigit() and len(term) <= 18:
+            return expression == int(term)
+        return None
+    if lookup == "=":
+        return func.lower(expression) == term.lower()
+    if lookup == "@" and dialect == "postgresql":
+        return expression.match(term)
+    pattern = _escape_like(term) + "%" if lookup == "^" else f"%{_escape_like(term)}%"
+    # NOTE: ilike is ILIKE on PostgreSQL and lower(x) LIKE lower(y) elsewhere:
+    # case-insensitive on every backend.
+    return expression.ilike(pattern, escape="!")
