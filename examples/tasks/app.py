@@ -209,6 +209,12 @@ class TaskPatch(msgspec.Struct):
     completed: bool | None = None
 
 
+class RateLimited(msgspec.Struct):
+    """The body of a 429: the token's (or session's) API rate limit is spent."""
+
+    detail: str
+
+
 class TaskChange(msgspec.Struct):
     """One message of the live feed: what happened to which task."""
 
@@ -475,16 +481,36 @@ def _needs(scope: str, unsafe: bool) -> dict[str, Any]:
 
 READS = _needs(READ_SCOPE, unsafe=False)
 WRITES = _needs(WRITE_SCOPE, unsafe=True)
-CREATED = {
+#: Every API route may answer 429 (``API_RATE_LIMIT`` per token), so the document says so.
+LIMITED: dict[int | str, Any] = {
+    429: {
+        "description": "Too many requests: the rate limit of this token (API_RATE_LIMIT) is "
+        "spent; retry after Retry-After seconds",
+        "model": RateLimited,
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
+            "RateLimit-Policy": {
+                "description": "draft-ietf-httpapi-ratelimit-headers-10",
+                "schema": {"type": "string"},
+            },
+            "RateLimit": {
+                "description": "draft-ietf-httpapi-ratelimit-headers-10",
+                "schema": {"type": "string"},
+            },
+        },
+    }
+}
+CREATED: dict[int | str, Any] = {
     201: {
         "description": "Created",
         "model": Task,
         "headers": {"Location": {"description": "The task's URL", "schema": {"type": "string"}}},
-    }
+    },
+    **LIMITED,
 }
 
 
-@api.get("/tasks", openapi_extra=READS)
+@api.get("/tasks", responses=LIMITED, openapi_extra=READS)
 def list_tasks(tasks: Tasks) -> list[Task]:
     """List the user's tasks, oldest first."""
     return list(tasks.list())
@@ -501,13 +527,13 @@ def create_task(request: Request, body: TaskIn, tasks: Tasks, changes: Changes) 
     return JSONResponse(task, 201, {"location": location})
 
 
-@api.get("/tasks/{task_id}", openapi_extra=READS)
+@api.get("/tasks/{task_id}", responses=LIMITED, openapi_extra=READS)
 def get_task(task_id: int, tasks: Tasks) -> Task:
     """Read one of the user's tasks."""
     return found(tasks.get(task_id), task_id)
 
 
-@api.patch("/tasks/{task_id}", openapi_extra=WRITES)
+@api.patch("/tasks/{task_id}", responses=LIMITED, openapi_extra=WRITES)
 def update_task(task_id: int, patch: TaskPatch, tasks: Tasks, changes: Changes) -> Task:
     """Change a task's title or completed flag."""
     title = None if patch.title is None else patch.title.strip()
@@ -516,7 +542,7 @@ def update_task(task_id: int, patch: TaskPatch, tasks: Tasks, changes: Changes) 
     return task
 
 
-@api.delete("/tasks/{task_id}", openapi_extra=WRITES)
+@api.delete("/tasks/{task_id}", responses=LIMITED, openapi_extra=WRITES)
 def delete_task(task_id: int, tasks: Tasks, changes: Changes) -> None:
     """Delete a task (204)."""
     task = found(tasks.delete(task_id), task_id)

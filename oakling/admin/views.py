@@ -726,7 +726,8 @@ def build_router(site: Admin) -> Router:
 
         return await db.run_sync(work)
 
-    router = Router(name=name, template_folder=TEMPLATES_DIR)
+    # NOTE: HTML pages for staff, not an API: left out of the OpenAPI document.
+    router = Router(name=name, template_folder=TEMPLATES_DIR, include_in_schema=False)
     both = ["GET", "POST"]
     model_path = "/{app_label}/{model_name}"
     object_path = model_path + "/{object_id:str}"

@@ -45,6 +45,13 @@ def test_demo_document_is_valid(server: DemoServer) -> None:
         {"sessionCookie": [], "csrfHeader": []},
     ]
     assert create["responses"]["201"]["headers"]["Location"]["schema"] == {"type": "string"}
+    # The API is rate-limited per token (API_RATE_LIMIT): every operation documents its 429.
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            limited = operation["responses"].get("429")
+            assert limited is not None, f"{method} {path} does not document its 429"
+            assert "Retry-After" in limited["headers"]
+            assert "application/json" in limited["content"]
 
 
 def test_schemathesis_all_checks_pass_on_the_demo_api(server: DemoServer, tmp_path: Path) -> None:
