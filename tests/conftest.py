@@ -28,6 +28,42 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+@functools.cache
+def database_problem(url: str) -> str | None:
+    """Return why the PostgreSQL or MariaDB at ``url`` cannot be used, or None."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://").replace(
+            "mysql://", "mysql+pymysql://"
+        ),
+        connect_args={"connect_timeout": 3},
+    )
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as ex:  # noqa: BLE001
+        return f"{url} unreachable: {ex}"
+    finally:
+        engine.dispose()
+    return None
+
+
+@functools.cache
+def redis_problem(url: str) -> str | None:
+    """Return why the Redis at ``url`` cannot be used, or None."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception as ex:  # noqa: BLE001
+        return f"Redis at {url} unreachable: {ex}"
+    finally:
+        client.close()
+    return None
+
+
 @pytest.fixture(autouse=True)
 def _fresh_outage_log() -> Iterator[None]:
     """Each test starts with no outage on record (the log is process-wide)."""

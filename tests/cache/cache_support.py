@@ -9,7 +9,6 @@ a store don't collide, and clears it afterwards.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import uuid
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from oakling.cache import BaseCache, MemoryCache
-from tests.conftest import skip_or_fail
+from tests.conftest import database_problem, redis_problem, skip_or_fail
 
 REDIS_URL = os.environ.get("OAKLING_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 PG_URL = os.environ.get("OAKLING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -26,38 +25,10 @@ BACKENDS = ["memory", "redis", "sqlite", "postgresql", "mariadb"]
 SHARED_BACKENDS = ["redis", "sqlite", "postgresql", "mariadb"]
 
 
-@functools.cache
-def _redis_problem(url: str) -> str | None:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except Exception as ex:  # noqa: BLE001
-        return f"Redis at {url} unreachable: {ex}"
-    finally:
-        client.close()
-    return None
+_redis_problem = redis_problem
 
 
-@functools.cache
-def _database_problem(url: str) -> str | None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://").replace(
-            "mysql://", "mysql+pymysql://"
-        ),
-        connect_args={"connect_timeout": 3},
-    )
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as ex:  # noqa: BLE001
-        return f"{url} unreachable: {ex}"
-    finally:
-        engine.dispose()
-    return None
+_database_problem = database_problem
 
 
 _databases: dict[str, Any] = {}

@@ -7,7 +7,6 @@ the tables are dropped, and removed from ``Model.metadata``, at teardown.
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import threading
@@ -16,35 +15,20 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Table, create_engine, text
+from sqlalchemy import ForeignKey, String, Table, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oakling import App
 from oakling.db import AsyncSession, Database, Model, Session, no_transaction
 from oakling.requests import Request
-from tests.conftest import skip_or_fail
+from tests.conftest import database_problem, skip_or_fail
 
 PG_URL = os.environ.get("OAKLING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("OAKLING_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
 
 
-@functools.cache
-def _unreachable(url: str) -> str | None:
-    engine = create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://").replace(
-            "mysql://", "mysql+pymysql://"
-        ),
-        connect_args={"connect_timeout": 3},
-    )
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as ex:  # noqa: BLE001
-        return f"{url} unreachable: {ex}"
-    finally:
-        engine.dispose()
-    return None
+_unreachable = database_problem
 
 
 def backend_url(backend: str, tmp_path: Any, name: str = "main") -> str:

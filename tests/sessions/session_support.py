@@ -9,7 +9,6 @@ prefix unique to the test and are deleted afterwards; the
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any
 from oakling import App, Request
 from oakling.responses import JSONResponse
 from oakling.sessions import RedisBackend
+from tests.conftest import database_problem, redis_problem
 
 SECRET = "s" * 20 + "ecret-key-for-the-session-tests-0123456789"
 REDIS_URL = os.environ.get("OAKLING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -32,37 +32,10 @@ AppFactory = Callable[..., App]
 
 
 def _redis_problem() -> str | None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except Exception as ex:  # noqa: BLE001
-        return f"Redis at {REDIS_URL} unreachable: {ex}"
-    finally:
-        client.close()
-    return None
+    return redis_problem(REDIS_URL)
 
 
-@functools.cache
-def _database_problem(url: str) -> str | None:
-    """Return why the PostgreSQL or MariaDB at ``url`` cannot be used, or None."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://").replace(
-            "mysql://", "mysql+pymysql://"
-        ),
-        connect_args={"connect_timeout": 3},
-    )
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as ex:  # noqa: BLE001
-        return f"{url} unreachable: {ex}"
-    finally:
-        engine.dispose()
-    return None
+_database_problem = database_problem
 
 
 def create_session_table(engine: Any) -> None:
