@@ -302,6 +302,25 @@ class _Lifespan:
                 stream.close()
 
 
+def _finish_driver_threads(timeout: float = 0.5) -> None:
+    """Let aiosqlite's worker threads with queued work finish while the loop runs.
+
+    NOTE: aiosqlite 0.22 queues the stop of a connection that failed to
+    open without awaiting it (omnilib/aiosqlite#241); its thread then posts
+    to the loop, and dies with "Event loop is closed" when the client has
+    already closed it. Idle threads (an open pooled connection) are left
+    alone; the wait is bounded by ``timeout`` seconds in all.
+    """
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if not thread.name.endswith("(_connection_worker_thread)"):
+            continue
+        args = getattr(thread, "_args", ())
+        work = args[0] if args else None
+        if isinstance(work, queue.SimpleQueue) and work.qsize() > 0:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 class _LoopThread:
     """An asyncio event loop in a daemon thread, started on first use."""
 
@@ -370,6 +389,8 @@ class _LoopThread:
         if thread is None:
             return
         assert self._loop is not None and self._stopping is not None
+        if thread is not threading.current_thread():
+            _finish_driver_threads()
         self._loop.call_soon_threadsafe(self._stopping.set)
         if thread is not threading.current_thread():
             thread.join()

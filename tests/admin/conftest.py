@@ -36,8 +36,8 @@ from .shop import Author, Book
 
 PASSWORD = "correct horse battery staple"
 SECRET = "admin-test-secret-" + "z" * 40
-PG_URL = os.environ.get("OAKLING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test_h6")
-MARIADB_URL = os.environ.get("OAKLING_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test_h6")
+PG_URL = os.environ.get("OAKLING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MARIADB_URL = os.environ.get("OAKLING_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
 
 TABLES: list[Table] = [
     *AUTH_TABLES,
