@@ -268,8 +268,9 @@ def demo_env(
 ) -> dict[str, str]:
     """Return the demo's settings for a run: explicit, independent of its defaults.
 
-    Sessions and the auth throttles on Redis; throttles high enough that the
-    load's own sign-ups (all from 127.0.0.1) are never refused.
+    Sessions and the auth throttles on Redis; throttles and the API's rate
+    limit high enough that the load's own sign-ups (all from 127.0.0.1) and
+    requests are never refused.
     """
     env = {
         "OAKLING_SECRET_KEY": secret or secrets.token_urlsafe(40),
@@ -280,6 +281,9 @@ def demo_env(
         "OAKLING_RATELIMIT_STORAGE_URL": redis_url,
         "OAKLING_SIGNUP_THROTTLE_IP": "1000000/hour",
         "OAKLING_LOGIN_THROTTLE_IP": "1000000/hour",
+        # NOTE: the load is one token per user; the API's own limit
+        # (API_RATE_LIMIT, 600/minute) would turn overload into 429s.
+        "OAKLING_API_RATE_LIMIT": "1000000000/minute",
         "OAKLING_ALLOWED_HOSTS": '["127.0.0.1", "localhost"]',
         "OAKLING_EMAIL_BACKEND": "console",
     }
