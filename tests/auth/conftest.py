@@ -239,23 +239,6 @@ def redis_url() -> str:
     return url
 
 
-def peer_from_header(app: Any) -> Any:
-    """Serve ``app`` with the client address taken from an ``X-Peer`` header.
-
-    Memory throttle counters belong to one event loop and each TestClient
-    runs its own, so addresses an attack compares must share one client.
-    """
-
-    async def asgi(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"x-peer":
-                    scope = {**scope, "client": (value.decode(), 4000)}
-        await app(scope, receive, send)
-
-    return asgi
-
-
 def add_whoami(app: Any) -> None:
     """Add ``GET /whoami``: the logged-in username, or ``anonymous``."""
 

@@ -20,8 +20,8 @@ from oakling.exceptions import ImproperlyConfigured
 from oakling.mail import outbox
 from oakling.sessions import Sessions
 from oakling.testing import AsyncClient, TestClient
-from tests.auth.conftest import AUTH_TABLES, peer_from_header
-from tests.conftest import skip_or_fail
+from tests.auth.conftest import AUTH_TABLES
+from tests.conftest import peer_from_header, skip_or_fail
 
 MARIADB_URL = os.environ.get("OAKLING_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
 

@@ -13,7 +13,8 @@ from oakling import Request
 from oakling.auth import User
 from oakling.auth.views import LOGIN_ERROR, is_safe_redirect
 from oakling.testing import TestClient
-from tests.auth.conftest import WEB_PASSWORD, peer_from_header
+from tests.auth.conftest import WEB_PASSWORD
+from tests.conftest import peer_from_header
 
 
 def _whoami(app: Any) -> None:

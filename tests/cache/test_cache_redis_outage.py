@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -23,45 +20,16 @@ from oakling.cache import Cache, cache, cache_page
 from oakling.cache.backends.redis import RedisCache
 from oakling.config import Settings
 from oakling.testing import TestClient
-from tests.conftest import skip_or_fail
+from tests.conftest import PrivateRedis
 
 PORT = 6392
 URL = f"redis://127.0.0.1:{PORT}/0"
 SECRET = "cache-outage-tests-secret-key-0123456789abcdefghij"
 
 
-class _Server:
-    def __init__(self) -> None:
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(PORT), "--save", "", "--appendonly", "no"]
-            + ["--daemonize", "no", "--bind", "127.0.0.1"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", PORT), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    if shutil.which("redis-server") is None:
-        skip_or_fail("redis-server is not installed")
-    running = _Server()
+def server() -> Iterator[PrivateRedis]:
+    running = PrivateRedis(PORT)
     running.start()
     yield running
     running.stop()
@@ -95,7 +63,9 @@ def _app(calls: list[str]) -> App:
     return app
 
 
-def test_redis_down_is_a_miss_not_a_500(server: _Server, caplog: pytest.LogCaptureFixture) -> None:
+def test_redis_down_is_a_miss_not_a_500(
+    server: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
     calls: list[str] = []
     with TestClient(_app(calls), raise_server_exceptions=False) as client:
         assert client.get("/counted").json() == {"value": "value"}
@@ -137,7 +107,7 @@ def test_redis_down_is_a_miss_not_a_500(server: _Server, caplog: pytest.LogCaptu
         assert any("available again" in r.getMessage() for r in caplog.records)
 
 
-def test_the_cache_api_never_raises_while_redis_is_down(server: _Server) -> None:
+def test_the_cache_api_never_raises_while_redis_is_down(server: PrivateRedis) -> None:
     redis_cache = RedisCache(URL, key_prefix="outage")
     server.stop()
 
