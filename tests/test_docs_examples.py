@@ -13,7 +13,6 @@ import logging
 import re
 import subprocess
 import sys
-import threading
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -945,13 +944,6 @@ def test_db_app_database_down(
             assert response.status_code == 503
             assert response.headers["retry-after"] == "5"
             assert response.json()["detail"].startswith("Database unavailable")
-        # NOTE: aiosqlite 0.22 queues the stop of a connection that failed
-        # to open without awaiting it (omnilib/aiosqlite#241); its thread
-        # must finish before the client's loop closes, or it dies with
-        # "Event loop is closed" in a later test.
-        for thread in threading.enumerate():
-            if thread.name.endswith("(_connection_worker_thread)"):
-                thread.join(timeout=1.0)
 
 
 def test_db_app_migrations(db_load: Loader, tmp_path: Path) -> None:
