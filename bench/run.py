@@ -52,6 +52,7 @@ from bench.tfb import db as tfb_db  # noqa: E402
 from bench.tfb.load import WrkError, run_wrk  # noqa: E402
 from bench.tfb.report import Failure, Memory, Results, Run, label_for, write_all  # noqa: E402
 from bench.tfb.servers import (  # noqa: E402
+    ALL_SERVERS,
     FRAMEWORKS,
     ROOT,
     SERVERS,
@@ -178,7 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--frameworks", help="comma-separated, default all: " + ",".join(FRAMEWORKS)
     )
     parser.add_argument("--tests", help="comma-separated, default all: " + ",".join(TESTS))
-    parser.add_argument("--servers", help="comma-separated, default: " + ",".join(SERVERS))
+    parser.add_argument(
+        "--servers",
+        help="comma-separated, default: " + ",".join(SERVERS) + "; also: rsgi (granian's RSGI)",
+    )
     parser.add_argument(
         "--duration", type=int, help=f"counted seconds (default {DEFAULT_DURATION})"
     )
@@ -209,7 +213,7 @@ def _pick(value: str | None, allowed: Sequence[str], what: str) -> list[str]:
 def _settings(args: argparse.Namespace) -> Settings:
     frameworks = _pick(args.frameworks, FRAMEWORKS, "frameworks")
     tests = _pick(args.tests, TESTS, "tests")
-    servers = _pick(args.servers, SERVERS, "servers")
+    servers = _pick(args.servers, ALL_SERVERS, "servers") if args.servers else list(SERVERS)
     rounds = args.rounds or (1 if args.quick else DEFAULT_ROUNDS)
     if args.quick:
         duration, warmup, connections = 1, 1, 16
@@ -331,7 +335,9 @@ def plan_runs(settings: Settings, budget: int | None) -> Plan:
         group: list[AppInfo] = []
         used = 0
         for app in apps:
-            if server == "uvicorn" and app.kind != "asgi":
+            if (server == "uvicorn" and app.kind != "asgi") or (
+                server == "rsgi" and app.rsgi is None
+            ):
                 plan.not_applicable.append((server, app.name))
                 continue
             need = _CONNECTIONS_PER_APP if app.orm else _CONNECTIONS_RAW_APP

@@ -135,6 +135,7 @@ class App(Router):
         self._table: RouteTable | None = None
         self._entry: ASGIApp | None = None
         self._direct: RouteTable | None = None
+        self._rsgi: Any = None
         self._templates: Templates | None = None
         # NOTE: status -> the app's "<status>.html" error template or None (see _errors).
         self._error_templates: dict[int, Any] = {}
@@ -437,6 +438,23 @@ class App(Router):
         if self._entry is None:
             self.build()
         await self._entry(scope, receive, send)  # type: ignore[misc]
+
+    # -- RSGI (granian --interface rsgi): the same app through oakling.rsgi ---
+
+    def __rsgi_init__(self, loop: Any) -> None:
+        """Start serving RSGI: run the lifespan startup on granian's loop."""
+        from oakling.rsgi import RSGIAdapter
+
+        self._rsgi = RSGIAdapter(self)
+        self._rsgi.__rsgi_init__(loop)
+
+    def __rsgi__(self, scope: Any, protocol: Any) -> Any:
+        """Serve one RSGI call (see :mod:`oakling.rsgi`)."""
+        return self._rsgi.__rsgi__(scope, protocol)
+
+    def __rsgi_del__(self, loop: Any) -> None:
+        """Stop serving RSGI: run the lifespan shutdown."""
+        self._rsgi.__rsgi_del__(loop)
 
     async def _call_with_signals(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one HTTP request between ``request_started`` and ``request_finished``."""

@@ -135,11 +135,11 @@ def _command(server: str, port: int) -> list[str]:
             "--http",
             "oakling.server:HttpToolsProtocol",
         ]
-    if server == "granian":
+    if server in ("granian", "granian-rsgi"):
         return [
             str(BIN / "granian"),
             "--interface",
-            "asgi",
+            "rsgi" if server == "granian-rsgi" else "asgi",
             "--port",
             str(port),
             "--workers-kill-timeout",
@@ -165,9 +165,21 @@ def _command(server: str, port: int) -> list[str]:
 # >= 0.29 re-raises the captured signal once it has shut down (changelog:
 # "cooperative signal handling", #1600), so bare `uvicorn` dies by SIGTERM
 # (-15 here, 143 in a shell); `oakling run` turns that into exit 0.
-CLEAN_EXIT = {"uvicorn": 0, "uvicorn-bare": -signal.SIGTERM, "granian": 0, "gunicorn": 0}
+CLEAN_EXIT = {
+    "uvicorn": 0,
+    "uvicorn-bare": -signal.SIGTERM,
+    "granian": 0,
+    "granian-rsgi": 0,
+    "gunicorn": 0,
+}
 SERVERS = list(CLEAN_EXIT)
-PORTS = {"uvicorn": 18021, "uvicorn-bare": 18024, "granian": 18022, "gunicorn": 18023}
+PORTS = {
+    "uvicorn": 18021,
+    "uvicorn-bare": 18024,
+    "granian": 18022,
+    "granian-rsgi": 18025,
+    "gunicorn": 18023,
+}
 
 
 class Served:
@@ -302,7 +314,14 @@ def test_sigterm_ends_streams_and_keeps_acknowledged_writes(
     server = request.node.callspec.params["served"]
     outcome = asyncio.run(_sigterm_scenario(served))
     # Each open WebSocket is closed by the app with 1001 Going Away.
-    assert outcome["closes"] == [1001, 1001]
+    # NOTE: RSGI has no close code once a WebSocket is accepted (granian 2.8:
+    # protocol.close(status) sets only the HTTP status of a refused upgrade),
+    # so granian sends an empty close frame (read as 1005), or, when its
+    # runtime stops before that frame is written, none at all (None).
+    if server == "granian-rsgi":
+        assert set(outcome["closes"]) <= {1005, None}, outcome["closes"]  # type: ignore[arg-type]
+    else:
+        assert outcome["closes"] == [1001, 1001]
     # The event stream ends as a complete chunked response, not a broken one.
     assert outcome["stream"] == "ended"
     statuses = outcome["statuses"]
@@ -380,7 +399,7 @@ def test_ordinary_requests_still_work_within_the_limits(served: Served) -> None:
 def test_silent_connection_is_closed_after_the_header_timeout(
     served: Served, request: pytest.FixtureRequest
 ) -> None:
-    if request.node.callspec.params["served"] == "granian":
+    if request.node.callspec.params["served"].startswith("granian"):
         # NOTE: measured with granian 2.8: --http1-header-read-timeout starts at
         # the first byte; a connection that sends none was still open after 60 s.
         pytest.xfail("granian does not time out a connection that sends nothing")

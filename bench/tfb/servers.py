@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 __all__ = [
+    "ALL_SERVERS",
     "APPS_DIR",
     "FRAMEWORKS",
     "ROOT",
@@ -49,6 +50,9 @@ FRAMEWORKS: tuple[str, ...] = (
     "django",
 )
 SERVERS: tuple[str, ...] = ("uvicorn", "granian")
+# NOTE: granian's native interface, for the apps that declare ``RSGI`` (the
+# attribute to serve); asked for by name (--servers rsgi), not by default.
+ALL_SERVERS: tuple[str, ...] = (*SERVERS, "rsgi")
 
 
 class ServerError(RuntimeError):
@@ -63,10 +67,11 @@ class AppInfo:
     kind: str  # "asgi" or "wsgi"
     orm: bool
     exists: bool = True
+    rsgi: str | None = None  # the module attribute served on RSGI, if any
 
 
 def app_info(name: str, apps_dir: Path = APPS_DIR) -> AppInfo:
-    """Read ``KIND`` and ``ORM`` from ``<apps_dir>/<name>.py`` by parsing it.
+    """Read ``KIND``, ``ORM`` and ``RSGI`` from ``<apps_dir>/<name>.py`` by parsing it.
 
     The module is not imported: that would import every framework into the
     runner. A missing file gives ``exists=False``.
@@ -81,7 +86,10 @@ def app_info(name: str, apps_dir: Path = APPS_DIR) -> AppInfo:
             if isinstance(target, ast.Name) and isinstance(node.value, ast.Constant):
                 values[target.id] = node.value.value
     kind = str(values.get("KIND", "asgi"))
-    return AppInfo(name, kind, bool(values.get("ORM", True)))
+    rsgi = values.get("RSGI")
+    return AppInfo(
+        name, kind, bool(values.get("ORM", True)), rsgi=None if rsgi is None else str(rsgi)
+    )
 
 
 def free_port() -> int:
@@ -97,8 +105,8 @@ def server_command(
     """Build the command line serving ``app`` on ``server`` at ``port``.
 
     Raises:
-        ValueError: a WSGI app on uvicorn (uvicorn serves ASGI only), or an
-            unknown server.
+        ValueError: a WSGI app on uvicorn (uvicorn serves ASGI only), an app
+            with no ``RSGI`` attribute on rsgi, or an unknown server.
     """
     target = f"bench.tfb.apps.{app.name}:app"
     prefix = [] if cpu is None else ["taskset", "-c", cpu]
@@ -125,14 +133,19 @@ def server_command(
             "--log-level",
             "warning",
         ]
-    if server == "granian":
+    if server in ("granian", "rsgi"):
+        interface = app.kind
+        if server == "rsgi":
+            if app.rsgi is None:
+                raise ValueError(f"{app.name} declares no RSGI entry point")
+            interface, target = "rsgi", f"bench.tfb.apps.{app.name}:{app.rsgi}"
         return [
             *prefix,
             python,
             "-m",
             "granian",
             "--interface",
-            app.kind,
+            interface,
             "--host",
             "127.0.0.1",
             "--port",

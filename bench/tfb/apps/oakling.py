@@ -11,6 +11,7 @@ app sets a benchmark-only key, it signs nothing here)::
 
     uvicorn bench.tfb.apps.oakling:app --no-access-log --loop uvloop --http httptools
     granian --interface asgi --workers 1 --no-ws --log-level warning bench.tfb.apps.oakling:app
+    granian --interface rsgi --workers 1 --no-ws --log-level warning bench.tfb.apps.oakling:app
 """
 
 # NOTE: no ``from __future__ import annotations``: the handlers' annotations
@@ -28,10 +29,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from oakling import App, Depends, Request, render
 from oakling.db import AsyncSession, Database, Model
 
-__all__ = ["KIND", "ORM", "app"]
+__all__ = ["KIND", "ORM", "RSGI", "app"]
 
 KIND = "asgi"
 ORM = True
+RSGI = "app"  # an App speaks RSGI too (oakling.rsgi)
 
 DSN = os.environ.get("TFB_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tfb")
 POOL_SIZE = 8

@@ -5,10 +5,14 @@ prepared header lists, msgspec for JSON, ``html.escape`` and string building
 for fortunes, an asyncpg pool opened at lifespan startup. It has no ORM, so
 only the ``/raw/...`` database routes exist (``ORM = False``).
 
+``rsgi_app`` is the same floor on granian's native RSGI interface: the
+same routes and bodies, written with ``protocol.response_bytes``.
+
 Served from the repository root::
 
     uvicorn bench.tfb.apps.raw:app --no-access-log --loop uvloop --http httptools
     granian --interface asgi --workers 1 --no-ws --log-level warning bench.tfb.apps.raw:app
+    granian --interface rsgi --workers 1 --no-ws --log-level warning bench.tfb.apps.raw:rsgi_app
 """
 
 import html
@@ -22,10 +26,11 @@ from urllib.parse import parse_qsl
 import asyncpg
 import msgspec
 
-__all__ = ["KIND", "ORM", "app"]
+__all__ = ["KIND", "ORM", "RSGI", "app", "rsgi_app"]
 
 KIND = "asgi"
 ORM = False
+RSGI = "rsgi_app"  # the module attribute granian --interface rsgi serves
 
 DSN = os.environ.get("TFB_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tfb")
 POOL_SIZE = 8
@@ -176,3 +181,98 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await ROUTES.get(scope["path"], _not_found)(scope, send)
     elif scope["type"] == "lifespan":
         await _lifespan(receive, send)
+
+
+# -- the same floor on RSGI (granian's native interface) -------------------------------------
+
+_RSGI_JSON = [("content-type", "application/json")]
+_RSGI_TEXT = [("content-type", "text/plain; charset=utf-8")]
+_RSGI_HTML = [("content-type", "text/html; charset=utf-8")]
+
+
+def _rsgi_queries(query_string: str) -> int:
+    for key, value in parse_qsl(query_string):
+        if key == "queries":
+            try:
+                return min(max(int(value), 1), 500)
+            except ValueError:
+                return 1
+    return 1
+
+
+async def _rsgi_db(scope: Any, protocol: Any) -> None:
+    assert _pool is not None
+    row_id, number = await _pool.fetchrow(READ_ROW, random.randint(1, 10000))
+    protocol.response_bytes(200, _RSGI_JSON, _encode({"id": row_id, "randomNumber": number}))
+
+
+async def _rsgi_queries_route(scope: Any, protocol: Any) -> None:
+    assert _pool is not None
+    async with _pool.acquire() as connection:
+        worlds = await _read_worlds(connection, _rsgi_queries(scope.query_string))
+    protocol.response_bytes(200, _RSGI_JSON, _encode(worlds))
+
+
+async def _rsgi_updates(scope: Any, protocol: Any) -> None:
+    assert _pool is not None
+    async with _pool.acquire() as connection:
+        worlds = await _read_worlds(connection, _rsgi_queries(scope.query_string))
+        for world in worlds:
+            world["randomNumber"] = random.randint(1, 10000)
+        await connection.executemany(
+            WRITE_ROW,
+            sorted((world["id"], world["randomNumber"]) for world in worlds),
+        )
+    protocol.response_bytes(200, _RSGI_JSON, _encode(worlds))
+
+
+async def _rsgi_fortunes(scope: Any, protocol: Any) -> None:
+    assert _pool is not None
+    fortunes = [tuple(row) for row in await _pool.fetch(READ_FORTUNES)]
+    fortunes.append((0, ADDITIONAL_FORTUNE))
+    fortunes.sort(key=_by_message)
+    parts = [
+        "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
+        "<tr><th>id</th><th>message</th></tr>"
+    ]
+    for fortune_id, message in fortunes:
+        parts.append(f"<tr><td>{fortune_id}</td><td>{html.escape(message)}</td></tr>")
+    parts.append("</table></body></html>")
+    protocol.response_bytes(200, _RSGI_HTML, "".join(parts).encode())
+
+
+_RSGI_ROUTES: dict[str, Callable[[Any, Any], Awaitable[None]]] = {
+    "/raw/db": _rsgi_db,
+    "/raw/queries": _rsgi_queries_route,
+    "/raw/updates": _rsgi_updates,
+    "/raw/fortunes": _rsgi_fortunes,
+}
+_RSGI_PLAINTEXT = b"Hello, World!"
+
+
+class _RSGIApp:
+    """The raw floor on RSGI: granian calls ``__rsgi__(scope, protocol)``."""
+
+    def __rsgi_init__(self, loop: Any) -> None:
+        global _pool
+        _pool = loop.run_until_complete(asyncpg.create_pool(DSN, min_size=1, max_size=POOL_SIZE))
+
+    def __rsgi_del__(self, loop: Any) -> None:
+        if _pool is not None:
+            loop.run_until_complete(_pool.close())
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        path = scope.path
+        if path == "/plaintext":
+            protocol.response_bytes(200, _RSGI_TEXT, _RSGI_PLAINTEXT)
+        elif path == "/json":
+            protocol.response_bytes(200, _RSGI_JSON, _encode({"message": "Hello, World!"}))
+        else:
+            route = _RSGI_ROUTES.get(path)
+            if route is None:
+                protocol.response_bytes(404, _RSGI_TEXT, b"Not Found")
+            else:
+                await route(scope, protocol)
+
+
+rsgi_app = _RSGIApp()
