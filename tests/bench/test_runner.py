@@ -272,7 +272,8 @@ def test_render_png(tmp_path: Path) -> None:
 # -- a real quick run -----------------------------------------------------------------------
 
 
-def test_quick_run_end_to_end(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["uvicorn", "rsgi"])
+def test_quick_run_end_to_end(tmp_path: Path, server: str) -> None:
     if shutil.which("wrk") is None:
         skip_or_fail("wrk is not installed")
     # The raw app opens its asyncpg pool at start-up: it needs the database.
@@ -293,7 +294,7 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
             "--frameworks",
             "raw,oakling",
             "--servers",
-            "uvicorn",
+            server,
             "--tests",
             "json,plaintext",
             "--out",
@@ -313,8 +314,32 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
         assert f"### {test}" in text
     assert "| raw |" in text and "| oakling |" in text
     assert "FAILED" not in text
-    assert "[4/4] uvicorn plaintext oakling:" in done.stderr
+    assert f"[4/4] {server} plaintext oakling:" in done.stderr
     assert "req/s" in done.stderr and "ETA" in done.stderr
+
+
+def test_rsgi_serves_only_the_apps_that_declare_an_entry_point() -> None:
+    from bench.tfb.servers import app_info, server_command
+
+    settings = settings_from_args(
+        build_parser().parse_args(["--servers", "rsgi", "--frameworks", "raw,oakling,flask"])
+    )
+    plan = plan_runs(settings, None)
+    assert [(server, [app.name for app in apps]) for server, apps in plan.groups] == [
+        ("rsgi", ["raw", "oakling"])
+    ]
+    assert ("rsgi", "flask") in plan.not_applicable
+    # The raw floor has its own RSGI callable; an oakling App is one itself.
+    assert server_command("rsgi", app_info("raw"), 8000, cpu=None)[-3:] == [
+        "--log-level",
+        "warning",
+        "bench.tfb.apps.raw:rsgi_app",
+    ]
+    command = server_command("rsgi", app_info("oakling"), 8000, cpu=None)
+    assert command[command.index("--interface") + 1] == "rsgi"
+    assert command[-1] == "bench.tfb.apps.oakling:app"
+    # Not a default server: the published tables stay uvicorn and granian.
+    assert settings_from_args(build_parser().parse_args([])).servers == ["uvicorn", "granian"]
 
 
 # -- the database ---------------------------------------------------------------------------
