@@ -29,6 +29,11 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
+from oakling._dispatch import _SEND_WHOLE, RouteHandler
+from oakling.concurrency import run_in_threadpool
+from oakling.requests import Request
+from oakling.responses import Response, to_response
+from oakling.signals import request_signals as _request_signals
 from oakling.types import ASGIApp, Message, Scope
 
 __all__ = ["RSGIAdapter", "to_rsgi"]
@@ -53,6 +58,24 @@ def _address(value: str) -> tuple[str, int] | None:
         _addresses.clear()
     _addresses[value] = address
     return address
+
+
+_header_strs: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+_header_str = _header_strs.get
+
+
+def _decode_header(pair: tuple[bytes, bytes]) -> tuple[str, str]:
+    decoded = (pair[0].decode("latin-1"), pair[1].decode("latin-1"))
+    if len(_header_strs) < 512:
+        _header_strs[pair] = decoded
+    return decoded
+
+
+def _str_headers(raw: Any) -> list[tuple[str, str]]:
+    """ASGI's ``[(bytes, bytes)]`` response headers as RSGI's ``[(str, str)]``."""
+    # PERF: most header fields repeat (content-type, short content-lengths):
+    # decoded once, from a bounded cache.
+    return [_header_str(pair) or _decode_header(pair) for pair in raw]
 
 
 _HTTP_SCOPE: dict[str, Any] = {
@@ -141,10 +164,7 @@ class _HTTPExchange:
                 self.done = True
         elif kind == "http.response.start":
             self.status = message["status"]
-            self.headers = [
-                (name.decode("latin-1"), value.decode("latin-1"))
-                for name, value in message.get("headers", ())
-            ]
+            self.headers = _str_headers(message.get("headers", ()))
         elif kind == "http.response.pathsend":
             self.done = True
             self.protocol.response_file(self.status, self.headers, str(message["path"]))
@@ -196,6 +216,14 @@ class _WebSocketExchange:
             raise RuntimeError(f"unexpected ASGI message {kind!r} on a WebSocket")
 
 
+def _exchange(scope: Any, protocol: Any) -> _HTTPExchange:
+    headers = scope.headers
+    # PERF: a request with neither Content-Length nor Transfer-Encoding has
+    # no body (RFC 9112 section 6.3), so receive() needs no read.
+    has_body = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
+    return _HTTPExchange(protocol, has_body)
+
+
 class RSGIAdapter:
     """Serve an ASGI app on granian's RSGI interface (see the module docstring).
 
@@ -213,6 +241,10 @@ class RSGIAdapter:
         self, app: ASGIApp, *, lifespan: bool = True, startup_timeout: float = 30.0
     ) -> None:
         self.app = app
+        # NOTE: an oakling App also gets the fast path of _fast.
+        from oakling.applications import App
+
+        self.native: App | None = app if isinstance(app, App) else None
         self.lifespan = lifespan
         self.startup_timeout = startup_timeout
         self.state: dict[str, Any] = {}
@@ -264,20 +296,70 @@ class RSGIAdapter:
             logger.error("Application shutdown failed: %s", message.get("message", ""))
 
     def __rsgi__(self, scope: Any, protocol: Any) -> Awaitable[None]:
-        """Serve one RSGI call (``scope.proto`` is ``"http"`` or ``"websocket"``)."""
-        if scope.proto == "http":
-            return self._http(scope, protocol)
-        return self._websocket(scope, protocol)
+        """Serve one RSGI call (``scope.proto`` is ``"http"`` or ``"ws"``)."""
+        if scope.proto != "http":
+            return self._websocket(scope, protocol)
+        # PERF: chosen here, in a plain call, so a request runs one coroutine.
+        if self.native is not None:
+            table = self.native._direct
+            if table is not None and not _request_signals.on:
+                methods = table.static.get(scope.path)
+                if methods is not None:
+                    handler = methods.get(scope.method)
+                    if type(handler) is RouteHandler and handler.fast:
+                        return self._fast(handler, scope, protocol)
+        return self._serve(_asgi_scope(scope, self.state), _exchange(scope, protocol), scope)
 
-    async def _http(self, scope: Any, protocol: Any) -> None:
-        asgi_scope = _asgi_scope(scope, self.state)
-        headers = scope.headers
-        # PERF: a request with neither Content-Length nor Transfer-Encoding has
-        # no body (RFC 9112 section 6.3), so receive() needs no read.
-        has_body = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
-        exchange = _HTTPExchange(protocol, has_body)
+    async def _fast(self, handler: RouteHandler, scope: Any, protocol: Any) -> None:
+        """Serve a static route whose handler takes nothing, with no ASGI scope.
+
+        The same steps as the ASGI fast path (``RouteHandler.__call__``): no
+        middleware, no hooks, no parameters. The ASGI scope is built only
+        when the response is not a body in memory, or the handler raised.
+        """
+        # PERF: the app has no middleware and the handler reads nothing of
+        # the request, so nothing can see that there is no scope dict.
         try:
-            await self.app(asgi_scope, exchange.receive, exchange.send)
+            func = handler.call
+            result = await func() if handler.is_async else await run_in_threadpool(func)
+            if not isinstance(result, Response):
+                result = to_response(result, handler.status_code, handler.response_class)
+        except Exception as ex:  # noqa: BLE001 - every error becomes a response
+            asgi_scope = _asgi_scope(scope, self.state)
+            asgi_scope["endpoint"] = handler.func
+            exchange = _exchange(scope, protocol)
+            failing = handler._fail(
+                asgi_scope,
+                exchange.receive,
+                exchange.send,
+                Request(asgi_scope, exchange.receive, handler.limits),
+                ex,
+            )
+            await self._finish(failing, exchange, scope)
+            return
+        if type(result).__call__ is _SEND_WHOLE:
+            protocol.response_bytes(
+                result.status_code,
+                _str_headers(result.raw_headers),
+                b"" if scope.method == "HEAD" else result.body,
+            )
+            if result.background is not None:
+                await result.background()
+            return
+        asgi_scope = _asgi_scope(scope, self.state)
+        asgi_scope["endpoint"] = handler.func
+        exchange = _exchange(scope, protocol)
+        await self._finish(result(asgi_scope, exchange.receive, exchange.send), exchange, scope)
+
+    async def _serve(self, asgi_scope: Scope, exchange: _HTTPExchange, scope: Any) -> None:
+        await self._finish(self.app(asgi_scope, exchange.receive, exchange.send), exchange, scope)
+
+    @staticmethod
+    async def _finish(call: Awaitable[None], exchange: _HTTPExchange, scope: Any) -> None:
+        """Await one ASGI call and make sure the client gets a whole answer."""
+        protocol = exchange.protocol
+        try:
+            await call
         except Exception:
             if exchange.status or exchange.done:
                 raise  # the response has begun: granian logs it and ends the connection

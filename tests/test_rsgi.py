@@ -30,6 +30,7 @@ PORT = 18031
 
 APP = """
 import contextlib
+import os
 from oakling import App, Request, WebSocket
 from oakling.responses import FileResponse, PlainTextResponse, StreamingResponse
 
@@ -54,7 +55,8 @@ async def lifespan(app):
 
 
 app = App(secret_key="x" * 40, lifespan=lifespan)
-app.add_middleware(Stamp)
+if os.environ.get("STAMP"):
+    app.add_middleware(Stamp)
 events = []
 
 
@@ -72,6 +74,25 @@ def stopped():
 @app.get("/")
 async def home():
     return "Hello, World!"
+
+
+@app.get("/json")
+def json_page():  # a sync handler: its thread hop, then the fast send
+    return {"message": "Hello"}
+
+
+@app.get("/fail")
+async def fail():  # the fast path's error page
+    raise RuntimeError("secret detail")
+
+
+@app.get("/fast-stream")
+async def fast_stream():  # the fast path with a response that streams
+    async def chunks():
+        yield "one "
+        yield "two"
+
+    return StreamingResponse(chunks(), media_type="text/plain")
 
 
 @app.get("/info/{name}")
@@ -144,22 +165,38 @@ async def refuse(websocket: WebSocket):
 """
 
 
+# "native": no middleware, so static routes whose handlers take nothing skip
+# the ASGI scope (oakling.rsgi's fast path); "middleware": every request goes
+# through one ASGI call, as an ASGI server would make it.
+MODES = {"native": PORT, "middleware": PORT + 1}
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def base(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[str]:
+    port = MODES[mode]
     folder = tmp_path_factory.mktemp("rsgi")
     (folder / "rsgiapp.py").write_text(textwrap.dedent(APP))
     log = (folder / "server.log").open("wb")
     process = subprocess.Popen(
-        [str(BIN / "granian"), "--interface", "rsgi", "--port", str(PORT), "rsgiapp:app"],
+        [str(BIN / "granian"), "--interface", "rsgi", "--port", str(port), "rsgiapp:app"],
         cwd=folder,
-        env={**os.environ, "PYTHONPATH": str(folder)},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(folder),
+            "STAMP": "1" if mode == "middleware" else "",
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
-        _wait_port(PORT, process)
-        base = f"http://127.0.0.1:{PORT}"
+        _wait_port(port, process)
+        base = f"http://127.0.0.1:{port}"
         for _ in range(100):  # the port opens before the worker serves
             with contextlib.suppress(httpx.HTTPError):
                 httpx.get(base + "/", timeout=1)
@@ -178,12 +215,15 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         print((folder / "server.log").read_text(errors="replace")[-3000:])
 
 
-def test_plaintext_through_the_app_and_its_asgi_middleware(base: str) -> None:
+def test_plaintext_through_the_app_and_its_asgi_middleware(base: str, mode: str) -> None:
     response = httpx.get(base + "/")
     assert response.status_code == 200
     assert response.text == "Hello, World!"
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
-    assert response.headers["x-stamp"] == "http"
+    assert response.headers["content-length"] == "13"
+    assert response.headers.get("x-stamp") == ("http" if mode == "middleware" else None)
+    json = httpx.get(base + "/json")
+    assert (json.status_code, json.json()) == (200, {"message": "Hello"})
 
 
 def test_the_request_sees_path_query_headers_client_and_lifespan_state(base: str) -> None:
@@ -197,7 +237,7 @@ def test_the_request_sees_path_query_headers_client_and_lifespan_state(base: str
         "path": "/info/a b",
         "client": "127.0.0.1",
         "scheme": "http",
-        "host": f"127.0.0.1:{PORT}",
+        "host": base.removeprefix("http://"),
         "repeated": ["1", "2"],
         "state": "hello from lifespan",
         "events": ["startup"],
@@ -244,9 +284,13 @@ def test_streams_and_files(base: str) -> None:
 
 
 def test_errors_are_the_apps_pages_without_tracebacks(base: str) -> None:
-    response = httpx.get(base + "/boom")
-    assert response.status_code == 500
-    assert "secret detail" not in response.text
+    for path in ("/boom", "/fail"):
+        response = httpx.get(base + path)
+        assert response.status_code == 500
+        assert "secret detail" not in response.text
+        assert response.headers["content-type"].startswith("application/json")
+    assert httpx.get(base + "/fast-stream").text == "one two"
+    assert httpx.head(base + "/json").content == b""
     assert httpx.get(base + "/nowhere").status_code == 404
     assert httpx.post(base + "/").status_code == 405
 
