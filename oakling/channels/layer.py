@@ -243,7 +243,9 @@ class ChannelLayer:
                 "the channel layer is not started: install oakling.channels.Channels() "
                 "on the app (or await layer.start())"
             )
-        if last_event_id is not None and parse_id(last_event_id) is None:
+        if not last_event_id:
+            last_event_id = None  # NOTE: an empty id is "none" (WHATWG's reset id)
+        elif parse_id(last_event_id) is None:
             last_event_id = "0-0"  # NOTE: a malformed id replays as unknown: a reset
         sub = Subscription(self, channel, max_queue or self.max_queue, last_event_id)
         if self._closed:
