@@ -93,9 +93,7 @@ async def test_a_replay_that_cannot_reach_back_starts_with_a_reset(
         assert (await next_message(sub)).data == "live"
 
 
-@pytest.mark.parametrize(
-    "forged", ["99999999999999-0", "not-an-id", "1-2-3", "9" * 60, "", "-1"]
-)
+@pytest.mark.parametrize("forged", ["99999999999999-0", "not-an-id", "1-2-3", "9" * 60, "", "-1"])
 async def test_a_forged_last_event_id_is_a_reset_and_hides_nothing(
     layer: ChannelLayer, forged: str
 ) -> None:
