@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_QUEUE",
+    "DEFAULT_PREFIX",
     "DEFAULT_REPLAY",
     "DEFAULT_REPLAY_TTL",
     "Backend",
@@ -32,6 +33,7 @@ __all__ = [
 DEFAULT_MAX_QUEUE = 100
 DEFAULT_REPLAY = 100
 DEFAULT_REPLAY_TTL = 3600.0
+DEFAULT_PREFIX = "oakling:channels:"
 MAX_CHANNEL_LENGTH = 200
 
 _encoder = msgspec.json.Encoder()
@@ -113,7 +115,7 @@ class ChannelLayer:
         max_queue: int = DEFAULT_MAX_QUEUE,
         replay: int = DEFAULT_REPLAY,
         replay_ttl: float = DEFAULT_REPLAY_TTL,
-        prefix: str = "oakling:channels:",
+        prefix: str = DEFAULT_PREFIX,
     ) -> None:
         if max_queue < 1 or replay < 1 or replay_ttl <= 0:
             raise ImproperlyConfigured(

@@ -8,6 +8,7 @@ from oakling.exceptions import ImproperlyConfigured
 
 from .layer import (
     DEFAULT_MAX_QUEUE,
+    DEFAULT_PREFIX,
     DEFAULT_REPLAY,
     DEFAULT_REPLAY_TTL,
     ChannelLayer,
@@ -38,7 +39,9 @@ class Channels:
     - ``CHANNELS_REPLAY``: messages kept per channel for ``Last-Event-ID``
       (default 100);
     - ``CHANNELS_REPLAY_TTL``: seconds a channel's buffer outlives its last
-      message (default 3600).
+      message (default 3600);
+    - ``CHANNELS_PREFIX``: prefix of the Redis keys and pub/sub channels
+      (default ``oakling:channels:``), for apps sharing one Redis database.
 
     Args:
         url, max_queue, replay, replay_ttl: Override the settings.
@@ -75,6 +78,7 @@ class Channels:
                 replay=replay or settings.get("CHANNELS_REPLAY", DEFAULT_REPLAY, cast=int),
                 replay_ttl=replay_ttl
                 or settings.get("CHANNELS_REPLAY_TTL", DEFAULT_REPLAY_TTL, cast=float),
+                prefix=settings.get("CHANNELS_PREFIX", DEFAULT_PREFIX, cast=str),
             )
         except (TypeError, ValueError) as ex:
             raise ImproperlyConfigured(f"CHANNELS_* settings: {ex}") from ex

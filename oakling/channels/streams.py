@@ -92,8 +92,10 @@ class ChannelEventSource(StreamingResponse):
         sub = layer.subscribe(channel, last_event_id=last_event_id, max_queue=max_queue)
         self.subscription = sub
         try:
-            # NOTE: the first bytes go out at once so that proxies and the
-            # browser see the stream open (and learn the reconnection delay).
+            # NOTE: listening first (a Redis SUBSCRIBE round trip), so that
+            # once the client sees the stream open it hears what follows; the
+            # first bytes tell proxies and the browser (and its retry delay).
+            await sub.ready()
             yield f"retry: {retry}\n\n".encode() if retry is not None else b": open\n\n"
             while True:
                 try:
