@@ -79,6 +79,4 @@ class FeedConsumer(AsyncHttpConsumer):  # type: ignore[misc]
         await self.channel_layer.group_discard(GROUP, self.channel_name)
 
 
-application = ProtocolTypeRouter(
-    {"http": URLRouter([path("events", FeedConsumer.as_asgi())])}
-)
+application = ProtocolTypeRouter({"http": URLRouter([path("events", FeedConsumer.as_asgi())])})
