@@ -114,6 +114,13 @@ def rss_bytes(pid: int) -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time of ``pid`` so far, in seconds (from /proc)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -185,8 +192,10 @@ def run_framework(framework: str, args: argparse.Namespace, port: int) -> dict[s
             if line.startswith("CONNECTED"):
                 connected = [rss_bytes(server.pid) for server in servers]
                 peak = list(connected)
+                cpu_before = sum(cpu_seconds(server.pid) for server in servers)
             elif line.startswith("RESULT "):
                 result = json.loads(line[len("RESULT ") :])
+                cpu_after = sum(cpu_seconds(server.pid) for server in servers)
                 break
             elif connected:
                 peak = [max(a, rss_bytes(s.pid)) for a, s in zip(peak, servers, strict=True)]
@@ -194,7 +203,9 @@ def run_framework(framework: str, args: argparse.Namespace, port: int) -> dict[s
             raise RuntimeError(f"{framework}: the client ended without a result")
         client.wait(30)
         per_subscriber = (sum(connected) - sum(idle)) / max(1, args.subscribers)
+        deliveries = max(1, result["delivered"])
         result.update(
+            server_cpu_us_per_delivery=round((cpu_after - cpu_before) * 1e6 / deliveries, 1),
             framework=framework,
             rss_idle_mib=round(sum(idle) / 2**20, 1),
             rss_connected_mib=round(sum(connected) / 2**20, 1),
@@ -219,46 +230,57 @@ def run_framework(framework: str, args: argparse.Namespace, port: int) -> dict[s
 # -- the client process ---------------------------------------------------------------
 
 
-async def subscriber(
-    port: int, latencies: list[float], ready: asyncio.Event, counts: list[int]
-) -> None:
-    """One SSE client: read events, record ``now - ts`` for each."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(REQUEST)
-        head = await reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise RuntimeError(f"stream refused: {head[:200]!r}")
-        buffer = b""
-        opened = False
-        while True:
-            chunk = await reader.read(65536)
-            if not chunk:
+class Subscriber(asyncio.Protocol):
+    """One SSE client: records ``now - ts`` for each event it reads.
+
+    # PERF: a protocol (the loop calls ``data_received``), not a task per
+    # connection reading a StreamReader: the client process must cost as
+    # little as possible per event, since its delay counts in the latency.
+    """
+
+    def __init__(self, latencies: list[tuple[float, float]], opened: Any) -> None:
+        self.latencies = latencies
+        self.opened = opened
+        self.buffer = b""
+        self.head = True
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.write(REQUEST)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buffer = self.buffer + data
+        if self.head:
+            head, sep, rest = buffer.partition(b"\r\n\r\n")
+            if not sep:
+                self.buffer = buffer
                 return
-            now = time.time()
-            buffer += chunk
-            if not opened and b"\n\n" in buffer:
-                opened = True
-                counts[0] += 1
-                if counts[0] == counts[1]:
-                    ready.set()
-            # PERF: the timestamp is sliced out, not JSON-decoded: the client
-            # process must cost as little as possible per event.
-            while True:
-                start = buffer.find(TS)
-                if start < 0:
-                    break
-                end = buffer.find(b"}", start)
-                if end < 0:
-                    break
-                latencies.append(now - float(buffer[start + 5 : end]))
-                buffer = buffer[end + 1 :]
-            if len(buffer) > 64:
-                buffer = buffer[-64:]
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"stream refused: {head[:200]!r}")
+            if b"\n\n" not in rest:
+                self.buffer = buffer
+                return
+            self.head = False
+            self.opened()
+            buffer = rest
+        # PERF: the timestamp is sliced out, not JSON-decoded.
+        while True:
+            start = buffer.find(TS)
+            if start < 0:
+                break
+            end = buffer.find(b"}", start)
+            if end < 0:
+                break
+            self.latencies.append((float(buffer[start + 5 : end]), now))
+            buffer = buffer[end + 1 :]
+        self.buffer = buffer[-64:]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
 
 
 async def make_publisher(framework: str, redis_url: str) -> Any:
@@ -292,22 +314,30 @@ async def make_publisher(framework: str, redis_url: str) -> Any:
 
 
 async def client_main(args: argparse.Namespace) -> dict[str, Any]:
-    latencies: list[float] = []
+    receipts: list[tuple[float, float]] = []  # (ts in the message, receipt time)
     ready = asyncio.Event()
-    counts = [0, args.subscribers]
-    tasks = []
+    counts = [0]
+
+    def opened() -> None:
+        counts[0] += 1
+        if counts[0] == args.subscribers:
+            ready.set()
+
+    loop = asyncio.get_running_loop()
+    clients: list[Subscriber] = []
     connect_started = time.monotonic()
     for number in range(args.subscribers):
         port = args.ports[number % len(args.ports)]
-        tasks.append(asyncio.ensure_future(subscriber(port, latencies, ready, counts)))
+        _, protocol = await loop.create_connection(
+            lambda: Subscriber(receipts, opened), "127.0.0.1", port
+        )
+        clients.append(protocol)
         if number % 50 == 49:
             await asyncio.sleep(0.05)  # NOTE: no SYN flood of the accept queue
     try:
         await asyncio.wait_for(ready.wait(), 120)
     except TimeoutError:
-        failed = [t for t in tasks if t.done() and t.exception() is not None]
-        reason = repr(failed[0].exception()) if failed else "timeout"
-        raise RuntimeError(f"only {counts[0]} of {args.subscribers} subscribed: {reason}") from None
+        raise RuntimeError(f"only {counts[0]} of {args.subscribers} subscribed") from None
     connect_seconds = time.monotonic() - connect_started
     print("CONNECTED", flush=True)
     await asyncio.sleep(1.0)
@@ -315,6 +345,7 @@ async def client_main(args: argparse.Namespace) -> dict[str, Any]:
     interval = 1.0 / args.rate
     messages = int(args.seconds * args.rate)
     started = time.monotonic()
+    cpu_started = time.process_time()
     publish_times = []
     for seq in range(messages):
         await asyncio.sleep(max(0.0, started + seq * interval - time.monotonic()))
@@ -325,16 +356,28 @@ async def client_main(args: argparse.Namespace) -> dict[str, Any]:
         print("TICK", flush=True)
     deadline = time.monotonic() + 5
     expected = messages * args.subscribers
-    while len(latencies) < expected and time.monotonic() < deadline:
+    while len(receipts) < expected and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+    client_cpu = time.process_time() - cpu_started
     await publish.close()
-    alive = sum(1 for task in tasks if not task.done())
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    alive = sum(1 for client in clients if not client.lost.done())
+    for client in clients:
+        if client.transport is not None:
+            client.transport.close()
+    await asyncio.gather(*(client.lost for client in clients))
 
     def ms(value: float | None) -> float | None:
         return None if value is None else round(value * 1000, 2)
+
+    latencies = [received - sent for sent, received in receipts]
+    by_message: dict[float, list[float]] = {}
+    for sent, received in receipts:
+        by_message.setdefault(sent, []).append(received - sent)
+    per_message = [
+        [ms(min(values)), ms(percentile(values, 0.5)), ms(max(values)), len(values)]
+        for _, values in sorted(by_message.items())
+    ]
+    message_p99s = sorted(percentile(values, 0.99) or 0.0 for values in by_message.values())
 
     return {
         "subscribers": args.subscribers,
@@ -347,6 +390,9 @@ async def client_main(args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": ms(percentile(latencies, 0.99)),
         "max_ms": ms(max(latencies) if latencies else None),
         "publish_p50_ms": ms(percentile(publish_times, 0.5)),
+        "median_message_p99_ms": ms(percentile(message_p99s, 0.5)),
+        "client_cpu_us_per_delivery": round(client_cpu * 1e6 / max(1, len(receipts)), 1),
+        "per_message_min_p50_max_count": per_message,
     }
 
 
@@ -380,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown framework {framework!r}; choose from {FRAMEWORKS}")
         result = run_framework(framework, args, args.port + 2 * offset)
         results.append(result)
-        print(json.dumps(result), flush=True)
+        brief = {k: v for k, v in result.items() if k != "per_message_min_p50_max_count"}
+        print(json.dumps(brief), flush=True)
     print()
     print(
         f"{args.subscribers} SSE subscribers over 2 workers, {args.rate:g} msg/s for "
@@ -388,14 +435,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "| framework | p50 ms | p99 ms | max ms | delivered | KiB/subscriber "
-        "| RSS idle -> connected MiB |"
+        "| RSS idle -> connected MiB | server CPU µs/delivery |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(
             f"| {r['framework']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | "
             f"{r['delivered']}/{r['expected']} | {r['kib_per_subscriber']} | "
-            f"{r['rss_idle_mib']} -> {r['rss_connected_mib']} |"
+            f"{r['rss_idle_mib']} -> {r['rss_connected_mib']} | "
+            f"{r['server_cpu_us_per_delivery']} |"
         )
     by_name = {r["framework"]: r for r in results}
     if "oakling" in by_name and "django" in by_name and by_name["django"]["p99_ms"]:
