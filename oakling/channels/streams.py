@@ -8,7 +8,8 @@ what it missed (from the channel's replay buffer). Status events:
 
 - ``channel-unavailable``: the backend (Redis) is down; the stream stays
   open and resumes by itself when it is back;
-- ``channel-available``: it is back (messages kept meanwhile follow);
+- ``channel-available``: it is back (what the replay buffers received
+  while this worker's pub/sub connection was broken is sent just before);
 - ``channel-reset``: the replay buffer did not reach back to
   ``Last-Event-ID``; reload the state the page shows.
 

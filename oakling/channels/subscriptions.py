@@ -156,7 +156,7 @@ class Subscription:
     def _put(self, message: ChannelMessage) -> None:
         if self._closed:
             return
-        if message.kind == "message" and len(self._queue) >= self.max_queue:
+        if len(self._queue) >= self.max_queue:
             # NOTE: dropping the subscriber (not the message) keeps the
             # stream honest: a client never silently misses messages; an SSE
             # client reconnects with Last-Event-ID and is replayed the gap.
