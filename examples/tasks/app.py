@@ -38,7 +38,10 @@ Pages and endpoints:
   rate-limited per token (``API_RATE_LIMIT``, 600 a minute by default);
 - ``GET /events``: server-sent events announcing each change of the user's
   tasks, so every open tab of theirs updates when another one (or an API
-  client) changes something.
+  client) changes something. The feed is a channel per user
+  (``oakling.channels``): in memory by default, on Redis pub/sub with
+  ``OAKLING_CHANNELS_URL=redis://...``, so that with several workers or hosts
+  a page hears the changes made through every one of them.
 
 It runs with no configuration at all: the secret key is ``OAKLING_SECRET_KEY``
 when set, else a random one made for each process (logins are signed with
