@@ -142,13 +142,21 @@ def sse_response(
 
     Raises:
         oakling.exceptions.HTTPException: 400 for a bad channel name.
+        RuntimeError: When the layer is not started (no ``Channels`` plugin).
     """
     try:
         validate_channel(channel)
     except ValueError as ex:
         raise HTTPException(400, str(ex)) from None
+    layer = layer or get_channel_layer()
+    if not layer.started:
+        # NOTE: before the headers go out, so the mistake is a logged 500,
+        # not an empty 200 stream.
+        raise RuntimeError(
+            "the channel layer is not started: install oakling.channels.Channels() on the app"
+        )
     return ChannelEventSource(
-        layer or get_channel_layer(),
+        layer,
         channel,
         event=event,
         last_event_id=request.headers.get("last-event-id"),

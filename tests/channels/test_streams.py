@@ -189,6 +189,22 @@ async def test_a_slow_websocket_client_is_closed_with_1008() -> None:
     await layer.close()
 
 
+def test_a_stream_without_the_plugin_is_a_logged_error_not_an_empty_200() -> None:
+    from oakling.channels import set_channel_layer
+
+    set_channel_layer(ChannelLayer())  # a layer nobody started
+    app = App(settings=Settings(SECRET_KEY=SECRET))
+
+    @app.get("/events")
+    async def events(request: Request) -> Any:
+        return sse_response(request, "x")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/events").status_code == 500
+    with TestClient(app) as client, pytest.raises(RuntimeError, match="Channels"):
+        client.get("/events")
+
+
 def test_an_app_without_the_plugin_never_imports_channels() -> None:
     import subprocess
     import sys
