@@ -23,6 +23,7 @@ BATTERIES = {
     "ratelimit",
     "i18n",
     "tasks",
+    "channels",
     "mail",
     "openapi",
     "messages",

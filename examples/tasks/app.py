@@ -38,7 +38,10 @@ Pages and endpoints:
   rate-limited per token (``API_RATE_LIMIT``, 600 a minute by default);
 - ``GET /events``: server-sent events announcing each change of the user's
   tasks, so every open tab of theirs updates when another one (or an API
-  client) changes something.
+  client) changes something. The feed is a channel per user
+  (``oakling.channels``): in memory by default, on Redis pub/sub with
+  ``OAKLING_CHANNELS_URL=redis://...``, so that with several workers or hosts
+  a page hears the changes made through every one of them.
 
 It runs with no configuration at all: the secret key is ``OAKLING_SECRET_KEY``
 when set, else a random one made for each process (logins are signed with
@@ -74,32 +77,30 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 
 from examples.tasks.admin import build_admin
-from examples.tasks.events import Broadcaster
+from examples.tasks.events import Broadcaster, channel_for
 from examples.tasks.repository import MAX_TITLE_LENGTH, SqlTaskRepository, Task, TaskRepository
 from oakling import (
     App,
     BackgroundTasks,
     Depends,
-    EventSourceResponse,
     Form,
     JSONResponse,
     RedirectResponse,
     Request,
     Response,
     Router,
-    ServerSentEvent,
     abort,
     render,
 )
 from oakling.auth import Auth, CurrentUser, User, login_required
 from oakling.auth.tokens import create_token_sync, list_tokens_sync, revoke_token_sync
+from oakling.channels import Channels, sse_response
 from oakling.concurrency import run_in_threadpool
 from oakling.config import Settings, load_settings
 from oakling.csrf import CSRF
@@ -270,7 +271,7 @@ class Announcer:
 
     def publish(self, change: TaskChange) -> None:
         """Announce ``change`` to its owner after the response (so after the commit)."""
-        self.background.add_task(self.feed.publish, change, self.owner_id)
+        self.background.add_task(self.feed.apublish, change, self.owner_id)
 
 
 def get_announcer(feed: Feed, background: BackgroundTasks, user: CurrentUser) -> Announcer:
@@ -407,17 +408,17 @@ def revoke_token_form(request: Request, token_id: int, db: Session, user: Curren
 
 @pages.get("/events")
 @login_required
-async def events(feed: Feed, user: CurrentUser) -> Response:
+async def events(request: Request, feed: Feed, user: CurrentUser) -> Response:
     """Stream each change of the user's tasks as a server-sent ``task`` event.
 
-    Until the client leaves; other users' changes are never sent.
+    Until the client leaves; other users' changes are never sent. Each
+    event carries an id: a browser that reconnects (``EventSource`` does by
+    itself) sends it back as ``Last-Event-ID`` and is sent what it missed
+    (see docs/channels.md for the limits, and the ``channel-*`` status events).
     """
-
-    async def changes() -> AsyncIterator[ServerSentEvent]:
-        async for change in feed.subscribe(user.id):
-            yield ServerSentEvent(change, event="task")
-
-    return EventSourceResponse(changes())
+    return sse_response(
+        request, channel_for(user.id), event="task", layer=feed.layer, max_queue=feed.max_pending
+    )
 
 
 # -- JSON API: /api/tasks ------------------------------------------------------
@@ -692,6 +693,9 @@ def create_app(database_url: str | None = None) -> App:
     limiter.limit_router(
         api, settings.get("API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT), key=user_or_ip, name="api"
     )
+    # NOTE: the live feed's channel layer: memory unless OAKLING_CHANNELS_URL
+    # names Redis (then every worker and host shares it).
+    channels = Channels()
     app = App(
         settings=settings,
         template_folder=HERE / "templates",
@@ -706,6 +710,7 @@ def create_app(database_url: str | None = None) -> App:
             Auth(signup=True),
             CSRF(),
             Security(csp=POLICY),
+            channels,
             OpenAPI(
                 title="oakling Tasks",
                 version="1.0",
@@ -725,10 +730,8 @@ def create_app(database_url: str | None = None) -> App:
     app.mount("/static", VersionedStatic(StaticFiles(directory=HERE / "static")), name="static")
     versioned_assets(app)
     app.on_startup(migrate)
-    feed: Broadcaster[TaskChange] = Broadcaster()
-    app.state.feed = feed
-    app.on_startup(feed.start)
-    app.on_shutdown(feed.close)
+    assert channels.layer is not None
+    app.state.feed = Broadcaster(TaskChange, layer=channels.layer)
     app.include(pages)
     app.include(api)
     app.extensions["tasks_demo"] = True

@@ -1,100 +1,124 @@
-"""The live feed: a broadcaster handing each change to every open page.
+"""The live feed: each change, on the channel of the user whose task changed.
 
-Each subscriber (one ``GET /events`` stream, so one open browser tab) gets its
-own ``asyncio.Queue``. Handlers publish from wherever they run: sync handlers
-run in worker threads, where asyncio objects must not be touched, so
-:meth:`Broadcaster.publish` hands the message to the event loop with
-``loop.call_soon_threadsafe``. One process, one feed: with several worker
-processes a shared channel (Redis pub/sub) would replace this class.
+The feed is a thin layer over :mod:`oakling.channels`: one channel per user
+(``tasks.user.<id>``), so no user is ever sent another user's changes (a
+page subscribes to its own user's channel only). With the embedded default
+the channel layer is in memory (one process); with
+``OAKLING_CHANNELS_URL=redis://...`` it is Redis pub/sub, so a page served by
+one worker (or host) hears the changes made on every other one.
 
-Messages go to a topic: the demo's topic is the id of the user whose task
-changed, and each page subscribes to its own user's topic only, so no user
-is ever sent another user's changes (a subscriber never even queues them).
+Handlers publish from wherever they run: on the event loop a publish is a
+task, in a sync handler's worker thread it is a blocking call into the layer
+(which hands the message to the loop, or to Redis).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["Broadcaster"]
+import msgspec
+
+from oakling.channels import ChannelLayer
+from oakling.exceptions import ServiceUnavailable
+
+__all__ = ["Broadcaster", "channel_for"]
 
 T = TypeVar("T")
 
+logger = logging.getLogger("examples.tasks")
+
+
+def channel_for(topic: Hashable) -> str:
+    """Return the channel name of a topic (the demo's topic: a user id)."""
+    return "tasks.all" if topic is None else f"tasks.user.{topic}"
+
 
 class Broadcaster(Generic[T]):
-    """Fan messages out to the subscribers of their topic, from any thread.
-
-    Wire it to the app's life: ``app.on_startup(feed.start)`` captures the
-    event loop, ``app.on_shutdown(feed.close)`` ends every subscription.
+    """Publish messages of type ``T`` to topics, and subscribe to a topic.
 
     Args:
-        max_pending: Messages kept per subscriber that is not reading; past
-            that, it misses messages rather than growing without bound
-            (a stalled client must not exhaust the server's memory).
+        type: The message type: what subscribers decode each message into
+            (messages travel as JSON, through Redis too).
+        max_pending: Messages a subscriber may fall behind before it is
+            dropped (a stalled client must not exhaust the server's memory).
+        layer: The app's channel layer (the ``Channels`` plugin's); without
+            one the broadcaster makes a memory layer of its own, started by
+            :meth:`start` and closed by :meth:`close`.
     """
 
-    def __init__(self, max_pending: int = 100) -> None:
+    def __init__(
+        self, type: type[T], max_pending: int = 100, layer: ChannelLayer | None = None
+    ) -> None:
+        self.type = type
         self.max_pending = max_pending
-        # NOTE: touched on the event loop only; other threads go through publish().
-        self._topics: dict[Hashable, set[asyncio.Queue[T | None]]] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
+        self._owned = layer is None
+        self.layer = layer if layer is not None else ChannelLayer(max_queue=max_pending)
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def subscribers(self) -> int:
-        """How many subscriptions are open, on every topic."""
-        return sum(len(queues) for queues in self._topics.values())
+        """How many subscriptions are open in this process, on every topic."""
+        return self.layer.subscribers
 
     async def start(self) -> None:
-        """Capture the running event loop; call it at startup."""
-        self._loop = asyncio.get_running_loop()
-        self._closed = False
+        """Start an owned layer (a layer given to the constructor starts itself)."""
+        if self._owned:
+            await self.layer.start()
 
     async def close(self) -> None:
-        """End every subscription (and refuse new ones); call it at shutdown."""
-        self._closed = True
-        for queues in self._topics.values():
-            for queue in queues:
-                queue.put_nowait(None)  # the end-of-stream marker
+        """Close an owned layer, which ends every subscription."""
+        if self._owned:
+            await self.layer.close()
 
     def publish(self, message: T, topic: Hashable = None) -> None:
-        """Send ``message`` (not None) to the subscribers of ``topic``; safe from any thread.
+        """Send ``message`` to the subscribers of ``topic``; safe from any thread.
 
-        A no-op before :meth:`start` or after :meth:`close`: nobody can be
-        listening then.
+        A no-op before the layer starts or after it closes: nobody can be
+        listening then. An unavailable Redis drops the announcement (the
+        change itself is committed; the outage is logged once per interval).
         """
-        loop = self._loop
-        if loop is None or self._closed or loop.is_closed():
+        if not self.layer.started:
             return
-        loop.call_soon_threadsafe(self._deliver, message, topic)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # NOTE: a worker thread: blocking is fine here.
+            self._publish_now(message, topic)
+            return
+        task = asyncio.ensure_future(self.apublish(message, topic))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    def _deliver(self, message: T, topic: Hashable) -> None:
-        for queue in self._topics.get(topic, ()):
-            if queue.qsize() < self.max_pending:
-                queue.put_nowait(message)
+    def _publish_now(self, message: T, topic: Hashable) -> None:
+        try:
+            self.layer.publish_sync(channel_for(topic), message)
+        except ServiceUnavailable:
+            logger.debug("a change was not announced: the channel layer is down")
+
+    async def apublish(self, message: T, topic: Hashable = None) -> None:
+        """Send ``message`` to the subscribers of ``topic`` from the event loop."""
+        if not self.layer.started:
+            return
+        try:
+            await self.layer.publish(channel_for(topic), message)
+        except ServiceUnavailable:
+            logger.debug("a change was not announced: the channel layer is down")
 
     async def subscribe(self, topic: Hashable = None) -> AsyncGenerator[T, None]:
-        """Yield every message published to ``topic`` from now on, until :meth:`close`.
+        """Yield every message published to ``topic`` from now on, until the layer closes.
 
         Closing the generator (the client went away and its stream was
-        cancelled) unsubscribes.
+        cancelled) unsubscribes; a subscriber that falls behind is dropped
+        (its iteration ends).
 
         Raises:
-            RuntimeError: If :meth:`start` was never called.
+            RuntimeError: If the layer was never started.
         """
-        if self._loop is None:
-            raise RuntimeError("Broadcaster.start() was not called: use app.on_startup(feed.start)")
-        if self._closed:
-            return
-        queue: asyncio.Queue[T | None] = asyncio.Queue()
-        queues = self._topics.setdefault(topic, set())
-        queues.add(queue)
-        try:
-            while (message := await queue.get()) is not None:
-                yield message
-        finally:
-            queues.discard(queue)
-            if not queues and self._topics.get(topic) is queues:
-                del self._topics[topic]
+        subscription = self.layer.subscribe(channel_for(topic), max_queue=self.max_pending)
+        async with subscription:
+            async for message in subscription:
+                if message.kind == "message":
+                    yield msgspec.convert(message.data, self.type)

@@ -586,7 +586,7 @@ def change(title: str) -> TaskChange:
 
 @pytest.mark.anyio
 async def test_broadcaster_delivers_from_worker_threads() -> None:
-    feed: Broadcaster[TaskChange] = Broadcaster()
+    feed: Broadcaster[TaskChange] = Broadcaster(TaskChange)
     await feed.start()
     first, second = feed.subscribe(), feed.subscribe()
     receive_first = asyncio.ensure_future(anext(first))
@@ -604,7 +604,7 @@ async def test_broadcaster_delivers_from_worker_threads() -> None:
 
 @pytest.mark.anyio
 async def test_broadcaster_caps_what_a_stalled_subscriber_holds() -> None:
-    feed: Broadcaster[TaskChange] = Broadcaster(max_pending=3)
+    feed: Broadcaster[TaskChange] = Broadcaster(TaskChange, max_pending=3)
     await feed.start()
     stalled = feed.subscribe()
     waiting = asyncio.ensure_future(anext(stalled))
@@ -622,7 +622,7 @@ async def test_broadcaster_caps_what_a_stalled_subscriber_holds() -> None:
 
 @pytest.mark.anyio
 async def test_broadcaster_before_start_and_after_close() -> None:
-    feed: Broadcaster[TaskChange] = Broadcaster()
+    feed: Broadcaster[TaskChange] = Broadcaster(TaskChange)
     feed.publish(change("nobody listens"))  # no loop yet: dropped, no error
     with pytest.raises(RuntimeError, match="start"):
         await anext(feed.subscribe())
