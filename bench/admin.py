@@ -37,7 +37,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -85,8 +84,7 @@ def pages() -> list[Page]:
                 "oakling": f"{oak}?done__exact=1&owner__exact=7",
                 "django": f"{dj}?done__exact=1&owner__id__exact=7",
             },
-            # the newest done item of owner 7: 1 + (i*31) % 100 == 7 and i % 3 == 0
-            f"item {max(i for i in range(ROWS - 3000, ROWS + 1) if (i * 31) % 100 == 6 and i % 3 == 0)} ",
+            f"item {_newest_done_of_owner_7()} ",
         ),
         Page(
             "page 5,000",
@@ -94,6 +92,11 @@ def pages() -> list[Page]:
             f"item {page5000_top} ",
         ),
     ]
+
+
+def _newest_done_of_owner_7() -> int:
+    # owner_id = 1 + (i * 31) % 100 and done = (i % 3 = 0), as loaded below
+    return max(i for i in range(ROWS - 3000, ROWS + 1) if (i * 31) % 100 == 6 and i % 3 == 0)
 
 
 # -- data ------------------------------------------------------------------------------

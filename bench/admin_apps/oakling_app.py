@@ -1,4 +1,7 @@
-"""oakling's admin over the bench tables: ``uvicorn --factory bench.admin_apps.oakling_app:create_app``."""
+"""oakling's admin over the bench tables.
+
+Serve with ``uvicorn --factory bench.admin_apps.oakling_app:create_app``.
+"""
 
 from __future__ import annotations
 
