@@ -152,6 +152,24 @@ def ensure_database(url: str) -> None:
         print(f"loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
+def search_index(url: str, wanted: bool) -> None:
+    """Create (``wanted``) or drop the pg_trgm GIN index on ``bench_item.title``.
+
+    Without it a ``LIKE '%...%'`` search reads the whole table, whoever runs
+    it; with it, both apps' searches use it.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        if wanted:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS bench_item_title_trgm ON bench_item"
+                " USING gin (lower(title) gin_trgm_ops, upper(title) gin_trgm_ops)"
+            )
+            conn.execute("ANALYZE bench_item")
+        else:
+            conn.execute("DROP INDEX IF EXISTS bench_item_title_trgm")
+
+
 def setup_oakling() -> None:
     """Create oakling's auth and admin_log tables (public schema) and its superuser."""
     from sqlalchemy import select
@@ -291,7 +309,7 @@ def fetch(client: httpx.Client, path: str, expect: str, name: str) -> tuple[floa
     return elapsed, int(response.headers["x-bench-queries"])
 
 
-def run(requests: int, warmup: int) -> dict[str, dict[str, Result]]:
+def run(requests: int, warmup: int, chosen: list[Page]) -> dict[str, dict[str, Result]]:
     """Measure every page on both apps; return ``{page: {app: Result}}``."""
     processes = {name: start_server(name, "0") for name in APPS}
     clients = {
@@ -303,7 +321,7 @@ def run(requests: int, warmup: int) -> dict[str, dict[str, Result]]:
         for name in APPS:
             wait_ready(clients[name], processes[name])
             login(name, clients[name])
-        for page in pages():
+        for page in chosen:
             per_app = {name: Result() for name in APPS}
             for name in APPS:
                 for _ in range(warmup):
@@ -362,12 +380,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=50, help="timed requests per page")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up requests per page")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--search-index",
+        action="store_true",
+        help="index bench_item.title with pg_trgm (GIN on lower() and upper(): oakling's"
+        " and Django's case-insensitive LIKE); without it the index is dropped",
+    )
+    parser.add_argument(
+        "--pages", default="", help="comma-separated page numbers to run (1-4), default all"
+    )
     args = parser.parse_args(argv)
     ensure_database(DATABASE_URL)
+    search_index(DATABASE_URL, args.search_index)
     setup_oakling()
     setup_django()
     os.sched_setaffinity(0, {1})
-    results = run(args.requests, args.warmup)
+    chosen = pages()
+    if args.pages:
+        chosen = [chosen[int(number) - 1] for number in args.pages.split(",")]
+    results = run(args.requests, args.warmup, chosen)
     if args.json:
         print(
             json.dumps(

@@ -96,6 +96,8 @@ def editable_names(model_admin: ModelAdmin) -> list[str]:
     mapper = model_admin.mapper
     if model_admin.fields is not None:
         names = list(model_admin.fields)
+    elif model_admin.fieldsets is not None:
+        names = fieldset_names(model_admin.fieldsets)
     else:
         names = []
         fk_columns: dict[str, str] = {}
@@ -118,8 +120,32 @@ def editable_names(model_admin: ModelAdmin) -> list[str]:
     ]
 
 
-def model_form(model_admin: ModelAdmin) -> tuple[type[CSRFForm], dict[str, FormField]]:
+def fieldset_names(fieldsets: Any) -> list[str]:
+    """Return the field names of Django-style ``fieldsets``, in order.
+
+    ``fieldsets`` is ``[(title or None, {"fields": (name, (name, name), ...),
+    "classes": (...), "description": "..."}), ...]``; a tuple in ``fields``
+    is one line of several fields.
+
+    Raises:
+        TypeError: When an entry is not a ``(title, options)`` pair with ``fields``.
+    """
+    names: list[str] = []
+    for entry in fieldsets:
+        if not (isinstance(entry, tuple | list) and len(entry) == 2 and "fields" in entry[1]):
+            raise TypeError(f"fieldsets: {entry!r} is not (title, {{'fields': (...)}})")
+        for line in entry[1]["fields"]:
+            names.extend([line] if isinstance(line, str) else list(line))
+    return names
+
+
+def model_form(
+    model_admin: ModelAdmin, base: type[Any] = CSRFForm
+) -> tuple[type[Any], dict[str, FormField]]:
     """Return a WTForms form class for ``model_admin`` and how each field maps back.
+
+    ``base`` is the form's base class: a CSRF-checked form for a page, a
+    plain ``wtforms.Form`` for the rows of an inline.
 
     Raises:
         TypeError: For a name in ``fields`` that is not a column or a
@@ -148,7 +174,7 @@ def model_form(model_admin: ModelAdmin) -> tuple[type[CSRFForm], dict[str, FormF
         field, spec = _column_field(model_admin, name, column)
         attrs[name] = field
         specs[name] = spec
-    form_class = type(f"{model_admin.model.__name__}AdminForm", (CSRFForm,), attrs)
+    form_class = type(f"{model_admin.model.__name__}AdminForm", (base,), attrs)
     return form_class, specs
 
 
@@ -266,6 +292,44 @@ def _optional(python_type: type[Any]) -> Any:
         return python_type(value)
 
     return coerce
+
+
+def layout(
+    model_admin: ModelAdmin, form: Any, readonly: dict[str, tuple[str, Any]]
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """Return the form's groups for the page, and the read-only names placed in them.
+
+    Each group is ``{"name": title or None, "description": str, "collapse":
+    bool, "lines": [[item, ...], ...]}``, an item ``{"field": bound field}``
+    or ``{"readonly": (label, html)}``. Without ``fieldsets``, one group of
+    every field, one per line.
+    """
+    if model_admin.fieldsets is None:
+        lines = [[{"field": field}] for field in form if field.name != "csrf_token"]
+        return [{"name": None, "description": "", "collapse": False, "lines": lines}], set()
+    groups: list[dict[str, Any]] = []
+    placed: set[str] = set()
+    for title, options in model_admin.fieldsets:
+        lines = []
+        for line in options["fields"]:
+            items = []
+            for name in [line] if isinstance(line, str) else line:
+                if name in readonly:
+                    items.append({"readonly": readonly[name]})
+                    placed.add(name)
+                elif name in form:
+                    items.append({"field": form[name]})
+            if items:
+                lines.append(items)
+        groups.append(
+            {
+                "name": title,
+                "description": options.get("description", ""),
+                "collapse": "collapse" in options.get("classes", ()),
+                "lines": lines,
+            }
+        )
+    return groups, placed
 
 
 # -- between the form and the object ----------------------------------------------

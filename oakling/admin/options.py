@@ -112,6 +112,13 @@ class ModelAdmin:
             PostgreSQL shows the planner's estimate, other backends "more
             than N" (Django's ``show_full_result_count`` made automatic).
         fields: The form's fields in order (default: every editable column).
+        fieldsets: Django's ``fieldsets``: ``[(title or None, {"fields":
+            (...), "classes": ("collapse",), "description": "..."})]``, the
+            form in titled groups (a tuple of names is one line); a
+            ``collapse`` group is a closed ``<details>``, no JavaScript.
+        inlines: :class:`~oakling.admin.TabularInline` or
+            :class:`~oakling.admin.StackedInline` subclasses: one-to-many
+            children edited on the parent's page, in its transaction.
         exclude: Fields left out of the form.
         readonly_fields: Fields shown on the change page but not editable.
         actions: Names of methods marked with :func:`action`, besides the
@@ -127,6 +134,8 @@ class ModelAdmin:
     list_per_page: int = 100
     count_threshold: int = 10_000
     fields: Sequence[str] | None = None
+    fieldsets: Sequence[tuple[str | None, dict[str, Any]]] | None = None
+    inlines: Sequence[type[Any]] = ()
     exclude: Sequence[str] = ()
     readonly_fields: Sequence[str] = ()
     actions: Sequence[str] = ()

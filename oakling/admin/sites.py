@@ -81,6 +81,7 @@ class Admin:
         self._columns: dict[int, list[Column]] = {}
         self._filters: dict[int, list[FilterSpec]] = {}
         self._forms: dict[int, tuple[type[Any], dict[str, FormField]]] = {}
+        self._inlines: dict[tuple[int, type[Any]], Any] = {}
 
     # -- registration -------------------------------------------------------------
 
@@ -119,6 +120,8 @@ class Admin:
         # NOTE: checked now, at import, so a typo fails at startup, not on a page.
         self._columns[id(model_admin)] = columns_of(model_admin)
         self._filters[id(model_admin)] = filters_of(model_admin)
+        for inline_class in model_admin.inlines:
+            self._inlines[id(model_admin), inline_class] = inline_class(model_admin)
         old = self._registry.get(model)
         if old is not None:
             self._columns.pop(id(old), None)
@@ -167,6 +170,10 @@ class Admin:
             found = model_form(model_admin)
             self._forms[id(model_admin)] = found
         return found
+
+    def inline(self, model_admin: ModelAdmin, inline_class: type[Any]) -> Any:
+        """Return the instance of ``inline_class`` for ``model_admin`` (made at registration)."""
+        return self._inlines[id(model_admin), inline_class]
 
     def url(self, *parts: Any) -> str:
         """Return the site's path for ``parts`` (``url("tasks", "task", 3, "change")``)."""

@@ -23,7 +23,7 @@ one sync function through ``AsyncSession.run_sync``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -234,12 +234,21 @@ def _log(
     )
 
 
-def _changed_message(model_admin: ModelAdmin, changed: list[str]) -> str:
-    if not changed:
-        return "No fields changed."
-    names = [name.replace("_", " ") for name in changed]
-    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f"Changed {joined}."
+def _changed_message(
+    model_admin: ModelAdmin,
+    specs: dict[str, Any],
+    before: dict[str, Any],
+    obj: Any,
+    changed: list[str],
+    inline_messages: list[str],
+) -> str:
+    from .changes import describe_changes
+
+    parts = []
+    if changed:
+        parts.append(f"Changed {describe_changes(model_admin, specs, before, obj, changed)}.")
+    parts.extend(inline_messages)
+    return " ".join(parts) if parts else "No fields changed."
 
 
 async def _form_data(request: Request) -> FormData | None:
@@ -419,7 +428,8 @@ def _form_page(
     form_data: FormData | None,
     obj: Any,
 ) -> Response:
-    from .forms import fill_choices, initial_data
+    from .forms import fill_choices, initial_data, layout
+    from .inlines import formsets_of
 
     adding = obj is None
     form_class, specs = model_admin.get_form(request, obj)
@@ -429,17 +439,27 @@ def _form_page(
     else:
         form = form_class(form_data, meta={"csrf_context": request})
     fill_choices(form, specs, session)
+    try:
+        formsets = formsets_of(model_admin, request, session, obj, form_data)
+    except ValueError as ex:
+        raise _Refused(400, str(ex)) from ex
     status = 200
     if form_data is not None:
         if not adding and not model_admin.has_change_permission(request, obj):
             raise _Refused(403, f"You may not change {model_admin.verbose_name_plural}.")
-        saved = _save(request, session, model_admin, form, specs, obj) if form.validate() else None
+        valid = form.validate()
+        # NOTE: every inline is validated, so that all errors show at once.
+        valid = all([formset.is_valid() for formset in formsets]) and valid
+        saved = _save(request, session, model_admin, form, specs, obj, formsets) if valid else None
         if saved is not None:
             return _after_save(site, model_admin, form_data, saved)
         status = 400
     pk = getattr(obj, model_admin.pk_attr) if obj is not None else None
     base = site.url(model_admin.app_label, model_admin.model_name)
     can_change = adding or model_admin.has_change_permission(request, obj)
+    readonly_rows = _readonly(model_admin, obj) if obj is not None else []
+    readonly_by_name = dict(zip(model_admin.readonly_fields, readonly_rows, strict=False))
+    fieldsets, placed = layout(model_admin, form, readonly_by_name)
     context = {
         **_base_context(site, request, model_admin),
         "title": (
@@ -451,7 +471,9 @@ def _form_page(
         "adding": adding,
         "can_save": can_change,
         "object_repr": model_admin.object_repr(obj) if obj is not None else "",
-        "readonly": _readonly(model_admin, obj) if obj is not None else [],
+        "readonly": [row for name, row in readonly_by_name.items() if name not in placed],
+        "fieldsets": fieldsets,
+        "inline_formsets": formsets,
         "delete_url": f"{base}/{pk}/delete"
         if obj is not None and model_admin.has_delete_permission(request, obj)
         else None,
@@ -470,19 +492,30 @@ def _save(
     form: Any,
     specs: dict[str, Any],
     obj: Any,
+    formsets: Sequence[Any] = (),
 ) -> Any:
-    """Save the valid form; return the object, or None with the errors on ``form``."""
+    """Save the valid form and its inlines; return the object, or None with the errors on ``form``.
+
+    The parent, its children and the one ``LogEntry`` go in the request's
+    transaction: all of them are committed, or none.
+    """
+    from .forms import initial_data
+
     adding = obj is None
     try:
+        before = initial_data(obj, specs) if obj is not None else {}
         saved, changed = model_admin.construct(request, session, form, specs, obj)
         model_admin.save_model(request, session, saved, not adding)
         session.flush()
+        inline_messages: list[str] = []
+        for formset in formsets:
+            inline_messages.extend(formset.save(saved))
+        session.flush()
         if adding:
-            _log(session, request, model_admin, saved, ADDITION, "Added.")
+            message = " ".join(["Added.", *inline_messages])
         else:
-            _log(
-                session, request, model_admin, saved, CHANGE, _changed_message(model_admin, changed)
-            )
+            message = _changed_message(model_admin, specs, before, saved, changed, inline_messages)
+        _log(session, request, model_admin, saved, ADDITION if adding else CHANGE, message)
         session.flush()
     except FormInvalid as ex:
         # NOTE: nothing of the refused form may reach the request's commit.
