@@ -538,7 +538,8 @@ class ChangeList:
             objects = self.session.scalars(
                 select(spec.target).order_by(target_admin_pk).limit(_FK_CHOICES)
             ).all()
-            choices = [(str(getattr(obj, target_admin_pk.key)), str(obj)) for obj in objects]
+            label = self.model_admin.site.label
+            choices = [(str(getattr(obj, target_admin_pk.key)), label(obj)) for obj in objects]
         links = [
             {
                 "label": "All",

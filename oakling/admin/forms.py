@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -335,8 +336,13 @@ def layout(
 # -- between the form and the object ----------------------------------------------
 
 
-def fill_choices(form: Any, specs: dict[str, FormField], session: Session) -> None:
-    """Load the choices of the foreign-key and many-to-many selects."""
+def fill_choices(
+    form: Any,
+    specs: dict[str, FormField],
+    session: Session,
+    label: Callable[[Any], str] = str,
+) -> None:
+    """Load the choices of the foreign-key and many-to-many selects (named by ``label``)."""
     for name, spec in specs.items():
         if spec.kind not in ("fk", "m2m") or spec.target is None:
             continue
@@ -345,7 +351,7 @@ def fill_choices(form: Any, specs: dict[str, FormField], session: Session) -> No
         objects = session.scalars(
             select(spec.target).order_by(getattr(spec.target, pk_key)).limit(MAX_CHOICES)
         ).all()
-        choices = [choice(getattr(obj, pk_key), str(obj)) for obj in objects]
+        choices = [choice(getattr(obj, pk_key), label(obj)) for obj in objects]
         if spec.kind == "fk" and spec.nullable:
             choices = [choice("", "---------"), *choices]
         form[name].choices = choices

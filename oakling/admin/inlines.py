@@ -186,7 +186,7 @@ class InlineFormSet:
         else:
             self._read(form_data, existing)
         for row in self.rows:
-            fill_choices(row.form, self.specs, session)
+            fill_choices(row.form, self.specs, session, inline.site.label)
 
     def _row(self, index: int, form_data: Any, data: Any) -> InlineRow:
         form = self.row_class(form_data, prefix=f"{self.prefix}-{index}", data=data)

@@ -175,6 +175,15 @@ class Admin:
         """Return the instance of ``inline_class`` for ``model_admin`` (made at registration)."""
         return self._inlines[id(model_admin), inline_class]
 
+    def label(self, obj: Any) -> str:
+        """Return the text naming ``obj`` in selects and filters.
+
+        Its ``ModelAdmin``'s ``object_repr`` when its model is on this site
+        (a user is its username, not ``<User 'walker'>``), else ``str(obj)``.
+        """
+        model_admin = self._registry.get(type(obj))
+        return model_admin.object_repr(obj) if model_admin is not None else str(obj)
+
     def url(self, *parts: Any) -> str:
         """Return the site's path for ``parts`` (``url("tasks", "task", 3, "change")``)."""
         if not parts:

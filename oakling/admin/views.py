@@ -438,7 +438,7 @@ def _form_page(
         form = form_class(None, meta={"csrf_context": request}, data=data)
     else:
         form = form_class(form_data, meta={"csrf_context": request})
-    fill_choices(form, specs, session)
+    fill_choices(form, specs, session, site.label)
     try:
         formsets = formsets_of(model_admin, request, session, obj, form_data)
     except ValueError as ex:

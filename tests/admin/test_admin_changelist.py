@@ -247,3 +247,24 @@ def test_later_pages_sorted_through_a_join_find_the_right_rows(admin_app: Any, u
         # past the end: no rows, and the count still comes from the count query
         past = client.get("/admin/shop/book?o=1.0&p=3")
         assert titles(past.text) == [] and "7 books" in past.text
+
+
+def test_foreign_key_filter_names_users_by_username_not_repr(admin_app: Any, users: Any) -> None:
+    from oakling.admin import APITokenAdmin, Admin
+    from oakling.auth import APIToken, User
+    from oakling.auth.tokens import create_token_sync
+
+    site = Admin()
+    site.register(APIToken, type("TokenAdmin", (APITokenAdmin,), {"list_filter": ("user",)}))
+    app = admin_app(site)
+    ids = users(app)
+    with app.extensions["db"].session() as session:
+        create_token_sync(session, session.get(User, ids["staff"]), name="ci")
+        session.commit()
+    with TestClient(app, follow_redirects=False) as client:
+        login(client, "root")
+        page = client.get("/admin/auth/apitoken").text
+        assert f'user__exact={ids["staff"]}">staff</a>' in page
+        assert "&lt;User" not in page and "<User" not in page
+        change = client.get(f"/admin/auth/user/{ids['staff']}/change").text
+        assert "&lt;User" not in change
