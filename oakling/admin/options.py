@@ -123,6 +123,10 @@ class ModelAdmin:
         readonly_fields: Fields shown on the change page but not editable.
         actions: Names of methods marked with :func:`action`, besides the
             built-in ``delete_selected``.
+        list_export: Offer the filtered list as a CSV file (an "Export CSV"
+            link, checked by :meth:`has_export_permission`).
+        list_max_export: At most this many rows in one file, 10,000; a
+            bigger list is refused (400): filter it first.
         verbose_name: The model's name in pages, default from the class name
             (``"api token"``); ``verbose_name_plural`` adds an "s".
     """
@@ -139,6 +143,8 @@ class ModelAdmin:
     exclude: Sequence[str] = ()
     readonly_fields: Sequence[str] = ()
     actions: Sequence[str] = ()
+    list_export: bool = True
+    list_max_export: int = 10_000
     verbose_name: str = ""
     verbose_name_plural: str = ""
 
@@ -177,6 +183,10 @@ class ModelAdmin:
     def has_delete_permission(self, request: Request, obj: Any = None) -> bool:
         """Return whether the user may delete objects (``obj`` one of them, or any)."""
         return bool(request.user.has_perm(self._perm("delete")))
+
+    def has_export_permission(self, request: Request) -> bool:
+        """Return whether the user may download the list as CSV (default: may view it)."""
+        return self.list_export and self.has_view_permission(request)
 
     def has_module_permission(self, request: Request) -> bool:
         """Return whether the model is listed on the index for the user."""

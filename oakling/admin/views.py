@@ -6,6 +6,7 @@ path                                         page
 ``/``                                        index: models and recent actions
 ``/{app}/{model}``                           changelist (GET), actions (POST)
 ``/{app}/{model}/add``                       add form
+``/{app}/{model}/export``                    the filtered list as CSV
 ``/{app}/{model}/{id}/change``               change form
 ``/{app}/{model}/{id}/delete``               delete, after a confirmation page
 ``/{app}/{model}/{id}/history``              the object's log entries
@@ -314,8 +315,15 @@ def _changelist(
     pages = None
     if changelist.count_kind != "more":
         pages = max(1, -(-changelist.count // per_page))
+    export_url = None
+    if model_admin.has_export_permission(request):
+        query = changelist.url_with(p=None)
+        export_url = site.url(model_admin.app_label, model_admin.model_name, "export") + (
+            query if query != "?" else ""
+        )
     context = {
         **_base_context(site, request, model_admin),
+        "export_url": export_url,
         "title": f"Select {model_admin.verbose_name} to {'change' if can_change else 'view'}",
         "cl": changelist,
         "headers": [changelist.header(index) for index in range(len(changelist.columns))],
@@ -331,6 +339,23 @@ def _changelist(
         else None,
     }
     return _render(request, site, "admin/change_list.html", context)
+
+
+def _export(site: Admin, request: Request, session: Session, model_admin: ModelAdmin) -> Response:
+    from .export import csv_response
+
+    _require(model_admin, request, "view")
+    if not model_admin.has_export_permission(request):
+        raise _Refused(403, f"You may not export {model_admin.verbose_name_plural}.")
+    changelist = ChangeList(model_admin, request, session)
+    response = csv_response(changelist, model_admin.list_max_export)
+    if response is None:
+        raise _Refused(
+            400,
+            f"The list has more than {model_admin.list_max_export} rows: "
+            "filter or search it first, then export.",
+        )
+    return response
 
 
 def _selected(
@@ -692,6 +717,13 @@ def build_router(site: Admin) -> Router:
         )
 
     @page
+    async def export(
+        request: Request, db: AsyncSession, app_label: str, model_name: str
+    ) -> Response:
+        model_admin = _model_admin(site, request, app_label, model_name)
+        return await db.run_sync(lambda session: _export(site, request, session, model_admin))
+
+    @page
     async def add(request: Request, db: AsyncSession, app_label: str, model_name: str) -> Response:
         model_admin = _model_admin(site, request, app_label, model_name)
         _require(model_admin, request, "add")
@@ -767,6 +799,7 @@ def build_router(site: Admin) -> Router:
     router.add_route("/", index, ["GET"], name="index")
     router.add_route(model_path, changelist, both, name="changelist")
     router.add_route(model_path + "/add", add, both, name="add")
+    router.add_route(model_path + "/export", export, ["GET"], name="export")
     router.add_route(object_path + "/change", change, both, name="change")
     router.add_route(object_path + "/delete", delete, both, name="delete")
     router.add_route(object_path + "/history", history, ["GET"], name="history")

@@ -250,7 +250,7 @@ def test_later_pages_sorted_through_a_join_find_the_right_rows(admin_app: Any, u
 
 
 def test_foreign_key_filter_names_users_by_username_not_repr(admin_app: Any, users: Any) -> None:
-    from oakling.admin import APITokenAdmin, Admin
+    from oakling.admin import Admin, APITokenAdmin
     from oakling.auth import APIToken, User
     from oakling.auth.tokens import create_token_sync
 
