@@ -538,8 +538,8 @@ class ChangeList:
             objects = self.session.scalars(
                 select(spec.target).order_by(target_admin_pk).limit(_FK_CHOICES)
             ).all()
-            label = self.model_admin.site.label
-            choices = [(str(getattr(obj, target_admin_pk.key)), label(obj)) for obj in objects]
+            name_of = self.model_admin.site.label
+            choices = [(str(getattr(obj, target_admin_pk.key)), name_of(obj)) for obj in objects]
         links = [
             {
                 "label": "All",

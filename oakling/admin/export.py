@@ -49,7 +49,7 @@ def csv_cell(value: Any) -> str:
             value = value.astimezone(UTC).replace(tzinfo=None)
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, date | time):
-        return value.isoformat()
+        return str(value.isoformat())
     text = str(value.value) if hasattr(value, "name") and hasattr(value, "value") else str(value)
     if text.startswith(_FORMULA_STARTS):
         # SECURITY: shown as text by Excel, LibreOffice and Google Sheets.
