@@ -47,7 +47,7 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat(sep=" ", timespec="seconds")
+        return str(value.isoformat(sep=" ", timespec="seconds"))
     if isinstance(value, date | time):
         return str(value.isoformat())
     text = str(value.value) if hasattr(value, "name") and hasattr(value, "value") else str(value)
