@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from .accounts import APITokenAdmin, GroupAdmin, UserAdmin
 from .changelist import BadQuery
+from .filters import SimpleListFilter
 from .inlines import InlineModelAdmin, StackedInline, TabularInline
 from .models import ADDITION, CHANGE, DELETION, LogEntry
 from .options import FormInvalid, ModelAdmin, action
@@ -45,6 +46,7 @@ __all__ = [
     "InlineModelAdmin",
     "LogEntry",
     "ModelAdmin",
+    "SimpleListFilter",
     "StackedInline",
     "TabularInline",
     "UserAdmin",

@@ -22,6 +22,8 @@ from urllib.parse import urlencode
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Date,
+    DateTime,
     Select,
     String,
     Text,
@@ -34,6 +36,8 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import RelationshipDirection, aliased, joinedload
 from sqlalchemy.orm.attributes import InstrumentedAttribute
+
+from .filters import date_choices, date_clauses, parse_date_param
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -71,16 +75,29 @@ class FilterSpec:
 
     name: str
     label: str
-    column: InstrumentedAttribute[Any]
-    kind: str  # "bool", "enum" or "fk"
+    column: InstrumentedAttribute[Any] | None
+    kind: str  # "bool", "enum", "fk", "date" or "custom"
     parse: Callable[[str], Any]
     static_choices: list[tuple[str, str]] = field(default_factory=list)
-    target: Any = None  # the related model, for "fk"
+    target: Any = None  # the related model, for "fk"; the SimpleListFilter class, "custom"
+    nullable: bool = False
+    is_datetime: bool = False
+    aware: bool = False
 
     @property
     def param(self) -> str:
-        """The query parameter, ``<name>__exact``."""
+        """The query parameter, ``<name>__exact`` (a custom filter's ``parameter_name``)."""
+        if self.kind == "custom":
+            return str(self.target.parameter_name)
         return f"{self.name}__exact"
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """Every query parameter of the filter (a date filter has two or three)."""
+        if self.kind == "date":
+            suffixes = ("gte", "lt", "isnull") if self.nullable else ("gte", "lt")
+            return tuple(f"{self.name}__{suffix}" for suffix in suffixes)
+        return (self.param,)
 
 
 def _label(name: str) -> str:
@@ -186,9 +203,16 @@ def filters_of(model_admin: ModelAdmin) -> list[FilterSpec]:
         TypeError: For a name that is not a boolean, enum or foreign-key column,
             nor a many-to-one relationship.
     """
+    from .filters import SimpleListFilter
+
     specs: list[FilterSpec] = []
     mapper = model_admin.mapper
     for name in model_admin.list_filter:
+        if isinstance(name, type) and issubclass(name, SimpleListFilter):
+            if not name.parameter_name or not name.title:
+                raise TypeError(f"{name.__name__} needs a title and a parameter_name")
+            specs.append(FilterSpec(name.__name__, name.title, None, "custom", str, target=name))
+            continue
         target = None
         column_key = name
         rel = mapper.relationships.get(name)
@@ -214,6 +238,20 @@ def filters_of(model_admin: ModelAdmin) -> list[FilterSpec]:
         elif isinstance(col_type, SAEnum):
             parse, choices = _enum_parser(col_type)
             specs.append(FilterSpec(name, _label(name), attr, "enum", parse, choices))
+        elif isinstance(col_type, Date | DateTime):
+            specs.append(
+                FilterSpec(
+                    name,
+                    _label(name),
+                    attr,
+                    "date",
+                    str,
+                    nullable=bool(sql_column.nullable),
+                    is_datetime=isinstance(col_type, DateTime),
+                    aware=bool(getattr(col_type, "timezone", False))
+                    or bool(getattr(getattr(sql_column.type, "impl", None), "timezone", False)),
+                )
+            )
         elif sql_column.foreign_keys:
             if target is None:
                 for candidate in mapper.relationships:
@@ -229,7 +267,7 @@ def filters_of(model_admin: ModelAdmin) -> list[FilterSpec]:
         else:
             raise TypeError(
                 f"{type(model_admin).__name__}.list_filter: {name!r} is not a boolean, "
-                "enum or foreign key (other filters are not built yet)"
+                "enum, date or foreign key (write a SimpleListFilter for it)"
             )
     return specs
 
@@ -301,21 +339,43 @@ class ChangeList:
         self.query = self.params.get("q", "")
         self.page = self._parse_page(self.params.get("p", "1"))
         self.order = self._parse_order(self.params.get("o", ""))
-        self.active_filters: dict[str, Any] = {}
+        self.active_filters: dict[str, dict[str, Any]] = {}
+        self.custom_filters: dict[str, Any] = {}
         for spec in self.filters:
-            raw = self.params.get(spec.param)
-            if raw is None:
+            if spec.kind == "custom":
+                self._custom_filter(spec)
                 continue
-            try:
-                self.active_filters[spec.name] = spec.parse(raw)
-            except (ValueError, KeyError, TypeError) as ex:
-                raise BadQuery(f"{spec.param}: {raw[:50]!r} is not one of the choices") from ex
+            for param in spec.params:
+                raw = self.params.get(param)
+                if raw is None:
+                    continue
+                suffix = param.rpartition("__")[2]
+                try:
+                    value = (
+                        parse_date_param(suffix, raw) if spec.kind == "date" else spec.parse(raw)
+                    )
+                except (ValueError, KeyError, TypeError) as ex:
+                    raise BadQuery(f"{param}: {raw[:50]!r} is not one of the choices") from ex
+                self.active_filters.setdefault(spec.name, {})[suffix] = value
         self._aliases: dict[str, Any] = {}
+
+    def _custom_filter(self, spec: FilterSpec) -> None:
+        raw = self.params.get(spec.param)
+        instance = spec.target(self.request, raw, self.model_admin)
+        lookups = [
+            (str(value), str(label))
+            for value, label in instance.lookups(self.request, self.model_admin)
+        ]
+        spec_choices = dict(lookups)
+        if raw is not None and raw not in spec_choices:
+            # SECURITY: a custom filter takes only the values it offers.
+            raise BadQuery(f"{spec.param}: {raw[:50]!r} is not one of the choices")
+        self.custom_filters[spec.name] = (instance, lookups)
 
     # -- parameters ---------------------------------------------------------------
 
     def _parse_params(self, request: Request) -> dict[str, str]:
-        allowed = {"o", "p"} | {spec.param for spec in self.filters}
+        allowed = {"o", "p"} | {param for spec in self.filters for param in spec.params}
         if self.model_admin.search_fields:
             allowed.add("q")
         params: dict[str, str] = {}
@@ -327,6 +387,11 @@ class ChangeList:
             if key in params:
                 raise BadQuery(f"{key!r} is given more than once")
             params[key] = value
+        for spec in self.filters:
+            if spec.kind == "date":
+                for param in spec.params:
+                    if params.get(param) == "":
+                        del params[param]  # NOTE: the range form's empty end
         if len(params.get("q", "")) > MAX_QUERY_LENGTH:
             raise BadQuery(f"the search is over {MAX_QUERY_LENGTH} characters")
         return params
@@ -376,8 +441,18 @@ class ChangeList:
         """Return ``get_queryset`` narrowed by the filters and the search, unordered."""
         statement = self.model_admin.get_queryset(self.request)
         for spec in self.filters:
-            if spec.name in self.active_filters:
-                statement = statement.where(spec.column == self.active_filters[spec.name])
+            if spec.kind == "custom":
+                instance, _lookups = self.custom_filters[spec.name]
+                statement = instance.queryset(self.request, statement)
+                continue
+            values = self.active_filters.get(spec.name)
+            if not values:
+                continue
+            if spec.kind == "date":
+                clauses = date_clauses(spec.column, values, spec.is_datetime, spec.aware)
+                statement = statement.where(*clauses)
+            else:
+                statement = statement.where(spec.column == values["exact"])
         if self.query:
             statement = self._search(statement)
         return statement
@@ -531,8 +606,12 @@ class ChangeList:
 
     def filter_choices(self, spec: FilterSpec) -> list[dict[str, Any]]:
         """Return a filter's links: ``[{"label", "url", "selected"}]``, "All" first."""
+        if spec.kind == "date":
+            return self._date_links(spec)
         current = self.params.get(spec.param)
         choices = spec.static_choices
+        if spec.kind == "custom":
+            choices = self.custom_filters[spec.name][1]
         if spec.kind == "fk" and spec.target is not None:
             target_admin_pk = _pk_attr(spec.target)
             objects = self.session.scalars(
@@ -556,6 +635,34 @@ class ChangeList:
                 }
             )
         return links
+
+    def _date_links(self, spec: FilterSpec) -> list[dict[str, Any]]:
+        current = {param: self.params.get(param) for param in spec.params}
+        links = []
+        for label, values in date_choices(spec.nullable):
+            wanted = {param: values.get(param.rpartition("__")[2]) for param in spec.params}
+            links.append(
+                {
+                    "label": label,
+                    "url": self.url_with(**wanted, p=None),
+                    "selected": wanted == current,
+                }
+            )
+        return links
+
+    def hidden_filter_params(self, spec: FilterSpec | None = None) -> list[tuple[str, str]]:
+        """Return the active filter parameters, for hidden inputs of a GET form.
+
+        Args:
+            spec: Leave this filter's own parameters out (its form sets them).
+        """
+        skip = set(spec.params) if spec is not None else set()
+        return [
+            (param, self.params[param])
+            for each in self.filters
+            for param in each.params
+            if param in self.params and param not in skip
+        ]
 
 
 def _pk_attr(model: Any) -> Any:

@@ -104,8 +104,9 @@ class ModelAdmin:
             with), ``=`` (equals, case-insensitive) or ``@`` (full text on
             PostgreSQL, contains elsewhere); plain is "contains". Case
             is ignored on every backend.
-        list_filter: Column names filtered in the sidebar: booleans, enums
-            and foreign keys.
+        list_filter: Filters in the sidebar: names of boolean, enum,
+            foreign-key, date and datetime columns (dates as ranges), or
+            :class:`~oakling.admin.SimpleListFilter` subclasses.
         ordering: Default order, like ``("-created", "id")``.
         list_per_page: Rows per page, 100.
         count_threshold: Above this many rows the changelist stops counting:
@@ -133,7 +134,7 @@ class ModelAdmin:
 
     list_display: Sequence[str | Callable[..., Any]] = ("__str__",)
     search_fields: Sequence[str] = ()
-    list_filter: Sequence[str] = ()
+    list_filter: Sequence[str | type[Any]] = ()
     ordering: Sequence[str] = ()
     list_per_page: int = 100
     count_threshold: int = 10_000
