@@ -207,12 +207,15 @@ def filters_of(model_admin: ModelAdmin) -> list[FilterSpec]:
 
     specs: list[FilterSpec] = []
     mapper = model_admin.mapper
-    for name in model_admin.list_filter:
-        if isinstance(name, type) and issubclass(name, SimpleListFilter):
-            if not name.parameter_name or not name.title:
-                raise TypeError(f"{name.__name__} needs a title and a parameter_name")
-            specs.append(FilterSpec(name.__name__, name.title, None, "custom", str, target=name))
+    for entry in model_admin.list_filter:
+        if isinstance(entry, type):
+            if not issubclass(entry, SimpleListFilter):
+                raise TypeError(f"list_filter: {entry.__name__} is not a SimpleListFilter")
+            if not entry.parameter_name or not entry.title:
+                raise TypeError(f"{entry.__name__} needs a title and a parameter_name")
+            specs.append(FilterSpec(entry.__name__, entry.title, None, "custom", str, target=entry))
             continue
+        name = entry
         target = None
         column_key = name
         rel = mapper.relationships.get(name)
