@@ -72,11 +72,12 @@ class FormField:
     """How one form field maps to the model."""
 
     name: str
-    kind: str  # "column", "fk", "m2m", "enum", "datetime"
+    kind: str  # "column", "fk", "fk_id" (autocomplete), "m2m", "enum", "datetime"
     python_type: type[Any] = str
     target: Any = None  # related model for fk/m2m
     nullable: bool = True
     aware: bool = False  # a timezone-aware datetime column
+    target_admin: Callable[[], Any] | None = None  # "fk_id": the related ModelAdmin
 
 
 def choice(value: Any, label: str) -> Any:
@@ -192,6 +193,30 @@ def _column_field(model_admin: ModelAdmin, name: str, column: Any) -> tuple[Any,
         default = column.default.arg
     checks: list[Any] = [wv.InputRequired()] if required else [wv.Optional()]
     label = _label(name)
+    if column.foreign_keys and _autocompleted(model_admin, name) is not None:
+        from .autocomplete import related_admin
+
+        listed = _autocompleted(model_admin, name) or name
+        site = model_admin.site
+        url = site.url("autocomplete") + (
+            f"?app_label={model_admin.app_label}&model_name={model_admin.model_name}"
+            f"&field_name={listed}"
+        )
+        rel = model_admin.mapper.relationships.get(listed)
+        field = wtforms.StringField(
+            _label(rel.key if rel is not None else name),
+            validators=[wv.InputRequired()] if not nullable else [wv.Optional()],
+            render_kw={"data-autocomplete": url, "autocomplete": "off", "maxlength": 40},
+        )
+        spec = FormField(
+            name,
+            "fk_id",
+            _python_type(column),
+            None,
+            nullable,
+            target_admin=lambda: related_admin(site, model_admin, listed),
+        )
+        return field, spec
     if column.foreign_keys:
         target = None
         for rel in model_admin.mapper.relationships:
@@ -273,6 +298,73 @@ def _column_field(model_admin: ModelAdmin, name: str, column: Any) -> tuple[Any,
         f"{type(model_admin).__name__}: no form field for column {name!r} of type "
         f"{column.type!r}: list it in readonly_fields or exclude"
     )
+
+
+def _autocompleted(model_admin: ModelAdmin, column_key: str) -> str | None:
+    """Return the ``autocomplete_fields`` entry naming this FK column, or None."""
+    for entry in model_admin.autocomplete_fields:
+        if entry == column_key:
+            return entry
+        rel = model_admin.mapper.relationships.get(entry)
+        if rel is not None and any(
+            model_admin.mapper.get_property_by_column(local).key == column_key
+            for local in rel.local_columns
+        ):
+            return entry
+    return None
+
+
+def autocomplete_errors(
+    request: Any, session: Session, model_admin: ModelAdmin, form: Any, specs: dict[str, FormField]
+) -> dict[str, str]:
+    """Check the ids typed in autocomplete inputs; return ``{field: message}`` for bad ones.
+
+    SECURITY: an id must be a row of the related ``ModelAdmin``'s
+    ``get_queryset`` for this user, the rows the suggestions come from.
+    """
+    errors: dict[str, str] = {}
+    for name, spec in specs.items():
+        if spec.kind != "fk_id":
+            continue
+        raw = (form[name].data or "").strip()
+        if not raw:
+            form[name].data = None
+            continue
+        assert spec.target_admin is not None  # NOTE: set for every "fk_id" field
+        target = spec.target_admin()
+        try:
+            value = _optional(spec.python_type)(raw)
+        except (TypeError, ValueError):
+            value = None
+        found = target.get_object(request, session, value) if value is not None else None
+        if found is None:
+            errors[name] = (
+                f"Select a valid choice: no {target.verbose_name} has the id {raw[:40]!r}."
+            )
+            continue
+        form[name].data = value
+    return errors
+
+
+def autocomplete_labels(
+    request: Any, session: Session, form: Any, specs: dict[str, FormField]
+) -> None:
+    """Describe each autocomplete input with the name of the row its id points to."""
+    for name, spec in specs.items():
+        if spec.kind != "fk_id" or form[name].errors:
+            continue
+        raw = form[name].data
+        if raw in (None, ""):
+            continue
+        assert spec.target_admin is not None  # NOTE: set for every "fk_id" field
+        target = spec.target_admin()
+        try:
+            value = _optional(spec.python_type)(raw)
+        except (TypeError, ValueError):
+            continue
+        found = target.get_object(request, session, value)
+        if found is not None:
+            form[name].description = target.object_repr(found)
 
 
 def _python_type(column: Any) -> type[Any]:
@@ -414,7 +506,7 @@ def unique_errors(
     pk_attr = getattr(model_admin.model, model_admin.pk_attr)
     own_id = getattr(obj, model_admin.pk_attr, None)
     for name, spec in specs.items():
-        if spec.kind not in ("column", "fk", "enum", "datetime"):
+        if spec.kind not in ("column", "fk", "fk_id", "enum", "datetime"):
             continue
         column = model_admin.mapper.column_attrs[name].columns[0]
         if not column.unique:

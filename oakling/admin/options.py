@@ -117,6 +117,10 @@ class ModelAdmin:
             (...), "classes": ("collapse",), "description": "..."})]``, the
             form in titled groups (a tuple of names is one line); a
             ``collapse`` group is a closed ``<details>``, no JavaScript.
+        autocomplete_fields: Foreign keys (relationship or column names)
+            shown as an id input with suggestions from a JSON search
+            instead of a select (the related model needs ``search_fields``):
+            see :mod:`oakling.admin.autocomplete`.
         inlines: :class:`~oakling.admin.TabularInline` or
             :class:`~oakling.admin.StackedInline` subclasses: one-to-many
             children edited on the parent's page, in its transaction.
@@ -141,6 +145,7 @@ class ModelAdmin:
     fields: Sequence[str] | None = None
     fieldsets: Sequence[tuple[str | None, dict[str, Any]]] | None = None
     inlines: Sequence[type[Any]] = ()
+    autocomplete_fields: Sequence[str] = ()
     exclude: Sequence[str] = ()
     readonly_fields: Sequence[str] = ()
     actions: Sequence[str] = ()
@@ -243,10 +248,13 @@ class ModelAdmin:
             FormInvalid: When a unique value is taken, or the model refuses
                 a value (its ``@validates`` raised ValueError).
         """
-        from .forms import apply_form, unique_errors
+        from .forms import apply_form, autocomplete_errors, unique_errors
 
         if obj is None:
             obj = self.model()
+        errors = autocomplete_errors(request, session, self, form, specs)
+        if errors:
+            raise FormInvalid(errors)
         try:
             with session.no_autoflush:
                 changed = apply_form(form, obj, specs, session)

@@ -224,6 +224,12 @@ class Admin:
             from .accounts import register_auth_models
 
             register_auth_models(self)
+        from .autocomplete import related_admin
+
+        # NOTE: checked once every model is registered (Django's admin.E039/E040).
+        for model_admin in self._registry.values():
+            for field_name in model_admin.autocomplete_fields:
+                related_admin(self, model_admin, field_name)
         self.app = app
         app.extensions[self.name] = self
         app.mount(

@@ -4,6 +4,7 @@
 path                                         page
 ===========================================  ====================================
 ``/``                                        index: models and recent actions
+``/autocomplete``                            JSON suggestions for foreign keys
 ``/{app}/{model}``                           changelist (GET), actions (POST)
 ``/{app}/{model}/add``                       add form
 ``/{app}/{model}/export``                    the filtered list as CSV
@@ -453,7 +454,7 @@ def _form_page(
     form_data: FormData | None,
     obj: Any,
 ) -> Response:
-    from .forms import fill_choices, initial_data, layout
+    from .forms import autocomplete_labels, fill_choices, initial_data, layout
     from .inlines import formsets_of
 
     adding = obj is None
@@ -464,6 +465,7 @@ def _form_page(
     else:
         form = form_class(form_data, meta={"csrf_context": request})
     fill_choices(form, specs, session, site.label)
+    autocomplete_labels(request, session, form, specs)
     try:
         formsets = formsets_of(model_admin, request, session, obj, form_data)
     except ValueError as ex:
@@ -717,6 +719,25 @@ def build_router(site: Admin) -> Router:
         )
 
     @page
+    async def autocomplete(request: Request, db: AsyncSession) -> Response:
+        from oakling.responses import JSONResponse
+
+        from .autocomplete import AutocompleteRefused, search_related
+
+        params: dict[str, str] = {}
+        for key, value in request.query_params.multi_items():
+            if key in params:
+                raise _Refused(400, f"{key[:50]!r} is given more than once")
+            params[key] = value
+        try:
+            found = await db.run_sync(
+                lambda session: search_related(site, request, session, params)
+            )
+        except AutocompleteRefused as ex:
+            return JSONResponse({"error": str(ex)}, status_code=ex.status)
+        return JSONResponse(found)
+
+    @page
     async def export(
         request: Request, db: AsyncSession, app_label: str, model_name: str
     ) -> Response:
@@ -797,6 +818,7 @@ def build_router(site: Admin) -> Router:
     model_path = "/{app_label}/{model_name}"
     object_path = model_path + "/{object_id:str}"
     router.add_route("/", index, ["GET"], name="index")
+    router.add_route("/autocomplete", autocomplete, ["GET"], name="autocomplete")
     router.add_route(model_path, changelist, both, name="changelist")
     router.add_route(model_path + "/add", add, both, name="add")
     router.add_route(model_path + "/export", export, ["GET"], name="export")
