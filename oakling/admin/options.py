@@ -132,6 +132,12 @@ class ModelAdmin:
             link, checked by :meth:`has_export_permission`).
         list_max_export: At most this many rows in one file, 10,000; a
             bigger list is refused (400): filter it first.
+        change_list_template: A template name replacing the changelist's
+            (likewise ``change_form_template``, ``delete_confirmation_template``,
+            ``delete_selected_confirmation_template``,
+            ``object_history_template``). Without one, the first found of
+            ``admin/<app>/<model>/<page>.html``, ``admin/<app>/<page>.html``
+            and ``admin/<page>.html`` is used, as in Django.
         verbose_name: The model's name in pages, default from the class name
             (``"api token"``); ``verbose_name_plural`` adds an "s".
     """
@@ -150,6 +156,11 @@ class ModelAdmin:
     readonly_fields: Sequence[str] = ()
     actions: Sequence[str] = ()
     list_export: bool = True
+    change_list_template: str | None = None
+    change_form_template: str | None = None
+    delete_confirmation_template: str | None = None
+    delete_selected_confirmation_template: str | None = None
+    object_history_template: str | None = None
     list_max_export: int = 10_000
     verbose_name: str = ""
     verbose_name_plural: str = ""
@@ -293,6 +304,20 @@ class ModelAdmin:
     def delete_selected(self, request: Request, session: Session, objects: list[Any]) -> Any:
         """Stand for the built-in action; the views ask for confirmation first."""
         raise NotImplementedError  # pragma: no cover - handled by the changelist view
+
+    def get_urls(self) -> list[tuple[str, Callable[..., Any], list[str], str]]:
+        """Return extra views under this model's URL (Django's ``get_urls``).
+
+        Each entry is ``(path, view, methods, name)``: ``path`` below
+        ``/<prefix>/<app>/<model>`` (``"/stats"``), ``view`` called as
+        ``view(request)`` (sync or async; a sync one runs on the event loop,
+        so keep it short or make it async), returning a response;
+        ``name`` makes the route ``<site name>:<app>_<model>_<name>``. The
+        site checks, before calling it, that the user is active staff with
+        the view permission, and adds the admin's no-cache and no-framing
+        headers.
+        """
+        return []
 
     def object_repr(self, obj: Any) -> str:
         """Return the text naming ``obj`` in lists and the log (``str(obj)``)."""

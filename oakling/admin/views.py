@@ -25,6 +25,7 @@ one sync function through ``AsyncSession.run_sync``.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
@@ -118,7 +119,39 @@ def _render(
     request: Request, site: Admin, template: str, context: dict[str, Any], status: int = 200
 ) -> HTMLResponse:
     full = {"site": site, "display": display, **context}
+    model_admin = context.get("model_admin")
+    if model_admin is not None:
+        template = _template_for(request, model_admin, template)
     return request.app.templates.response(request, template, full, status)
+
+
+_TEMPLATE_OPTIONS = {
+    "admin/change_list.html": "change_list_template",
+    "admin/change_form.html": "change_form_template",
+    "admin/delete_confirmation.html": "delete_confirmation_template",
+    "admin/delete_selected_confirmation.html": "delete_selected_confirmation_template",
+    "admin/object_history.html": "object_history_template",
+}
+
+
+def _template_for(request: Request, model_admin: ModelAdmin, default: str) -> str:
+    """Return the ModelAdmin's template for a page, else Django's per-model, per-app lookup."""
+    option = _TEMPLATE_OPTIONS.get(default)
+    if option is None:
+        return default
+    custom = getattr(model_admin, option, None)
+    if custom:
+        return str(custom)
+    cache: dict[str, str] = model_admin.__dict__.setdefault("_template_names", {})
+    found = cache.get(default)
+    if found is None:
+        page = default.removeprefix("admin/")
+        label, name = model_admin.app_label, model_admin.model_name
+        candidates = [f"admin/{label}/{name}/{page}", f"admin/{label}/{page}", default]
+        # PERF: looked up once per ModelAdmin and page, not on every request.
+        found = request.app.templates.env.select_template(candidates).name or default
+        cache[default] = found
+    return found
 
 
 def _error(request: Request, site: Admin, status: int, message: str) -> HTMLResponse:
@@ -276,8 +309,10 @@ def _index(site: Admin, request: Request, session: Session) -> Response:
         if not model_admin.has_module_permission(request):
             continue
         base = site.url(model_admin.app_label, model_admin.model_name)
+        can_view = model_admin.has_view_permission(request)
         apps.setdefault(model_admin.app_label, []).append(
             {
+                "count": _index_count(request, session, model_admin) if can_view else None,
                 "name": model_admin.title_plural,
                 "url": base if model_admin.has_view_permission(request) else None,
                 "add_url": f"{base}/add" if model_admin.has_add_permission(request) else None,
@@ -291,6 +326,19 @@ def _index(site: Admin, request: Request, session: Session) -> Response:
     ).all()
     context = {"title": "Site administration", "apps": apps, "recent": recent}
     return _render(request, site, "admin/index.html", context)
+
+
+#: The index counts rows up to this many, then shows "10000+".
+INDEX_COUNT_LIMIT = 10_000
+
+
+def _index_count(request: Request, session: Session, model_admin: ModelAdmin) -> str:
+    from sqlalchemy import func
+
+    # PERF: a bounded count, like the changelist's: never a COUNT(*) of a big table.
+    bounded = model_admin.get_queryset(request).limit(INDEX_COUNT_LIMIT + 1).subquery()
+    counted = int(session.scalar(select(func.count()).select_from(bounded)) or 0)
+    return f"{INDEX_COUNT_LIMIT}+" if counted > INDEX_COUNT_LIMIT else str(counted)
 
 
 def _changelist(
@@ -694,6 +742,20 @@ def _password_page(
     return _render(request, site, "admin/password_change.html", context, status)
 
 
+def _custom_view(model_admin: ModelAdmin, view: Callable[..., Any]) -> _Handler:
+    async def custom(request: Request) -> Response:
+        _require(model_admin, request, "view")
+        result = view(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if not isinstance(result, Response):
+            raise TypeError(f"{view!r} returned {type(result).__name__}, not a Response")
+        return result
+
+    custom.__name__ = getattr(view, "__name__", "custom_view")
+    return custom
+
+
 # -- routes ---------------------------------------------------------------------------------
 
 
@@ -814,6 +876,14 @@ def build_router(site: Admin) -> Router:
 
     # NOTE: HTML pages for staff, not an API: left out of the OpenAPI document.
     router = Router(name=name, template_folder=TEMPLATES_DIR, include_in_schema=False)
+    # NOTE: a ModelAdmin's own views first, so that no pattern of the site hides them.
+    for model_admin in site.registry.values():
+        for path, view, methods, view_name in model_admin.get_urls():
+            route_name = f"{model_admin.app_label}_{model_admin.model_name}_{view_name}"
+            full_path = f"/{model_admin.app_label}/{model_admin.model_name}{path}"
+            router.add_route(
+                full_path, page(_custom_view(model_admin, view)), methods, name=route_name
+            )
     both = ["GET", "POST"]
     model_path = "/{app_label}/{model_name}"
     object_path = model_path + "/{object_id:str}"
