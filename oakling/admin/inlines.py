@@ -145,9 +145,12 @@ class InlineFormSet:
         parent_obj: The parent, or None on the add page.
         form_data: The POST, or None to show the children.
 
+    Without ``<prefix>-TOTAL_FORMS`` in a POST the children are left as they
+    are.
+
     Raises:
-        ValueError: From the constructor, when ``TOTAL_FORMS`` is missing or
-            not a number up to :data:`ABSOLUTE_MAX` (the views answer 400).
+        ValueError: From the constructor, when ``TOTAL_FORMS`` is not a
+            number up to :data:`ABSOLUTE_MAX` (the views answer 400).
     """
 
     def __init__(
@@ -194,8 +197,13 @@ class InlineFormSet:
 
     def _read(self, form_data: FormData, existing: list[Any]) -> None:
         raw_total = form_data.get(f"{self.prefix}-TOTAL_FORMS")
+        if raw_total is None:
+            # NOTE: a POST without this inline's rows (a script, an older page)
+            # leaves the children as they are.
+            self.rows = []
+            return
         if not isinstance(raw_total, str) or not raw_total.isascii() or not raw_total.isdigit():
-            raise ValueError(f"{self.prefix}-TOTAL_FORMS is missing or not a number")
+            raise ValueError(f"{self.prefix}-TOTAL_FORMS is not a number")
         total = int(raw_total[:6])
         if total > ABSOLUTE_MAX:
             raise ValueError(f"{self.prefix}: at most {ABSOLUTE_MAX} rows at a time")

@@ -128,6 +128,9 @@ class ModelAdmin:
         readonly_fields: Fields shown on the change page but not editable.
         actions: Names of methods marked with :func:`action`, besides the
             built-in ``delete_selected``.
+        list_editable: Columns of ``list_display`` edited in the list
+            itself (not the first), saved with one "Save" button:
+            see :mod:`oakling.admin.editable`.
         list_export: Offer the filtered list as a CSV file (an "Export CSV"
             link, checked by :meth:`has_export_permission`).
         list_max_export: At most this many rows in one file, 10,000; a
@@ -155,6 +158,7 @@ class ModelAdmin:
     exclude: Sequence[str] = ()
     readonly_fields: Sequence[str] = ()
     actions: Sequence[str] = ()
+    list_editable: Sequence[str] = ()
     list_export: bool = True
     change_list_template: str | None = None
     change_form_template: str | None = None

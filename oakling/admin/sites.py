@@ -120,6 +120,9 @@ class Admin:
         # NOTE: checked now, at import, so a typo fails at startup, not on a page.
         self._columns[id(model_admin)] = columns_of(model_admin)
         self._filters[id(model_admin)] = filters_of(model_admin)
+        from .editable import check_list_editable
+
+        check_list_editable(model_admin)
         for inline_class in model_admin.inlines:
             self._inlines[id(model_admin), inline_class] = inline_class(model_admin)
         old = self._registry.get(model)

@@ -344,20 +344,49 @@ def _index_count(request: Request, session: Session, model_admin: ModelAdmin) ->
 def _changelist(
     site: Admin, request: Request, session: Session, model_admin: ModelAdmin, form: FormData | None
 ) -> Response:
+    from .editable import EditableRows
+
     _require(model_admin, request, "view")
-    if form is not None:
+    can_change = model_admin.has_change_permission(request)
+    editable = None
+    status = 200
+    if form is not None and "_save" in form and model_admin.list_editable:
+        _require(model_admin, request, "change")
+        changelist = ChangeList(model_admin, request, session)  # NOTE: checks the query string
+        editable = EditableRows(model_admin, request, session)
+        try:
+            posted = editable.read(form)
+        except ValueError as ex:
+            raise _Refused(400, str(ex)) from ex
+        if editable.save(posted):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(target, status_code=303)
+        status = 400
+    elif form is not None:
         return _run_action(site, request, session, model_admin, form)
     changelist = ChangeList(model_admin, request, session)
     changelist.load()
-    can_change = model_admin.has_change_permission(request)
+    if model_admin.list_editable and can_change and editable is None:
+        editable = EditableRows(model_admin, request, session)
+        editable.show(changelist.results)
     rows = []
     for obj in changelist.results:
         pk = getattr(obj, model_admin.pk_attr)
+        cells = []
+        for column in changelist.columns:
+            if (
+                editable is not None
+                and pk in editable.forms
+                and column.name in model_admin.list_editable
+            ):
+                cells.append(editable.cell(obj, column.name, column.label))
+            else:
+                cells.append(display(column.getter(obj)))
         rows.append(
             {
                 "pk": pk,
                 "url": site.url(model_admin.app_label, model_admin.model_name, pk, "change"),
-                "cells": [display(column.getter(obj)) for column in changelist.columns],
+                "cells": cells,
             }
         )
     per_page = model_admin.list_per_page
@@ -375,6 +404,7 @@ def _changelist(
         "export_url": export_url,
         "title": f"Select {model_admin.verbose_name} to {'change' if can_change else 'view'}",
         "cl": changelist,
+        "editable_rows": len([row for row in rows if editable and row["pk"] in editable.forms]),
         "headers": [changelist.header(index) for index in range(len(changelist.columns))],
         "rows": rows,
         "filters": [(spec, changelist.filter_choices(spec)) for spec in changelist.filters],
@@ -387,7 +417,7 @@ def _changelist(
         if changelist.has_next
         else None,
     }
-    return _render(request, site, "admin/change_list.html", context)
+    return _render(request, site, "admin/change_list.html", context, status)
 
 
 def _export(site: Admin, request: Request, session: Session, model_admin: ModelAdmin) -> Response:
