@@ -60,16 +60,27 @@ def related_admin(site: Admin, model_admin: ModelAdmin, field_name: str) -> Mode
             if len(local) == 1 and mapper.get_property_by_column(local[0]).key == field_name:
                 rel = candidate
                 break
-    if rel is None or rel.secondary is not None or rel.uselist:
+    target_table = None
+    if rel is not None and rel.secondary is None and not rel.uselist:
+        target_table = rel.mapper.local_table
+    elif rel is None and field_name in mapper.column_attrs:
+        keys = list(mapper.column_attrs[field_name].columns[0].foreign_keys)
+        if len(keys) == 1:
+            target_table = keys[0].column.table  # NOTE: a foreign key without a relationship
+    if target_table is None:
         raise TypeError(
             f"{type(model_admin).__name__}.autocomplete_fields: {field_name!r} is not a "
             "foreign key (many-to-one)"
         )
-    target = site.registry.get(rel.mapper.class_)
+    target = next(
+        (admin for admin in site.registry.values() if admin.mapper.local_table is target_table),
+        None,
+    )
     if target is None or not target.search_fields:
         raise TypeError(
-            f"{type(model_admin).__name__}.autocomplete_fields: {rel.mapper.class_.__name__} "
-            "must be registered on the site with search_fields"
+            f"{type(model_admin).__name__}.autocomplete_fields: the model of table "
+            f"{getattr(target_table, 'name', target_table)!r} must be registered on the site "
+            "with search_fields"
         )
     return target
 

@@ -47,7 +47,7 @@ def _axe_script() -> Path:
 AXE = _axe_script()
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PORTS = range(18300, 18350)
-DOC_SHOTS = ("index", "changelist", "change", "history")
+DOC_SHOTS = ("index", "changelist", "change", "history", "change-inline", "change-inline-phone")
 
 
 def _free_port() -> int:

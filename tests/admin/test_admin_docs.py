@@ -52,6 +52,7 @@ def test_admin_inlines(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OAKLING_DATABASE_URL", f"sqlite:///{tmp_path / 'docs.db'}")
+    monkeypatch.setenv("OAKLING_DEBUG", "1")
     module = load_example("admin_inlines")
     app = module.app
     tables = [
