@@ -338,7 +338,17 @@ class ChangeList:
         self.session = session
         self.columns: list[Column] = model_admin.site.columns(model_admin)
         self.filters: list[FilterSpec] = model_admin.site.filters(model_admin)
+        self.hierarchy = None
+        if model_admin.date_hierarchy:
+            from .hierarchy import DateHierarchy
+
+            self.hierarchy = DateHierarchy(model_admin)
         self.params = self._parse_params(request)
+        if self.hierarchy is not None:
+            try:
+                self.hierarchy.parse(self.params)
+            except ValueError as ex:
+                raise BadQuery(str(ex)) from ex
         self.query = self.params.get("q", "")
         self.page = self._parse_page(self.params.get("p", "1"))
         self.order = self._parse_order(self.params.get("o", ""))
@@ -379,6 +389,8 @@ class ChangeList:
 
     def _parse_params(self, request: Request) -> dict[str, str]:
         allowed = {"o", "p"} | {param for spec in self.filters for param in spec.params}
+        if self.hierarchy is not None:
+            allowed.update(self.hierarchy.params)
         if self.model_admin.search_fields:
             allowed.add("q")
         params: dict[str, str] = {}
@@ -440,9 +452,15 @@ class ChangeList:
             statement = statement.outerjoin(relationship.of_type(alias))
         return statement, getattr(alias, target_field)
 
-    def filtered_statement(self) -> Select[Any]:
-        """Return ``get_queryset`` narrowed by the filters and the search, unordered."""
+    def filtered_statement(self, hierarchy: bool = True) -> Select[Any]:
+        """Return ``get_queryset`` narrowed by the filters and the search, unordered.
+
+        Args:
+            hierarchy: Narrow to the ``date_hierarchy`` year, month or day too.
+        """
         statement = self.model_admin.get_queryset(self.request)
+        if hierarchy and self.hierarchy is not None:
+            statement = self.hierarchy.narrow(statement)
         for spec in self.filters:
             if spec.kind == "custom":
                 instance, _lookups = self.custom_filters[spec.name]
@@ -653,6 +671,14 @@ class ChangeList:
             )
         return links
 
+    def hierarchy_links(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """Return the ``date_hierarchy`` links (see :meth:`DateHierarchy.links`)."""
+        if self.hierarchy is None:
+            return None, []
+        filtered = self.filtered_statement(hierarchy=False)
+        self._aliases = {}
+        return self.hierarchy.links(self.session, filtered, self.url_with)
+
     def hidden_filter_params(self, spec: FilterSpec | None = None) -> list[tuple[str, str]]:
         """Return the active filter parameters, for hidden inputs of a GET form.
 
@@ -660,10 +686,12 @@ class ChangeList:
             spec: Leave this filter's own parameters out (its form sets them).
         """
         skip = set(spec.params) if spec is not None else set()
+        names = [param for each in self.filters for param in each.params]
+        if self.hierarchy is not None:
+            names.extend(self.hierarchy.params)
         return [
             (param, self.params[param])
-            for each in self.filters
-            for param in each.params
+            for param in names
             if param in self.params and param not in skip
         ]
 

@@ -131,6 +131,8 @@ class ModelAdmin:
         list_editable: Columns of ``list_display`` edited in the list
             itself (not the first), saved with one "Save" button:
             see :mod:`oakling.admin.editable`.
+        date_hierarchy: A date or datetime column to drill the list down
+            by year, month and day (Django's): see :mod:`oakling.admin.hierarchy`.
         list_export: Offer the filtered list as a CSV file (an "Export CSV"
             link, checked by :meth:`has_export_permission`).
         list_max_export: At most this many rows in one file, 10,000; a
@@ -159,6 +161,7 @@ class ModelAdmin:
     readonly_fields: Sequence[str] = ()
     actions: Sequence[str] = ()
     list_editable: Sequence[str] = ()
+    date_hierarchy: str | None = None
     list_export: bool = True
     change_list_template: str | None = None
     change_form_template: str | None = None

@@ -123,6 +123,10 @@ class Admin:
         from .editable import check_list_editable
 
         check_list_editable(model_admin)
+        if model_admin.date_hierarchy:
+            from .hierarchy import DateHierarchy
+
+            DateHierarchy(model_admin)  # NOTE: raises TypeError for a bad field, now
         for inline_class in model_admin.inlines:
             self._inlines[id(model_admin), inline_class] = inline_class(model_admin)
         old = self._registry.get(model)

@@ -404,6 +404,7 @@ def _changelist(
         "export_url": export_url,
         "title": f"Select {model_admin.verbose_name} to {'change' if can_change else 'view'}",
         "cl": changelist,
+        "hierarchy": changelist.hierarchy_links(),
         "editable_rows": len([row for row in rows if editable and row["pk"] in editable.forms]),
         "headers": [changelist.header(index) for index in range(len(changelist.columns))],
         "rows": rows,
