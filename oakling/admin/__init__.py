@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from .accounts import APITokenAdmin, GroupAdmin, UserAdmin
 from .changelist import BadQuery
+from .filters import SimpleListFilter
+from .inlines import InlineModelAdmin, StackedInline, TabularInline
 from .models import ADDITION, CHANGE, DELETION, LogEntry
 from .options import FormInvalid, ModelAdmin, action
 from .sites import Admin, AlreadyRegistered
@@ -41,8 +43,12 @@ __all__ = [
     "BadQuery",
     "FormInvalid",
     "GroupAdmin",
+    "InlineModelAdmin",
     "LogEntry",
     "ModelAdmin",
+    "SimpleListFilter",
+    "StackedInline",
+    "TabularInline",
     "UserAdmin",
     "action",
 ]

@@ -48,6 +48,11 @@ class UserAdmin(ModelAdmin):
     search_fields = ("^username", "email")
     list_filter = ("is_staff", "is_superuser", "is_active")
     ordering = ("username",)
+
+    def object_repr(self, obj: Any) -> str:
+        """Return the username (``User`` has only a debugging ``repr``)."""
+        return str(obj.username)
+
     readonly_fields = ("password_status", "date_joined", "last_login")
     has_password_page = True
 
@@ -106,6 +111,10 @@ class GroupAdmin(ModelAdmin):
     ordering = ("name",)
     fields = ("name", "permissions")
 
+    def object_repr(self, obj: Any) -> str:
+        """Return the group's name."""
+        return str(obj.name)
+
 
 class APITokenAdmin(ModelAdmin):
     """API tokens: list, rename, change scopes or expiry, revoke (delete)."""
@@ -115,6 +124,10 @@ class APITokenAdmin(ModelAdmin):
     fields = ("name", "scopes", "expires_at")
     readonly_fields = ("prefix", "user", "created_at", "last_used_at")
     verbose_name = "API token"
+
+    def object_repr(self, obj: Any) -> str:
+        """Return the token's name and prefix (never its secret)."""
+        return f"{obj.name} ({obj.prefix}…)" if obj.name else f"{obj.prefix}…"
 
     def has_add_permission(self, request: Request) -> bool:
         """Return False: a token is made where its secret can be shown once."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -71,11 +72,12 @@ class FormField:
     """How one form field maps to the model."""
 
     name: str
-    kind: str  # "column", "fk", "m2m", "enum", "datetime"
+    kind: str  # "column", "fk", "fk_id" (autocomplete), "m2m", "enum", "datetime"
     python_type: type[Any] = str
     target: Any = None  # related model for fk/m2m
     nullable: bool = True
     aware: bool = False  # a timezone-aware datetime column
+    target_admin: Callable[[], Any] | None = None  # "fk_id": the related ModelAdmin
 
 
 def choice(value: Any, label: str) -> Any:
@@ -96,6 +98,8 @@ def editable_names(model_admin: ModelAdmin) -> list[str]:
     mapper = model_admin.mapper
     if model_admin.fields is not None:
         names = list(model_admin.fields)
+    elif model_admin.fieldsets is not None:
+        names = fieldset_names(model_admin.fieldsets)
     else:
         names = []
         fk_columns: dict[str, str] = {}
@@ -118,8 +122,32 @@ def editable_names(model_admin: ModelAdmin) -> list[str]:
     ]
 
 
-def model_form(model_admin: ModelAdmin) -> tuple[type[CSRFForm], dict[str, FormField]]:
+def fieldset_names(fieldsets: Any) -> list[str]:
+    """Return the field names of Django-style ``fieldsets``, in order.
+
+    ``fieldsets`` is ``[(title or None, {"fields": (name, (name, name), ...),
+    "classes": (...), "description": "..."}), ...]``; a tuple in ``fields``
+    is one line of several fields.
+
+    Raises:
+        TypeError: When an entry is not a ``(title, options)`` pair with ``fields``.
+    """
+    names: list[str] = []
+    for entry in fieldsets:
+        if not (isinstance(entry, tuple | list) and len(entry) == 2 and "fields" in entry[1]):
+            raise TypeError(f"fieldsets: {entry!r} is not (title, {{'fields': (...)}})")
+        for line in entry[1]["fields"]:
+            names.extend([line] if isinstance(line, str) else list(line))
+    return names
+
+
+def model_form(
+    model_admin: ModelAdmin, base: type[Any] = CSRFForm
+) -> tuple[type[Any], dict[str, FormField]]:
     """Return a WTForms form class for ``model_admin`` and how each field maps back.
+
+    ``base`` is the form's base class: a CSRF-checked form for a page, a
+    plain ``wtforms.Form`` for the rows of an inline.
 
     Raises:
         TypeError: For a name in ``fields`` that is not a column or a
@@ -148,7 +176,7 @@ def model_form(model_admin: ModelAdmin) -> tuple[type[CSRFForm], dict[str, FormF
         field, spec = _column_field(model_admin, name, column)
         attrs[name] = field
         specs[name] = spec
-    form_class = type(f"{model_admin.model.__name__}AdminForm", (CSRFForm,), attrs)
+    form_class = type(f"{model_admin.model.__name__}AdminForm", (base,), attrs)
     return form_class, specs
 
 
@@ -165,6 +193,30 @@ def _column_field(model_admin: ModelAdmin, name: str, column: Any) -> tuple[Any,
         default = column.default.arg
     checks: list[Any] = [wv.InputRequired()] if required else [wv.Optional()]
     label = _label(name)
+    if column.foreign_keys and _autocompleted(model_admin, name) is not None:
+        from .autocomplete import related_admin
+
+        listed = _autocompleted(model_admin, name) or name
+        site = model_admin.site
+        url = site.url("autocomplete") + (
+            f"?app_label={model_admin.app_label}&model_name={model_admin.model_name}"
+            f"&field_name={listed}"
+        )
+        rel = model_admin.mapper.relationships.get(listed)
+        field = wtforms.StringField(
+            _label(rel.key if rel is not None else name),
+            validators=[wv.InputRequired()] if not nullable else [wv.Optional()],
+            render_kw={"data-autocomplete": url, "autocomplete": "off", "maxlength": 40},
+        )
+        spec = FormField(
+            name,
+            "fk_id",
+            _python_type(column),
+            None,
+            nullable,
+            target_admin=lambda: related_admin(site, model_admin, listed),
+        )
+        return field, spec
     if column.foreign_keys:
         target = None
         for rel in model_admin.mapper.relationships:
@@ -248,6 +300,73 @@ def _column_field(model_admin: ModelAdmin, name: str, column: Any) -> tuple[Any,
     )
 
 
+def _autocompleted(model_admin: ModelAdmin, column_key: str) -> str | None:
+    """Return the ``autocomplete_fields`` entry naming this FK column, or None."""
+    for entry in model_admin.autocomplete_fields:
+        if entry == column_key:
+            return entry
+        rel = model_admin.mapper.relationships.get(entry)
+        if rel is not None and any(
+            model_admin.mapper.get_property_by_column(local).key == column_key
+            for local in rel.local_columns
+        ):
+            return entry
+    return None
+
+
+def autocomplete_errors(
+    request: Any, session: Session, model_admin: ModelAdmin, form: Any, specs: dict[str, FormField]
+) -> dict[str, str]:
+    """Check the ids typed in autocomplete inputs; return ``{field: message}`` for bad ones.
+
+    SECURITY: an id must be a row of the related ``ModelAdmin``'s
+    ``get_queryset`` for this user, the rows the suggestions come from.
+    """
+    errors: dict[str, str] = {}
+    for name, spec in specs.items():
+        if spec.kind != "fk_id":
+            continue
+        raw = (form[name].data or "").strip()
+        if not raw:
+            form[name].data = None
+            continue
+        assert spec.target_admin is not None  # NOTE: set for every "fk_id" field
+        target = spec.target_admin()
+        try:
+            value = _optional(spec.python_type)(raw)
+        except (TypeError, ValueError):
+            value = None
+        found = target.get_object(request, session, value) if value is not None else None
+        if found is None:
+            errors[name] = (
+                f"Select a valid choice: no {target.verbose_name} has the id {raw[:40]!r}."
+            )
+            continue
+        form[name].data = value
+    return errors
+
+
+def autocomplete_labels(
+    request: Any, session: Session, form: Any, specs: dict[str, FormField]
+) -> None:
+    """Describe each autocomplete input with the name of the row its id points to."""
+    for name, spec in specs.items():
+        if spec.kind != "fk_id" or form[name].errors:
+            continue
+        raw = form[name].data
+        if raw in (None, ""):
+            continue
+        assert spec.target_admin is not None  # NOTE: set for every "fk_id" field
+        target = spec.target_admin()
+        try:
+            value = _optional(spec.python_type)(raw)
+        except (TypeError, ValueError):
+            continue
+        found = target.get_object(request, session, value)
+        if found is not None:
+            form[name].description = target.object_repr(found)
+
+
 def _python_type(column: Any) -> type[Any]:
     try:
         return column.type.python_type  # type: ignore[no-any-return]
@@ -268,11 +387,54 @@ def _optional(python_type: type[Any]) -> Any:
     return coerce
 
 
+def layout(
+    model_admin: ModelAdmin, form: Any, readonly: dict[str, tuple[str, Any]]
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """Return the form's groups for the page, and the read-only names placed in them.
+
+    Each group is ``{"name": title or None, "description": str, "collapse":
+    bool, "lines": [[item, ...], ...]}``, an item ``{"field": bound field}``
+    or ``{"readonly": (label, html)}``. Without ``fieldsets``, one group of
+    every field, one per line.
+    """
+    if model_admin.fieldsets is None:
+        lines = [[{"field": field}] for field in form if field.name != "csrf_token"]
+        return [{"name": None, "description": "", "collapse": False, "lines": lines}], set()
+    groups: list[dict[str, Any]] = []
+    placed: set[str] = set()
+    for title, options in model_admin.fieldsets:
+        lines = []
+        for line in options["fields"]:
+            items = []
+            for name in [line] if isinstance(line, str) else line:
+                if name in readonly:
+                    items.append({"readonly": readonly[name]})
+                    placed.add(name)
+                elif name in form:
+                    items.append({"field": form[name]})
+            if items:
+                lines.append(items)
+        groups.append(
+            {
+                "name": title,
+                "description": options.get("description", ""),
+                "collapse": "collapse" in options.get("classes", ()),
+                "lines": lines,
+            }
+        )
+    return groups, placed
+
+
 # -- between the form and the object ----------------------------------------------
 
 
-def fill_choices(form: Any, specs: dict[str, FormField], session: Session) -> None:
-    """Load the choices of the foreign-key and many-to-many selects."""
+def fill_choices(
+    form: Any,
+    specs: dict[str, FormField],
+    session: Session,
+    label: Callable[[Any], str] = str,
+) -> None:
+    """Load the choices of the foreign-key and many-to-many selects (named by ``label``)."""
     for name, spec in specs.items():
         if spec.kind not in ("fk", "m2m") or spec.target is None:
             continue
@@ -281,7 +443,7 @@ def fill_choices(form: Any, specs: dict[str, FormField], session: Session) -> No
         objects = session.scalars(
             select(spec.target).order_by(getattr(spec.target, pk_key)).limit(MAX_CHOICES)
         ).all()
-        choices = [choice(getattr(obj, pk_key), str(obj)) for obj in objects]
+        choices = [choice(getattr(obj, pk_key), label(obj)) for obj in objects]
         if spec.kind == "fk" and spec.nullable:
             choices = [choice("", "---------"), *choices]
         form[name].choices = choices
@@ -344,7 +506,7 @@ def unique_errors(
     pk_attr = getattr(model_admin.model, model_admin.pk_attr)
     own_id = getattr(obj, model_admin.pk_attr, None)
     for name, spec in specs.items():
-        if spec.kind not in ("column", "fk", "enum", "datetime"):
+        if spec.kind not in ("column", "fk", "fk_id", "enum", "datetime"):
             continue
         column = model_admin.mapper.column_attrs[name].columns[0]
         if not column.unique:

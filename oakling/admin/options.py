@@ -104,32 +104,71 @@ class ModelAdmin:
             with), ``=`` (equals, case-insensitive) or ``@`` (full text on
             PostgreSQL, contains elsewhere); plain is "contains". Case
             is ignored on every backend.
-        list_filter: Column names filtered in the sidebar: booleans, enums
-            and foreign keys.
+        list_filter: Filters in the sidebar: names of boolean, enum,
+            foreign-key, date and datetime columns (dates as ranges), or
+            :class:`~oakling.admin.SimpleListFilter` subclasses.
         ordering: Default order, like ``("-created", "id")``.
         list_per_page: Rows per page, 100.
         count_threshold: Above this many rows the changelist stops counting:
             PostgreSQL shows the planner's estimate, other backends "more
             than N" (Django's ``show_full_result_count`` made automatic).
         fields: The form's fields in order (default: every editable column).
+        fieldsets: Django's ``fieldsets``: ``[(title or None, {"fields":
+            (...), "classes": ("collapse",), "description": "..."})]``, the
+            form in titled groups (a tuple of names is one line); a
+            ``collapse`` group is a closed ``<details>``, no JavaScript.
+        autocomplete_fields: Foreign keys (relationship or column names)
+            shown as an id input with suggestions from a JSON search
+            instead of a select (the related model needs ``search_fields``):
+            see :mod:`oakling.admin.autocomplete`.
+        inlines: :class:`~oakling.admin.TabularInline` or
+            :class:`~oakling.admin.StackedInline` subclasses: one-to-many
+            children edited on the parent's page, in its transaction.
         exclude: Fields left out of the form.
         readonly_fields: Fields shown on the change page but not editable.
         actions: Names of methods marked with :func:`action`, besides the
             built-in ``delete_selected``.
+        list_editable: Columns of ``list_display`` edited in the list
+            itself (not the first), saved with one "Save" button:
+            see :mod:`oakling.admin.editable`.
+        date_hierarchy: A date or datetime column to drill the list down
+            by year, month and day (Django's): see :mod:`oakling.admin.hierarchy`.
+        list_export: Offer the filtered list as a CSV file (an "Export CSV"
+            link, checked by :meth:`has_export_permission`).
+        list_max_export: At most this many rows in one file, 10,000; a
+            bigger list is refused (400): filter it first.
+        change_list_template: A template name replacing the changelist's
+            (likewise ``change_form_template``, ``delete_confirmation_template``,
+            ``delete_selected_confirmation_template``,
+            ``object_history_template``). Without one, the first found of
+            ``admin/<app>/<model>/<page>.html``, ``admin/<app>/<page>.html``
+            and ``admin/<page>.html`` is used, as in Django.
         verbose_name: The model's name in pages, default from the class name
             (``"api token"``); ``verbose_name_plural`` adds an "s".
     """
 
     list_display: Sequence[str | Callable[..., Any]] = ("__str__",)
     search_fields: Sequence[str] = ()
-    list_filter: Sequence[str] = ()
+    list_filter: Sequence[str | type[Any]] = ()
     ordering: Sequence[str] = ()
     list_per_page: int = 100
     count_threshold: int = 10_000
     fields: Sequence[str] | None = None
+    fieldsets: Sequence[tuple[str | None, dict[str, Any]]] | None = None
+    inlines: Sequence[type[Any]] = ()
+    autocomplete_fields: Sequence[str] = ()
     exclude: Sequence[str] = ()
     readonly_fields: Sequence[str] = ()
     actions: Sequence[str] = ()
+    list_editable: Sequence[str] = ()
+    date_hierarchy: str | None = None
+    list_export: bool = True
+    change_list_template: str | None = None
+    change_form_template: str | None = None
+    delete_confirmation_template: str | None = None
+    delete_selected_confirmation_template: str | None = None
+    object_history_template: str | None = None
+    list_max_export: int = 10_000
     verbose_name: str = ""
     verbose_name_plural: str = ""
 
@@ -168,6 +207,10 @@ class ModelAdmin:
     def has_delete_permission(self, request: Request, obj: Any = None) -> bool:
         """Return whether the user may delete objects (``obj`` one of them, or any)."""
         return bool(request.user.has_perm(self._perm("delete")))
+
+    def has_export_permission(self, request: Request) -> bool:
+        """Return whether the user may download the list as CSV (default: may view it)."""
+        return self.list_export and self.has_view_permission(request)
 
     def has_module_permission(self, request: Request) -> bool:
         """Return whether the model is listed on the index for the user."""
@@ -223,10 +266,13 @@ class ModelAdmin:
             FormInvalid: When a unique value is taken, or the model refuses
                 a value (its ``@validates`` raised ValueError).
         """
-        from .forms import apply_form, unique_errors
+        from .forms import apply_form, autocomplete_errors, unique_errors
 
         if obj is None:
             obj = self.model()
+        errors = autocomplete_errors(request, session, self, form, specs)
+        if errors:
+            raise FormInvalid(errors)
         try:
             with session.no_autoflush:
                 changed = apply_form(form, obj, specs, session)
@@ -265,6 +311,20 @@ class ModelAdmin:
     def delete_selected(self, request: Request, session: Session, objects: list[Any]) -> Any:
         """Stand for the built-in action; the views ask for confirmation first."""
         raise NotImplementedError  # pragma: no cover - handled by the changelist view
+
+    def get_urls(self) -> list[tuple[str, Callable[..., Any], list[str], str]]:
+        """Return extra views under this model's URL (Django's ``get_urls``).
+
+        Each entry is ``(path, view, methods, name)``: ``path`` below
+        ``/<prefix>/<app>/<model>`` (``"/stats"``), ``view`` called as
+        ``view(request)`` (sync or async; a sync one runs on the event loop,
+        so keep it short or make it async), returning a response;
+        ``name`` makes the route ``<site name>:<app>_<model>_<name>``. The
+        site checks, before calling it, that the user is active staff with
+        the view permission, and adds the admin's no-cache and no-framing
+        headers.
+        """
+        return []
 
     def object_repr(self, obj: Any) -> str:
         """Return the text naming ``obj`` in lists and the log (``str(obj)``)."""

@@ -81,6 +81,7 @@ class Admin:
         self._columns: dict[int, list[Column]] = {}
         self._filters: dict[int, list[FilterSpec]] = {}
         self._forms: dict[int, tuple[type[Any], dict[str, FormField]]] = {}
+        self._inlines: dict[tuple[int, type[Any]], Any] = {}
 
     # -- registration -------------------------------------------------------------
 
@@ -119,6 +120,15 @@ class Admin:
         # NOTE: checked now, at import, so a typo fails at startup, not on a page.
         self._columns[id(model_admin)] = columns_of(model_admin)
         self._filters[id(model_admin)] = filters_of(model_admin)
+        from .editable import check_list_editable
+
+        check_list_editable(model_admin)
+        if model_admin.date_hierarchy:
+            from .hierarchy import DateHierarchy
+
+            DateHierarchy(model_admin)  # NOTE: raises TypeError for a bad field, now
+        for inline_class in model_admin.inlines:
+            self._inlines[id(model_admin), inline_class] = inline_class(model_admin)
         old = self._registry.get(model)
         if old is not None:
             self._columns.pop(id(old), None)
@@ -168,6 +178,19 @@ class Admin:
             self._forms[id(model_admin)] = found
         return found
 
+    def inline(self, model_admin: ModelAdmin, inline_class: type[Any]) -> Any:
+        """Return the instance of ``inline_class`` for ``model_admin`` (made at registration)."""
+        return self._inlines[id(model_admin), inline_class]
+
+    def label(self, obj: Any) -> str:
+        """Return the text naming ``obj`` in selects and filters.
+
+        Its ``ModelAdmin``'s ``object_repr`` when its model is on this site
+        (a user is its username, not ``<User 'walker'>``), else ``str(obj)``.
+        """
+        model_admin = self._registry.get(type(obj))
+        return model_admin.object_repr(obj) if model_admin is not None else str(obj)
+
     def url(self, *parts: Any) -> str:
         """Return the site's path for ``parts`` (``url("tasks", "task", 3, "change")``)."""
         if not parts:
@@ -208,6 +231,12 @@ class Admin:
             from .accounts import register_auth_models
 
             register_auth_models(self)
+        from .autocomplete import related_admin
+
+        # NOTE: checked once every model is registered (Django's admin.E039/E040).
+        for model_admin in self._registry.values():
+            for field_name in model_admin.autocomplete_fields:
+                related_admin(self, model_admin, field_name)
         self.app = app
         app.extensions[self.name] = self
         app.mount(

@@ -4,8 +4,10 @@
 path                                         page
 ===========================================  ====================================
 ``/``                                        index: models and recent actions
+``/autocomplete``                            JSON suggestions for foreign keys
 ``/{app}/{model}``                           changelist (GET), actions (POST)
 ``/{app}/{model}/add``                       add form
+``/{app}/{model}/export``                    the filtered list as CSV
 ``/{app}/{model}/{id}/change``               change form
 ``/{app}/{model}/{id}/delete``               delete, after a confirmation page
 ``/{app}/{model}/{id}/history``              the object's log entries
@@ -23,7 +25,8 @@ one sync function through ``AsyncSession.run_sync``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -116,7 +119,39 @@ def _render(
     request: Request, site: Admin, template: str, context: dict[str, Any], status: int = 200
 ) -> HTMLResponse:
     full = {"site": site, "display": display, **context}
+    model_admin = context.get("model_admin")
+    if model_admin is not None:
+        template = _template_for(request, model_admin, template)
     return request.app.templates.response(request, template, full, status)
+
+
+_TEMPLATE_OPTIONS = {
+    "admin/change_list.html": "change_list_template",
+    "admin/change_form.html": "change_form_template",
+    "admin/delete_confirmation.html": "delete_confirmation_template",
+    "admin/delete_selected_confirmation.html": "delete_selected_confirmation_template",
+    "admin/object_history.html": "object_history_template",
+}
+
+
+def _template_for(request: Request, model_admin: ModelAdmin, default: str) -> str:
+    """Return the ModelAdmin's template for a page, else Django's per-model, per-app lookup."""
+    option = _TEMPLATE_OPTIONS.get(default)
+    if option is None:
+        return default
+    custom = getattr(model_admin, option, None)
+    if custom:
+        return str(custom)
+    cache: dict[str, str] = model_admin.__dict__.setdefault("_template_names", {})
+    found = cache.get(default)
+    if found is None:
+        page = default.removeprefix("admin/")
+        label, name = model_admin.app_label, model_admin.model_name
+        candidates = [f"admin/{label}/{name}/{page}", f"admin/{label}/{page}", default]
+        # PERF: looked up once per ModelAdmin and page, not on every request.
+        found = request.app.templates.env.select_template(candidates).name or default
+        cache[default] = found
+    return found
 
 
 def _error(request: Request, site: Admin, status: int, message: str) -> HTMLResponse:
@@ -234,12 +269,21 @@ def _log(
     )
 
 
-def _changed_message(model_admin: ModelAdmin, changed: list[str]) -> str:
-    if not changed:
-        return "No fields changed."
-    names = [name.replace("_", " ") for name in changed]
-    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f"Changed {joined}."
+def _changed_message(
+    model_admin: ModelAdmin,
+    specs: dict[str, Any],
+    before: dict[str, Any],
+    obj: Any,
+    changed: list[str],
+    inline_messages: list[str],
+) -> str:
+    from .changes import describe_changes
+
+    parts = []
+    if changed:
+        parts.append(f"Changed {describe_changes(model_admin, specs, before, obj, changed)}.")
+    parts.extend(inline_messages)
+    return " ".join(parts) if parts else "No fields changed."
 
 
 async def _form_data(request: Request) -> FormData | None:
@@ -265,8 +309,10 @@ def _index(site: Admin, request: Request, session: Session) -> Response:
         if not model_admin.has_module_permission(request):
             continue
         base = site.url(model_admin.app_label, model_admin.model_name)
+        can_view = model_admin.has_view_permission(request)
         apps.setdefault(model_admin.app_label, []).append(
             {
+                "count": _index_count(request, session, model_admin) if can_view else None,
                 "name": model_admin.title_plural,
                 "url": base if model_admin.has_view_permission(request) else None,
                 "add_url": f"{base}/add" if model_admin.has_add_permission(request) else None,
@@ -282,33 +328,84 @@ def _index(site: Admin, request: Request, session: Session) -> Response:
     return _render(request, site, "admin/index.html", context)
 
 
+#: The index counts rows up to this many, then shows "10000+".
+INDEX_COUNT_LIMIT = 10_000
+
+
+def _index_count(request: Request, session: Session, model_admin: ModelAdmin) -> str:
+    from sqlalchemy import func
+
+    # PERF: a bounded count, like the changelist's: never a COUNT(*) of a big table.
+    bounded = model_admin.get_queryset(request).limit(INDEX_COUNT_LIMIT + 1).subquery()
+    counted = int(session.scalar(select(func.count()).select_from(bounded)) or 0)
+    return f"{INDEX_COUNT_LIMIT}+" if counted > INDEX_COUNT_LIMIT else str(counted)
+
+
 def _changelist(
     site: Admin, request: Request, session: Session, model_admin: ModelAdmin, form: FormData | None
 ) -> Response:
+    from .editable import EditableRows
+
     _require(model_admin, request, "view")
-    if form is not None:
+    can_change = model_admin.has_change_permission(request)
+    editable = None
+    status = 200
+    if form is not None and "_save" in form and model_admin.list_editable:
+        _require(model_admin, request, "change")
+        changelist = ChangeList(model_admin, request, session)  # NOTE: checks the query string
+        editable = EditableRows(model_admin, request, session)
+        try:
+            posted = editable.read(form)
+        except ValueError as ex:
+            raise _Refused(400, str(ex)) from ex
+        if editable.save(posted):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(target, status_code=303)
+        status = 400
+    elif form is not None:
         return _run_action(site, request, session, model_admin, form)
     changelist = ChangeList(model_admin, request, session)
     changelist.load()
-    can_change = model_admin.has_change_permission(request)
+    if model_admin.list_editable and can_change and editable is None:
+        editable = EditableRows(model_admin, request, session)
+        editable.show(changelist.results)
     rows = []
     for obj in changelist.results:
         pk = getattr(obj, model_admin.pk_attr)
+        cells = []
+        for column in changelist.columns:
+            if (
+                editable is not None
+                and pk in editable.forms
+                and column.name in model_admin.list_editable
+            ):
+                cells.append(editable.cell(obj, column.name, column.label))
+            else:
+                cells.append(display(column.getter(obj)))
         rows.append(
             {
                 "pk": pk,
                 "url": site.url(model_admin.app_label, model_admin.model_name, pk, "change"),
-                "cells": [display(column.getter(obj)) for column in changelist.columns],
+                "cells": cells,
             }
         )
     per_page = model_admin.list_per_page
     pages = None
     if changelist.count_kind != "more":
         pages = max(1, -(-changelist.count // per_page))
+    export_url = None
+    if model_admin.has_export_permission(request):
+        query = changelist.url_with(p=None)
+        export_url = site.url(model_admin.app_label, model_admin.model_name, "export") + (
+            query if query != "?" else ""
+        )
     context = {
         **_base_context(site, request, model_admin),
+        "export_url": export_url,
         "title": f"Select {model_admin.verbose_name} to {'change' if can_change else 'view'}",
         "cl": changelist,
+        "hierarchy": changelist.hierarchy_links(),
+        "editable_rows": len([row for row in rows if editable and row["pk"] in editable.forms]),
         "headers": [changelist.header(index) for index in range(len(changelist.columns))],
         "rows": rows,
         "filters": [(spec, changelist.filter_choices(spec)) for spec in changelist.filters],
@@ -321,7 +418,24 @@ def _changelist(
         if changelist.has_next
         else None,
     }
-    return _render(request, site, "admin/change_list.html", context)
+    return _render(request, site, "admin/change_list.html", context, status)
+
+
+def _export(site: Admin, request: Request, session: Session, model_admin: ModelAdmin) -> Response:
+    from .export import csv_response
+
+    _require(model_admin, request, "view")
+    if not model_admin.has_export_permission(request):
+        raise _Refused(403, f"You may not export {model_admin.verbose_name_plural}.")
+    changelist = ChangeList(model_admin, request, session)
+    response = csv_response(changelist, model_admin.list_max_export)
+    if response is None:
+        raise _Refused(
+            400,
+            f"The list has more than {model_admin.list_max_export} rows: "
+            "filter or search it first, then export.",
+        )
+    return response
 
 
 def _selected(
@@ -419,7 +533,8 @@ def _form_page(
     form_data: FormData | None,
     obj: Any,
 ) -> Response:
-    from .forms import fill_choices, initial_data
+    from .forms import autocomplete_labels, fill_choices, initial_data, layout
+    from .inlines import formsets_of
 
     adding = obj is None
     form_class, specs = model_admin.get_form(request, obj)
@@ -428,18 +543,29 @@ def _form_page(
         form = form_class(None, meta={"csrf_context": request}, data=data)
     else:
         form = form_class(form_data, meta={"csrf_context": request})
-    fill_choices(form, specs, session)
+    fill_choices(form, specs, session, site.label)
+    autocomplete_labels(request, session, form, specs)
+    try:
+        formsets = formsets_of(model_admin, request, session, obj, form_data)
+    except ValueError as ex:
+        raise _Refused(400, str(ex)) from ex
     status = 200
     if form_data is not None:
         if not adding and not model_admin.has_change_permission(request, obj):
             raise _Refused(403, f"You may not change {model_admin.verbose_name_plural}.")
-        saved = _save(request, session, model_admin, form, specs, obj) if form.validate() else None
+        valid = form.validate()
+        # NOTE: every inline is validated, so that all errors show at once.
+        valid = all([formset.is_valid() for formset in formsets]) and valid
+        saved = _save(request, session, model_admin, form, specs, obj, formsets) if valid else None
         if saved is not None:
             return _after_save(site, model_admin, form_data, saved)
         status = 400
     pk = getattr(obj, model_admin.pk_attr) if obj is not None else None
     base = site.url(model_admin.app_label, model_admin.model_name)
     can_change = adding or model_admin.has_change_permission(request, obj)
+    readonly_rows = _readonly(model_admin, obj) if obj is not None else []
+    readonly_by_name = dict(zip(model_admin.readonly_fields, readonly_rows, strict=False))
+    fieldsets, placed = layout(model_admin, form, readonly_by_name)
     context = {
         **_base_context(site, request, model_admin),
         "title": (
@@ -451,7 +577,9 @@ def _form_page(
         "adding": adding,
         "can_save": can_change,
         "object_repr": model_admin.object_repr(obj) if obj is not None else "",
-        "readonly": _readonly(model_admin, obj) if obj is not None else [],
+        "readonly": [row for name, row in readonly_by_name.items() if name not in placed],
+        "fieldsets": fieldsets,
+        "inline_formsets": formsets,
         "delete_url": f"{base}/{pk}/delete"
         if obj is not None and model_admin.has_delete_permission(request, obj)
         else None,
@@ -470,19 +598,30 @@ def _save(
     form: Any,
     specs: dict[str, Any],
     obj: Any,
+    formsets: Sequence[Any] = (),
 ) -> Any:
-    """Save the valid form; return the object, or None with the errors on ``form``."""
+    """Save the valid form and its inlines; return the object, or None with the errors on ``form``.
+
+    The parent, its children and the one ``LogEntry`` go in the request's
+    transaction: all of them are committed, or none.
+    """
+    from .forms import initial_data
+
     adding = obj is None
     try:
+        before = initial_data(obj, specs) if obj is not None else {}
         saved, changed = model_admin.construct(request, session, form, specs, obj)
         model_admin.save_model(request, session, saved, not adding)
         session.flush()
+        inline_messages: list[str] = []
+        for formset in formsets:
+            inline_messages.extend(formset.save(saved))
+        session.flush()
         if adding:
-            _log(session, request, model_admin, saved, ADDITION, "Added.")
+            message = " ".join(["Added.", *inline_messages])
         else:
-            _log(
-                session, request, model_admin, saved, CHANGE, _changed_message(model_admin, changed)
-            )
+            message = _changed_message(model_admin, specs, before, saved, changed, inline_messages)
+        _log(session, request, model_admin, saved, ADDITION if adding else CHANGE, message)
         session.flush()
     except FormInvalid as ex:
         # NOTE: nothing of the refused form may reach the request's commit.
@@ -634,6 +773,20 @@ def _password_page(
     return _render(request, site, "admin/password_change.html", context, status)
 
 
+def _custom_view(model_admin: ModelAdmin, view: Callable[..., Any]) -> _Handler:
+    async def custom(request: Request) -> Response:
+        _require(model_admin, request, "view")
+        result = view(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if not isinstance(result, Response):
+            raise TypeError(f"{view!r} returned {type(result).__name__}, not a Response")
+        return result
+
+    custom.__name__ = getattr(view, "__name__", "custom_view")
+    return custom
+
+
 # -- routes ---------------------------------------------------------------------------------
 
 
@@ -657,6 +810,32 @@ def build_router(site: Admin) -> Router:
         return await db.run_sync(
             lambda session: _changelist(site, request, session, model_admin, form)
         )
+
+    @page
+    async def autocomplete(request: Request, db: AsyncSession) -> Response:
+        from oakling.responses import JSONResponse
+
+        from .autocomplete import AutocompleteRefused, search_related
+
+        params: dict[str, str] = {}
+        for key, value in request.query_params.multi_items():
+            if key in params:
+                raise _Refused(400, f"{key[:50]!r} is given more than once")
+            params[key] = value
+        try:
+            found = await db.run_sync(
+                lambda session: search_related(site, request, session, params)
+            )
+        except AutocompleteRefused as ex:
+            return JSONResponse({"error": str(ex)}, status_code=ex.status)
+        return JSONResponse(found)
+
+    @page
+    async def export(
+        request: Request, db: AsyncSession, app_label: str, model_name: str
+    ) -> Response:
+        model_admin = _model_admin(site, request, app_label, model_name)
+        return await db.run_sync(lambda session: _export(site, request, session, model_admin))
 
     @page
     async def add(request: Request, db: AsyncSession, app_label: str, model_name: str) -> Response:
@@ -728,12 +907,22 @@ def build_router(site: Admin) -> Router:
 
     # NOTE: HTML pages for staff, not an API: left out of the OpenAPI document.
     router = Router(name=name, template_folder=TEMPLATES_DIR, include_in_schema=False)
+    # NOTE: a ModelAdmin's own views first, so that no pattern of the site hides them.
+    for model_admin in site.registry.values():
+        for path, view, methods, view_name in model_admin.get_urls():
+            route_name = f"{model_admin.app_label}_{model_admin.model_name}_{view_name}"
+            full_path = f"/{model_admin.app_label}/{model_admin.model_name}{path}"
+            router.add_route(
+                full_path, page(_custom_view(model_admin, view)), methods, name=route_name
+            )
     both = ["GET", "POST"]
     model_path = "/{app_label}/{model_name}"
     object_path = model_path + "/{object_id:str}"
     router.add_route("/", index, ["GET"], name="index")
+    router.add_route("/autocomplete", autocomplete, ["GET"], name="autocomplete")
     router.add_route(model_path, changelist, both, name="changelist")
     router.add_route(model_path + "/add", add, both, name="add")
+    router.add_route(model_path + "/export", export, ["GET"], name="export")
     router.add_route(object_path + "/change", change, both, name="change")
     router.add_route(object_path + "/delete", delete, both, name="delete")
     router.add_route(object_path + "/history", history, ["GET"], name="history")

@@ -47,7 +47,7 @@ def _axe_script() -> Path:
 AXE = _axe_script()
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PORTS = range(18300, 18350)
-DOC_SHOTS = ("index", "changelist", "change", "history")
+DOC_SHOTS = ("index", "changelist", "change", "history", "change-inline", "change-inline-phone")
 
 
 def _free_port() -> int:
@@ -65,7 +65,9 @@ def _free_port() -> int:
 def served(admin_app: Any, users: Any) -> Iterator[tuple[str, Any]]:
     import uvicorn
 
-    app = admin_app()
+    from .test_admin_inlines import inline_site
+
+    app = admin_app(inline_site())  # authors with their books inline
     users(app)
     add_books(app, 7, author_name="Ann")
     add_books(app, 2, author_name="Bob")
@@ -186,8 +188,32 @@ def test_a_staff_users_round_in_the_browser(
     assert "Added" in page.inner_text("#change-history")
     check("history")
 
+    # edit an author with an inline child: change one, add one, in one save
+    page.goto(base + "/admin/shop/author")
+    page.click("#result_list >> text=Ann")
+    assert page.locator("#book_set-group tbody tr").count() == 9  # 7 books, 2 blank rows
+    check("change-inline")
+    page.fill("input[name='book_set-0-pages']", "321")
+    page.fill("input[name='book_set-7-title']", "Inline <i>child</i>")
+    page.click("button[name=_continue]")
+    page.wait_for_load_state()
+    assert page.url.endswith("/change")
+    assert page.input_value("input[name='book_set-0-pages']") == "321"
+    assert page.input_value("input[name='book_set-7-title']") == "Inline <i>child</i>"
+    # at a phone's width: no sideways scrolling of the page (the table scrolls in its box)
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    check("change-inline-phone")
+    page.click("text=History")
+    assert "Added book “Inline <i>child</i>”." in page.inner_text("#change-history")
+    page.goto(base + "/admin/shop/book")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    check("changelist-phone")
+    page.set_viewport_size({"width": 1100, "height": 800})
+
     # delete one through its confirmation page
-    page.go_back()
+    page.goto(base + "/admin/shop/book?q=A+new+book")
+    page.click("#result_list tbody >> text=A new book")
     page.click("text=Delete")
     check("delete-confirmation")
     page.click("text=No, take me back")
@@ -213,7 +239,7 @@ def test_a_staff_users_round_in_the_browser(
     page.click("text=Add user")
     check("user-add")
     context.close()
-    assert len(check.checked) == 11
+    assert len(check.checked) == 14
 
 
 def test_a_user_without_change_permission_gets_403_on_get_and_post(

@@ -104,7 +104,7 @@ def test_add_change_and_history(admin_app: Any, users: Any) -> None:
         history = client.get(f"/admin/shop/book/{book_id}/history")
         assert history.status_code == 200
         assert "Added" in history.text
-        assert "Changed title." in history.text
+        assert "Changed title (“Dune” → “Dune II”)." in history.text
 
 
 def test_unique_violation_is_a_form_error(admin_app: Any, users: Any) -> None:

@@ -1,0 +1,6 @@
+"""Django's URLs for bench/admin.py: only the admin."""
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [path("admin/", admin.site.urls)]
