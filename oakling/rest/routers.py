@@ -45,15 +45,18 @@ plain sync SQLAlchemy either way (as the admin's are).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy import inspect as sa_inspect
 
-from oakling.db import AsyncSession, Session, paginate, paginate_keyset
+from oakling.db import AsyncSession, Session, encode_cursor, no_transaction
 from oakling.db.queries import MAX_PAGE_SIZE
 from oakling.exceptions import HTTPException, ImproperlyConfigured, RequestValidationError
 from oakling.params import Depends, Query
@@ -98,8 +101,8 @@ _OPTIONS = (
 
 
 def _conflict_safe_flush(session: Any) -> None:
-    # NOTE: flushed in the handler, so an IntegrityError reaches the db
-    # battery's 409 handler instead of surfacing at commit.
+    # NOTE: flushed before the read Struct is built, so server-made values
+    # are loaded and an IntegrityError is the db battery's 409.
     session.flush()
 
 
@@ -377,21 +380,36 @@ class ModelRouter(Router):
         signature_params.extend(params)
         names = [param.name for param in params]
 
+        def in_transaction(session: Any, request: Request, values: dict[str, Any]) -> Any:
+            # NOTE: the action is the transaction: committed here, in the
+            # thread (or greenlet) that ran it, so its pooled connection is
+            # back in the pool before the handler returns. A sync handler
+            # holding a connection until a later thread-pool hop deadlocks
+            # once every pool thread waits for a connection (pool < threads).
+            try:
+                result = logic(session, request, values)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            return result
+
         handler: Callable[..., Any]
         if self.async_session:
 
             async def async_handler(**kwargs: Any) -> Any:
                 values = {name: kwargs[name] for name in names}
-                return await kwargs["session"].run_sync(logic, kwargs["request"], values)
+                return await kwargs["session"].run_sync(in_transaction, kwargs["request"], values)
 
             handler = async_handler
         else:
 
             def sync_handler(**kwargs: Any) -> Any:
                 values = {name: kwargs[name] for name in names}
-                return logic(kwargs["session"], kwargs["request"], values)
+                return in_transaction(kwargs["session"], kwargs["request"], values)
 
             handler = sync_handler
+        no_transaction(handler)
         model_name = self.model.__name__ if self.model is not None else ""
         handler.__name__ = action
         handler.__qualname__ = f"{type(self).__name__}.{action}"
@@ -597,40 +615,94 @@ class ModelRouter(Router):
                 statement = statement.where(column < value)
         return statement
 
+    def _rows(self, statement: Select[Any]) -> Select[Any]:
+        """Return ``statement`` selecting the read Struct's columns instead of entities.
+
+        PERF: plain rows skip the identity map and one ORM object per row
+        (about half the time of a 50-row list). Only for a statement whose
+        one entity is the model and which has no loader options; anything
+        else is loaded as objects.
+        """
+        descriptions = statement.column_descriptions
+        if (
+            len(descriptions) != 1
+            or descriptions[0].get("entity") is not self.model
+            or descriptions[0].get("type") is not self.model
+            or getattr(statement, "_with_options", ())
+        ):
+            return statement
+        return statement.with_only_columns(
+            *(getattr(self.model, name) for name in self.schemas.read.__struct_fields__),
+            maintain_column_froms=True,
+        )
+
     def _list(self, session: Any, request: Request, values: dict[str, Any]) -> Any:
-        statement = self._filtered(request, values)
+        filtered = self._filtered(request, values)
+        statement = self._rows(filtered)
+        plain = statement is not filtered
         read = self.schemas.read
+        size = min(values["size"], self.max_page_size)
+        pk = getattr(self.model, self.pk_attr)
         if self.pagination == "cursor":
             descending = bool(self.ordering) and self.ordering[0].startswith("-")
-            keyset = paginate_keyset(
-                session,
-                statement,
-                getattr(self.model, self.pk_attr),
-                values["cursor"],
-                values["size"],
-                descending=descending,
-                max_size=self.max_page_size,
-            )
+            cursor = values["cursor"]
+            if cursor is not None:
+                key = self._decode_cursor(cursor)
+                statement = statement.where(pk < key if descending else pk > key)
+            statement = (
+                statement.order_by(None).order_by(pk.desc() if descending else pk.asc())
+            ).limit(size + 1)
+            rows = self._fetch(session, statement, plain)
+            items = rows[:size]
+            following = None
+            if len(rows) > size and items:
+                following = encode_cursor(getattr(items[-1], self.pk_attr))
             return self.page_schema(
-                items=msgspec.convert(keyset.items, list[read], from_attributes=True),  # type: ignore[valid-type]
-                next=keyset.next,
+                items=msgspec.convert(items, list[read], from_attributes=True),  # type: ignore[valid-type]
+                next=following,
             )
         raw = values.get("ordering")
         order = (
             self._parse_ordering(raw, self.ordering_fields) if raw else []
         ) or self._default_order
         # NOTE: the primary key last keeps pages stable when the order has ties.
-        statement = statement.order_by(None).order_by(*order, getattr(self.model, self.pk_attr))
-        found = paginate(
-            session, statement, values["page"], values["size"], max_size=self.max_page_size
-        )
+        statement = statement.order_by(None).order_by(*order, pk)
+        page = values["page"]
+        total = session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery()))
+        total = int(total or 0)
+        pages = math.ceil(total / size) if total else 0
+        if page > 1 and page > pages:
+            # NOTE: Flask-SQLAlchemy's error_out: a page past the end is a 404.
+            raise HTTPException(404, f"page {page} does not exist (there are {pages})")
+        rows = self._fetch(session, statement.limit(size).offset((page - 1) * size), plain)
         return self.page_schema(
-            items=msgspec.convert(found.items, list[read], from_attributes=True),  # type: ignore[valid-type]
-            total=found.total,
-            page=found.page,
-            size=found.size,
-            pages=found.pages,
+            items=msgspec.convert(rows, list[read], from_attributes=True),  # type: ignore[valid-type]
+            total=total,
+            page=page,
+            size=size,
+            pages=pages,
         )
+
+    def _fetch(self, session: Any, statement: Select[Any], plain: bool) -> list[Any]:
+        if plain:
+            return list(session.execute(statement).all())
+        return list(session.scalars(statement).unique().all())
+
+    def _decode_cursor(self, cursor: str) -> Any:
+        pk_type = self.model_fields[self.pk_attr].python_type
+        try:
+            raw = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            return msgspec.convert(raw, pk_type)
+        except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError) as ex:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ["query", "cursor"],
+                        "msg": "not a cursor of this list: pass the `next` of a page",
+                        "type": "value_error",
+                    }
+                ]
+            ) from ex
 
     def _get(self, session: Any, request: Request, pk: Any) -> Any:
         statement = self.get_queryset(request).where(self.pk_column == pk)
