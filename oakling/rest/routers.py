@@ -309,7 +309,7 @@ class ModelRouter(Router):
         """Return the dependency checking ``action``'s user, permission and scope."""
         if self.permission == "any" and not self.scopes:
             return None
-        from oakling.auth import LoginRequired, PermissionDenied
+        from oakling.auth import PermissionDenied
         from oakling.auth.models import permission_label
 
         scope_name = None
@@ -331,7 +331,11 @@ class ModelRouter(Router):
                     "App(plugins=[Database(), Sessions(), Auth()])"
                 )
             if needs_login and not user.is_authenticated:
-                raise LoginRequired()
+                # NOTE: an API answers 401 to browsers too (DRF's rule); the
+                # auth battery's LoginRequired would redirect them to a page.
+                raise HTTPException(
+                    401, "Authentication required", headers={"WWW-Authenticate": "Bearer"}
+                )
             if scope_name is not None:
                 credentials = request.scope.get("auth")
                 if credentials is None or not credentials.allows(scope_name):
@@ -705,10 +709,18 @@ class ModelRouter(Router):
             ) from ex
 
     def _get(self, session: Any, request: Request, pk: Any) -> Any:
+        name = self.model.__name__ if self.model is not None else "Object"
+        pk_field = self.model_fields.get(self.pk_attr)
+        if pk_field is not None:
+            try:
+                # NOTE: /notes/99999999999999999999 names no row: a 404, not
+                # the driver's overflow error.
+                msgspec.convert(pk, pk_field.python_type)
+            except msgspec.ValidationError:
+                raise HTTPException(404, f"{name} not found") from None
         statement = self.get_queryset(request).where(self.pk_column == pk)
         obj = session.scalars(statement.limit(1)).unique().first()
         if obj is None:
-            name = self.model.__name__ if self.model is not None else "Object"
             raise HTTPException(404, f"{name} not found")
         return obj
 

@@ -64,7 +64,7 @@ __all__ = [
 _INT_RANGES: tuple[tuple[type, int], ...] = ((SmallInteger, 15), (BigInteger, 63), (Integer, 31))
 _FLOAT_MAX = 1.7976931348623157e308
 # SECURITY: PostgreSQL refuses NUL in text with an error; refuse it in validation.
-_NO_NUL = "^[^\x00]*$"
+_NO_NUL = r"^[^\x00]*$"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +76,8 @@ class ModelField:
         python_type: The annotation for values (``str``, ``int``, an enum
             class ...), constraints included (``Annotated[str, Meta(...)]``),
             without ``None``.
+        read_type: The annotation the read Struct uses: the type and the
+            help text, without the input constraints.
         nullable: Whether the column accepts NULL.
         max_length: The length of a ``String(n)`` column, else None.
         default: The column's scalar Python default, or ``msgspec.UNSET``
@@ -91,6 +93,7 @@ class ModelField:
 
     name: str
     python_type: Any
+    read_type: Any
     nullable: bool
     max_length: int | None
     default: Any
@@ -123,8 +126,13 @@ def column_help_text(column: Any, attr: Any = None) -> str | None:
     return str(text or column.comment or "") or None
 
 
-def _annotation(column: Any, help_text: str | None) -> tuple[Any, bool]:
-    """Return (annotation with constraints, sortable) for ``column``."""
+def _annotation(column: Any, help_text: str | None) -> tuple[Any, Any, bool]:
+    """Return (annotation with constraints, annotation without, sortable) for ``column``.
+
+    The read Struct takes the one without: a stored value is shown as it is
+    (a naive datetime from SQLite, a row older than a length change), never
+    a 500.
+    """
     sql_type = _impl(column.type)
     meta: dict[str, Any] = {}
     if help_text:
@@ -176,9 +184,12 @@ def _annotation(column: Any, help_text: str | None) -> tuple[Any, bool]:
         except NotImplementedError:
             python_type = Any
         sortable = False
+    plain = python_type
+    if help_text:
+        plain = Annotated[python_type, msgspec.Meta(description=help_text)]
     if meta:
         python_type = Annotated[python_type, msgspec.Meta(**meta)]
-    return python_type, sortable
+    return python_type, plain, sortable
 
 
 def _server_generated(column: Any) -> bool:
@@ -240,7 +251,7 @@ def model_fields(
         attr = columns[name]
         column = attr.columns[0]
         help_text = column_help_text(column, attr)
-        annotation, sortable = _annotation(column, help_text)
+        annotation, plain, sortable = _annotation(column, help_text)
         default: Any = msgspec.UNSET
         if column.default is not None and getattr(column.default, "is_scalar", False):
             default = column.default.arg
@@ -253,6 +264,7 @@ def model_fields(
             ModelField(
                 name=name,
                 python_type=annotation,
+                read_type=plain,
                 nullable=bool(column.nullable),
                 max_length=getattr(_impl(column.type), "length", None),
                 default=default,
@@ -299,7 +311,10 @@ def model_schemas(
     module = model.__module__
     read = msgspec.defstruct(
         base,
-        [(field.name, _optional(field)) for field in found],
+        [
+            (field.name, field.read_type | None if field.nullable else field.read_type)
+            for field in found
+        ],
         module=module,
         kw_only=True,
     )
