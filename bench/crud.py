@@ -65,12 +65,8 @@ class AppSpec:
 
 
 APPS = (
-    AppSpec(
-        "oakling-async-uvicorn", "oakling_router", "uvicorn", env=(("CRUD_SESSION", "async"),)
-    ),
-    AppSpec(
-        "oakling-async-granian", "oakling_router", "granian", env=(("CRUD_SESSION", "async"),)
-    ),
+    AppSpec("oakling-async-uvicorn", "oakling_router", "uvicorn", env=(("CRUD_SESSION", "async"),)),
+    AppSpec("oakling-async-granian", "oakling_router", "granian", env=(("CRUD_SESSION", "async"),)),
     AppSpec("oakling-sync-uvicorn", "oakling_router", "uvicorn", env=(("CRUD_SESSION", "sync"),)),
     AppSpec("oakling-sync-granian", "oakling_router", "granian", env=(("CRUD_SESSION", "sync"),)),
     AppSpec("fastapi-uvicorn", "fastapi_sa", "uvicorn", peer=True),

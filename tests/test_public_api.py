@@ -26,6 +26,7 @@ BATTERIES = {
     "mail",
     "openapi",
     "messages",
+    "rest",
 }
 
 

@@ -176,7 +176,7 @@ def test_an_unresolvable_return_annotation_is_a_startup_warning(
 
 def test_response_model_none_sends_the_value_as_it_is() -> None:
     """FastAPI's ``response_model=None``: the annotation stays for type checkers only."""
-    app = App()
+    app = App(debug=False, secret_key="k" * 40)
 
     @app.get("/raw", response_model=None)
     def raw() -> UserOut:
@@ -192,7 +192,7 @@ def test_response_model_none_sends_the_value_as_it_is() -> None:
 
 
 def test_response_model_type_replaces_the_annotation() -> None:
-    app = App()
+    app = App(debug=False, secret_key="k" * 40)
 
     @app.get("/user", response_model=UserOut)
     def user() -> Any:
@@ -207,7 +207,7 @@ def test_response_model_none_is_left_out_of_the_document() -> None:
 
     from oakling.openapi import build_document
 
-    app = App()
+    app = App(debug=False, secret_key="k" * 40)
 
     @app.get("/raw", response_model=None)
     def raw() -> UserOut:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 import msgspec
 
-from oakling._returns import response_model
 from oakling.datastructures import UploadFile
 from oakling.params import ParameterInfo, compile_extractor
 from oakling.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -307,9 +306,12 @@ def _success(route: Route, func: Any, schemas: _Schemas) -> tuple[str, dict[str,
     annotation = _return_annotation(func)
     chosen = getattr(route, "response_model", ...)
     if chosen is None:
-        if response_model(func) is not None:
-            # NOTE: response_model=None: the handler's value is sent as it is,
-            # so the annotation says nothing certain about the body.
+        plain = annotation in (None, type(None), str, bytes, inspect.Parameter.empty) or (
+            isinstance(annotation, type) and issubclass(annotation, Response)
+        )
+        if not plain:
+            # NOTE: response_model=None (FastAPI's): the handler's value is
+            # sent as it is, so the annotation says nothing certain about it.
             annotation = inspect.Parameter.empty
     elif chosen is not ...:
         annotation = chosen

@@ -195,6 +195,7 @@ class ModelRouter(Router):
         if self.model is None:
             raise ImproperlyConfigured("ModelRouter needs a model: ModelRouter(Task, ...)")
         target = self.model
+        self.model_class: type[Any] = target
         self.mapper: Mapper[Any] = sa_inspect(target)
         if len(self.mapper.primary_key) != 1:
             raise ImproperlyConfigured(
@@ -236,9 +237,7 @@ class ModelRouter(Router):
             exclude=self.exclude,
             read_only_fields=self.read_only_fields,
         )
-        shown = model_fields(
-            target, fields=self.fields, exclude=self.exclude, read_only_fields=()
-        )
+        shown = model_fields(target, fields=self.fields, exclude=self.exclude, read_only_fields=())
         self.model_fields: dict[str, ModelField] = {field.name: field for field in shown}
         for option in ("filterset_fields", "ordering_fields"):
             hidden = [name for name in getattr(self, option) if name not in self.model_fields]
@@ -261,7 +260,7 @@ class ModelRouter(Router):
         A row outside it is answered 404, as a missing one (no oracle).
         DRF's ``get_queryset``; Django admin's too.
         """
-        return select(self.model)
+        return select(self.model_class)
 
     def perform_create(self, request: Request, session: Any, obj: Any) -> None:
         """Add the new ``obj`` (its fields set from the body) to ``session``.
@@ -317,7 +316,7 @@ class ModelRouter(Router):
             scope_name = self.scopes.get("read" if action in _READ else "write")
         perms: tuple[str, ...] = ()
         if self.permission == "model":
-            label = permission_label(self.model)
+            label = permission_label(self.model_class)
             model_name = self.model.__name__.lower() if self.model is not None else ""
             perms = tuple(f"{label}.{kind}_{model_name}" for kind in _PERMS[action])
         any_of = self.permission == "model" and action in _READ
@@ -369,7 +368,7 @@ class ModelRouter(Router):
         params: list[inspect.Parameter],
         returns: Any,
     ) -> Callable[..., Any]:
-        """Return the handler of ``action``: ``logic(session, request, **kwargs)`` in a signature."""
+        """Return ``action``'s handler: ``logic(session, request, values)`` behind a signature."""
         session_type = AsyncSession if self.async_session else Session
         guard = self._guard(action)
         keyword = inspect.Parameter.KEYWORD_ONLY
@@ -398,7 +397,7 @@ class ModelRouter(Router):
                 raise
             return result
 
-        handler: Callable[..., Any]
+        handler: Any
         if self.async_session:
 
             async def async_handler(**kwargs: Any) -> Any:
@@ -418,20 +417,23 @@ class ModelRouter(Router):
         handler.__name__ = action
         handler.__qualname__ = f"{type(self).__name__}.{action}"
         handler.__doc__ = _DOCS[action].format(model=model_name, plural=f"{model_name}s")
-        handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # NOTE: read by inspect.signature
-            signature_params, return_annotation=returns
-        )
+        # NOTE: inspect.signature reads __signature__, typing.get_type_hints
+        # __annotations__: the extractor and the OpenAPI battery see the types.
+        handler.__signature__ = inspect.Signature(signature_params, return_annotation=returns)
         handler.__annotations__ = {
             **{param.name: param.annotation for param in signature_params},
             "return": returns,
         }
-        return handler
+        made: Callable[..., Any] = handler
+        return made
 
     def _add_routes(self) -> None:
         read = self.schemas.read
-        pk_type = self.model_fields[self.pk_attr].python_type if self.pk_attr in (
-            self.model_fields
-        ) else self.pk_column.type.python_type
+        pk_type = (
+            self.model_fields[self.pk_attr].python_type
+            if self.pk_attr in (self.model_fields)
+            else self.pk_column.type.python_type
+        )
         keyword = inspect.Parameter.KEYWORD_ONLY
         pk_param = inspect.Parameter("pk", keyword, annotation=pk_type)
         conflict = {409: {"description": "Conflict: a constraint of the database refused it"}}
@@ -632,7 +634,7 @@ class ModelRouter(Router):
             len(descriptions) != 1
             or descriptions[0].get("entity") is not self.model
             or descriptions[0].get("type") is not self.model
-            or getattr(statement, "_with_options", ())
+            or bool(getattr(statement, "_with_options", ()))
         ):
             return statement
         return statement.with_only_columns(

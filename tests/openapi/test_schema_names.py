@@ -10,8 +10,7 @@ from openapi_spec_validator import validate
 
 from oakling import App
 from oakling.openapi import build_document
-
-from .clash import first, second
+from tests.openapi.clash import first, second
 
 
 def clash_app() -> App:
@@ -60,7 +59,11 @@ def test_same_named_schemas_do_not_overwrite_each_other() -> None:
     # Every $ref resolves.
     text = str(document)
     for name in schemas:
-        assert f"#/components/schemas/{name}" in text or name.startswith("HTTP") or name == "ValidationError"
+        assert (
+            f"#/components/schemas/{name}" in text
+            or name.startswith("HTTP")
+            or name == "ValidationError"
+        )
 
 
 def test_the_names_are_the_same_from_one_start_to_the_next() -> None:

@@ -156,7 +156,9 @@ def test_get_queryset_scopes_rows_to_their_owner(make_app: Any, flavor: str) -> 
         assert [item["title"] for item in listed["items"]] == ["mine"]
         # Bob's note is answered as missing, whatever the method (no oracle).
         for method in ("GET", "PUT", "PATCH", "DELETE"):
-            answer = client.request(method, f"/notes/{bobs}", json={"title": "stolen"}, headers=headers)
+            answer = client.request(
+                method, f"/notes/{bobs}", json={"title": "stolen"}, headers=headers
+            )
             assert answer.status_code == 404, (method, answer.text)
         assert client.get("/notes/999999", headers=headers).json() == {"detail": "Note not found"}
     with app.extensions["db"].session() as session:

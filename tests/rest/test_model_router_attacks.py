@@ -68,7 +68,10 @@ def test_model_permissions_are_checked_per_action(make_app: Any, flavor: str) ->
         assert client.get("/notes", headers=reader).status_code == 200
         assert client.get(f"/notes/{note_id}", headers=reader).status_code == 200
         assert client.post("/notes", json={"title": "x"}, headers=reader).status_code == 403
-        assert client.patch(f"/notes/{note_id}", json={"done": True}, headers=reader).status_code == 403
+        assert (
+            client.patch(f"/notes/{note_id}", json={"done": True}, headers=reader).status_code
+            == 403
+        )
         assert client.delete(f"/notes/{note_id}", headers=reader).status_code == 403
 
         writer = token_for(app, "writer")
@@ -139,8 +142,20 @@ def test_bad_bodies_are_422_naming_the_field(make_app: Any, body: Any, field: st
 def test_bad_requests_are_4xx_never_500(make_app: Any) -> None:
     app = make_app(router(permission="any", ordering_fields=("id",), filterset_fields=("done",)))
     with TestClient(app, raise_server_exceptions=False) as client:
-        assert client.post("/notes", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
-        assert client.post("/notes", content=b"title=x", headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 415
+        assert (
+            client.post(
+                "/notes", content=b"{not json", headers={"content-type": "application/json"}
+            ).status_code
+            == 422
+        )
+        assert (
+            client.post(
+                "/notes",
+                content=b"title=x",
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            ).status_code
+            == 415
+        )
         assert client.get("/notes/abc").status_code == 404
         assert client.get("/notes/99999999999999999999").status_code == 404
         ordering = client.get("/notes?ordering=secret")

@@ -31,7 +31,9 @@ def test_rest_tasks(load_example: Loader, tmp_path: Path, monkeypatch: pytest.Mo
     with app.extensions["db"].session() as session:
         ann = create_user_sync(session, "ann", "pw-" + "x" * 20, validate=False)
         bob = create_user_sync(session, "bob", "pw-" + "y" * 20, validate=False)
-        _, ann_token = create_token_sync(session, ann, name="t", scopes=["tasks:read", "tasks:write"])
+        _, ann_token = create_token_sync(
+            session, ann, name="t", scopes=["tasks:read", "tasks:write"]
+        )
         _, bob_read = create_token_sync(session, bob, name="t", scopes=["tasks:read"])
         session.add(module.Task(title="Bob's", owner_id=bob.id))
         session.commit()
@@ -46,7 +48,10 @@ def test_rest_tasks(load_example: Loader, tmp_path: Path, monkeypatch: pytest.Mo
             listed = client.get("/api/tasks?completed=false&ordering=-id", headers=ann_headers)
             assert [item["title"] for item in listed.json()["items"]] == ["Write docs"]
             assert client.get("/api/tasks/1", headers=ann_headers).status_code == 404  # Bob's
-            assert client.post("/api/tasks", json={"title": "x"}, headers=bob_headers).status_code == 403
+            assert (
+                client.post("/api/tasks", json={"title": "x"}, headers=bob_headers).status_code
+                == 403
+            )
             assert client.get("/api/tasks").status_code == 401
             too_long = client.post("/api/tasks", json={"title": "x" * 101}, headers=ann_headers)
             assert too_long.status_code == 422
@@ -55,7 +60,12 @@ def test_rest_tasks(load_example: Loader, tmp_path: Path, monkeypatch: pytest.Mo
             document = client.get("/openapi.json").json()
             validate(document)
             title = document["components"]["schemas"]["TaskCreate"]["properties"]["title"]
-            assert title == {"type": "string", "maxLength": 100, "pattern": r"^[^\x00]*$", "description": "What to do"}
+            assert title == {
+                "type": "string",
+                "maxLength": 100,
+                "pattern": r"^[^\x00]*$",
+                "description": "What to do",
+            }
             assert client.get("/tasks/count").json() == {"tasks": 2}
     finally:
         engine.dispose()

@@ -10,7 +10,6 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from oakling.admin import Admin
-from oakling.openapi import build_document
 from oakling.rest import ModelRouter, model_fields, model_form, model_schemas
 from oakling.testing import TestClient
 
@@ -34,7 +33,14 @@ def test_schemas_read_create_update() -> None:
     assert "secret" not in schemas.read.__struct_fields__
     assert "owner_id" in schemas.read.__struct_fields__
     assert set(schemas.create.__struct_fields__) == {
-        "title", "body", "priority", "done", "due", "colour", "code", "created"
+        "title",
+        "body",
+        "priority",
+        "done",
+        "due",
+        "colour",
+        "code",
+        "created",
     }
     made = msgspec.convert({"title": "t"}, schemas.create)
     assert made.priority == 0 and made.done is False and made.body is msgspec.UNSET
@@ -50,8 +56,18 @@ def test_schemas_read_create_update() -> None:
     assert all(getattr(patch, name) is msgspec.UNSET for name in schemas.update.__struct_fields__)
     # The read Struct shows stored values as they are: a naive datetime, an old long title.
     shown = msgspec.convert(
-        {"id": 1, "title": "x" * 150, "body": None, "priority": 0, "done": False, "due": None,
-         "colour": "red", "code": None, "created": "2026-01-01T00:00:00", "owner_id": None},
+        {
+            "id": 1,
+            "title": "x" * 150,
+            "body": None,
+            "priority": 0,
+            "done": False,
+            "due": None,
+            "colour": "red",
+            "code": None,
+            "created": "2026-01-01T00:00:00",
+            "owner_id": None,
+        },
         schemas.read,
     )
     assert shown.created == dt.datetime(2026, 1, 1)
@@ -75,7 +91,9 @@ def test_model_form_shares_types_lengths_and_help_text() -> None:
     assert "title" in form.errors
     assert form.title.description == "What the note says"
     assert form.body.description == "Free text"
-    good = form_class(MultiDict({"title": "Shop", "priority": "2", "colour": "green"}), meta={"csrf": False})
+    good = form_class(
+        MultiDict({"title": "Shop", "priority": "2", "colour": "green"}), meta={"csrf": False}
+    )
     assert good.validate(), good.errors
     assert good.priority.data == 2
     assert not form_class(MultiDict({"priority": "2"}), meta={"csrf": False}).validate()
