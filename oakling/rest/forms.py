@@ -69,5 +69,6 @@ def model_form(
     # NOTE: no site: get_form is never called, only the column mapping.
     form_class, specs = admin_model_form(options(model, None))
     form_class.__name__ = form_class.__qualname__ = f"{model.__name__}Form"
+    form_class.__module__ = model.__module__
     form_class.field_specs = specs
     return form_class

@@ -49,8 +49,9 @@ import base64
 import binascii
 import inspect
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 import msgspec
 from sqlalchemy import Select, func, select
@@ -239,6 +240,9 @@ class ModelRouter(Router):
         )
         shown = model_fields(target, fields=self.fields, exclude=self.exclude, read_only_fields=())
         self.model_fields: dict[str, ModelField] = {field.name: field for field in shown}
+        self._integers = frozenset(
+            field.name for field in shown if _unwrapped(field.read_type) is int
+        )
         for option in ("filterset_fields", "ordering_fields"):
             hidden = [name for name in getattr(self, option) if name not in self.model_fields]
             if hidden:
@@ -430,8 +434,8 @@ class ModelRouter(Router):
     def _add_routes(self) -> None:
         read = self.schemas.read
         pk_type = (
-            self.model_fields[self.pk_attr].python_type
-            if self.pk_attr in (self.model_fields)
+            _unwrapped(self.model_fields[self.pk_attr].read_type)
+            if self.pk_attr in self.model_fields
             else self.pk_column.type.python_type
         )
         keyword = inspect.Parameter.KEYWORD_ONLY
@@ -447,7 +451,14 @@ class ModelRouter(Router):
                 ["GET"],
                 name="list",
                 response_model=None,
-                responses={200: {"model": self.page_schema, "description": "One page"}},
+                responses={
+                    200: {"model": self.page_schema, "description": "One page"},
+                    **(
+                        {404: {"description": "A page past the last one"}}
+                        if self.pagination == "page"
+                        else {}
+                    ),
+                },
             )
         if "create" in wanted:
             body = inspect.Parameter("data", keyword, annotation=self.schemas.create)
@@ -536,12 +547,15 @@ class ModelRouter(Router):
         )
         if self.pagination == "page" and self.ordering_fields:
             allowed = ", ".join(self.ordering_fields)
+            names = "|".join(re.escape(name) for name in self.ordering_fields)
+            # NOTE: the pattern documents (and checks) DRF's syntax exactly.
+            ordering = Annotated[str, msgspec.Meta(pattern=f"^-?({names})(,-?({names}))*$")]
             params.append(
                 inspect.Parameter(
                     "ordering",
                     keyword,
                     annotation=Annotated[
-                        str | None,
+                        ordering | None,
                         Query(
                             description=(
                                 "Comma-separated fields, `-` first for descending: "
@@ -736,6 +750,8 @@ class ModelRouter(Router):
         for name in data.__struct_fields__:
             value = getattr(data, name)
             if value is not msgspec.UNSET:
+                if type(value) is float and name in self._integers:
+                    value = int(value)  # NOTE: 3.0 for an integer column (see schemas)
                 setattr(obj, name, value)
 
     def _create(self, session: Any, request: Request, values: dict[str, Any]) -> Any:
@@ -765,6 +781,10 @@ class ModelRouter(Router):
         obj = self._get(session, request, values["pk"])
         self.perform_destroy(request, session, obj)
         _conflict_safe_flush(session)
+
+
+def _unwrapped(annotation: Any) -> Any:
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
 
 
 def _invalid(ex: ValueError) -> RequestValidationError:

@@ -188,7 +188,14 @@ def _annotation(column: Any, help_text: str | None) -> tuple[Any, Any, bool]:
     if help_text:
         plain = Annotated[python_type, msgspec.Meta(description=help_text)]
     if meta:
-        python_type = Annotated[python_type, msgspec.Meta(**meta)]
+        constrained: Any = Annotated[python_type, msgspec.Meta(**meta)]
+        if python_type is int:
+            # NOTE: JSON Schema's "integer" includes 1.0 (a JSON number is a
+            # number), which msgspec's int refuses; a float with no fraction is
+            # taken too, and made an int before it reaches the model.
+            whole = Annotated[float, msgspec.Meta(**meta, multiple_of=1)]
+            constrained = constrained | whole
+        python_type = constrained
     return python_type, plain, sortable
 
 
