@@ -240,6 +240,8 @@ class ModelRouter(Router):
         )
         shown = model_fields(target, fields=self.fields, exclude=self.exclude, read_only_fields=())
         self.model_fields: dict[str, ModelField] = {field.name: field for field in shown}
+        # NOTE: the key's type even when ``fields`` leaves it out of answers.
+        self._pk_field = model_fields(target, fields=[self.pk_attr])[0]
         self._integers = frozenset(
             field.name for field in shown if _unwrapped(field.read_type) is int
         )
@@ -433,11 +435,7 @@ class ModelRouter(Router):
 
     def _add_routes(self) -> None:
         read = self.schemas.read
-        pk_type = (
-            _unwrapped(self.model_fields[self.pk_attr].read_type)
-            if self.pk_attr in self.model_fields
-            else self.pk_column.type.python_type
-        )
+        pk_type = _unwrapped(self._pk_field.read_type)
         keyword = inspect.Parameter.KEYWORD_ONLY
         pk_param = inspect.Parameter("pk", keyword, annotation=pk_type)
         conflict = {409: {"description": "Conflict: a constraint of the database refused it"}}
@@ -651,8 +649,11 @@ class ModelRouter(Router):
             or bool(getattr(statement, "_with_options", ()))
         ):
             return statement
+        names = list(self.schemas.read.__struct_fields__)
+        if self.pk_attr not in names:
+            names.append(self.pk_attr)  # NOTE: the cursor reads it
         return statement.with_only_columns(
-            *(getattr(self.model, name) for name in self.schemas.read.__struct_fields__),
+            *(getattr(self.model_class, name) for name in names),
             maintain_column_froms=True,
         )
 
@@ -709,7 +710,7 @@ class ModelRouter(Router):
         return list(session.scalars(statement).unique().all())
 
     def _decode_cursor(self, cursor: str) -> Any:
-        pk_type = self.model_fields[self.pk_attr].python_type
+        pk_type = self._pk_field.python_type
         try:
             raw = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
             return msgspec.convert(raw, pk_type)
@@ -726,14 +727,12 @@ class ModelRouter(Router):
 
     def _get(self, session: Any, request: Request, pk: Any) -> Any:
         name = self.model.__name__ if self.model is not None else "Object"
-        pk_field = self.model_fields.get(self.pk_attr)
-        if pk_field is not None:
-            try:
-                # NOTE: /notes/99999999999999999999 names no row: a 404, not
-                # the driver's overflow error.
-                msgspec.convert(pk, pk_field.python_type)
-            except msgspec.ValidationError:
-                raise HTTPException(404, f"{name} not found") from None
+        try:
+            # NOTE: /notes/99999999999999999999 names no row: a 404, not the
+            # driver's overflow error.
+            msgspec.convert(pk, self._pk_field.python_type)
+        except msgspec.ValidationError:
+            raise HTTPException(404, f"{name} not found") from None
         statement = self.get_queryset(request).where(self.pk_column == pk)
         obj = session.scalars(statement.limit(1)).unique().first()
         if obj is None:

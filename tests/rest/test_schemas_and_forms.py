@@ -142,3 +142,27 @@ def test_the_document_names_the_schemas_and_documents_every_action(make_app: Any
     names = {param["name"] for param in collection["get"]["parameters"]}
     assert {"page", "size", "ordering", "priority", "priority__gte", "due__lt"} <= names
     assert collection["get"]["operationId"] == "note_list"
+
+
+def test_a_list_without_the_primary_key_still_pages_by_cursor(make_app: Any) -> None:
+    from .conftest import add_notes
+
+    app = make_app(
+        ModelRouter(
+            Note,
+            prefix="/notes",
+            fields=("title", "priority"),
+            permission="any",
+            pagination="cursor",
+            page_size=2,
+        )
+    )
+    add_notes(app, 3)
+    with TestClient(app) as client:
+        first = client.get("/notes").json()
+        assert first["items"] == [
+            {"title": "Note 000", "priority": 0},
+            {"title": "Note 001", "priority": 1},
+        ]
+        rest = client.get(f"/notes?cursor={first['next']}").json()
+        assert rest == {"items": [{"title": "Note 002", "priority": 2}], "next": None}
