@@ -101,7 +101,7 @@ class RouteHandler:
         # handlers are called as they are.
         from oakling._returns import response_model, with_response_model
 
-        model = response_model(self.func)
+        model = response_model(self.func) if route.response_model is ... else route.response_model
         self.call = self.func if model is None else with_response_model(self.func, model)
         self.extractor: Extractor = route.extractors[method]
         if set(path_params) != set(route.compiled.converters):

@@ -181,6 +181,11 @@ class Route:
             ``"model"`` key, whose JSON schema becomes its content.
         operation_id: The OpenAPI ``operationId``; default from the route's name.
         openapi_extra: Merged last into the route's OpenAPI operation object.
+        response_model: ``...`` (the default) reads the response model from
+            the return annotation; None turns it off, so what the handler
+            returns is sent as it is (the annotation stays for type
+            checkers), and a type uses that type instead of the annotation.
+            FastAPI's ``response_model``, including ``response_model=None``.
         opt: Options for plugins, read at startup by their per-route hooks
             (Litestar's ``opt``): ``opt={"ratelimit": "10/minute"}``.
         middleware: ASGI middleware specs (anything with ``build(app)``,
@@ -207,6 +212,7 @@ class Route:
         responses: dict[int | str, Any] | None = None,
         operation_id: str | None = None,
         openapi_extra: dict[str, Any] | None = None,
+        response_model: Any = ...,
         opt: Mapping[str, Any] | None = None,
         middleware: Sequence[Any] = (),
     ) -> None:
@@ -222,6 +228,8 @@ class Route:
         self.responses = dict(responses or {})
         self.operation_id = operation_id
         self.openapi_extra = dict(openapi_extra or {})
+        # NOTE: ``...`` means "from the return annotation" (read in _dispatch).
+        self.response_model = response_model
         self.view_class: type[View] | None = None
         if inspect.isclass(endpoint) and issubclass(endpoint, View):
             self.view_class = endpoint

@@ -27,6 +27,7 @@ BATTERIES = {
     "mail",
     "openapi",
     "messages",
+    "rest",
 }
 
 

@@ -172,3 +172,53 @@ def test_an_unresolvable_return_annotation_is_a_startup_warning(
     assert any("OnlyForTypeCheckers" in record.getMessage() for record in caplog.records)
     with TestClient(app) as client:
         assert client.get("/x").json() == {"id": 1}
+
+
+def test_response_model_none_sends_the_value_as_it_is() -> None:
+    """FastAPI's ``response_model=None``: the annotation stays for type checkers only."""
+    app = App(debug=False, secret_key="k" * 40)
+
+    @app.get("/raw", response_model=None)
+    def raw() -> UserOut:
+        return {"id": 1, "username": "ann", "extra": True}  # type: ignore[return-value]
+
+    @app.get("/checked")
+    def checked() -> UserOut:
+        return {"id": 1, "username": "ann", "extra": True}  # type: ignore[return-value]
+
+    with TestClient(app) as client:
+        assert client.get("/raw").json() == {"id": 1, "username": "ann", "extra": True}
+        assert client.get("/checked").json() == {"id": 1, "username": "ann"}
+
+
+def test_response_model_type_replaces_the_annotation() -> None:
+    app = App(debug=False, secret_key="k" * 40)
+
+    @app.get("/user", response_model=UserOut)
+    def user() -> Any:
+        return UserRow(1, "ann")
+
+    with TestClient(app) as client:
+        assert client.get("/user").json() == {"id": 1, "username": "ann"}
+
+
+def test_response_model_none_is_left_out_of_the_document() -> None:
+    from openapi_spec_validator import validate
+
+    from oakling.openapi import build_document
+
+    app = App(debug=False, secret_key="k" * 40)
+
+    @app.get("/raw", response_model=None)
+    def raw() -> UserOut:
+        return UserOut(1, "ann")
+
+    @app.get("/other", response_model=Badge)
+    def other() -> dict[str, Any]:
+        return {"name": "b"}
+
+    document = build_document(app, title="t", version="1")
+    validate(document)
+    assert "content" not in document["paths"]["/raw"]["get"]["responses"]["200"]
+    other_schema = document["paths"]["/other"]["get"]["responses"]["200"]["content"]
+    assert other_schema["application/json"]["schema"] == {"$ref": "#/components/schemas/Badge"}

@@ -42,6 +42,7 @@ from sqlalchemy.types import TypeDecorator
 from wtforms import validators as wv
 
 from oakling.csrf.forms import CSRFForm
+from oakling.rest.schemas import column_help_text
 
 try:
     from wtforms.fields.choices import (  # type: ignore[import-untyped]  # NOTE: untyped
@@ -174,6 +175,10 @@ def model_form(
             )
         column = mapper.column_attrs[name].columns[0]
         field, spec = _column_field(model_admin, name, column)
+        help_text = column_help_text(column, mapper.column_attrs[name])
+        if help_text:
+            # NOTE: WTForms' description, shown under the field.
+            field.kwargs.setdefault("description", help_text)
         attrs[name] = field
         specs[name] = spec
     form_class = type(f"{model_admin.model.__name__}AdminForm", (base,), attrs)

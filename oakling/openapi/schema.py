@@ -133,6 +133,70 @@ def _strip_optional(annotation: Any) -> Any:
     return annotation
 
 
+def _pydantic_classes(models: Iterable[type]) -> dict[str, type]:
+    """Return ``{__name__: class}`` of ``models`` and the pydantic models they nest."""
+    found: dict[str, type] = {}
+    todo = list(models)
+    while todo:
+        model = todo.pop()
+        if model.__name__ in found:
+            continue
+        found[model.__name__] = model
+        for field in getattr(model, "model_fields", {}).values():
+            stack = [field.annotation]
+            while stack:
+                annotation = stack.pop()
+                if _is_pydantic(annotation):
+                    todo.append(annotation)
+                stack.extend(get_args(annotation))
+    return found
+
+
+def _distinct_names(
+    definitions: Mapping[str, Any], taken: Mapping[str, Any], models: Iterable[type]
+) -> dict[str, str]:
+    """Return new names for pydantic schemas whose name a msgspec schema has.
+
+    Each generator keeps the names of its own types distinct (msgspec by
+    ``module.Qualname``, pydantic by ``module__Qualname``), but not against
+    the other's: a msgspec ``Task`` and a pydantic ``Task`` would both be
+    ``Task``. The pydantic one becomes ``module.Qualname``, as msgspec names
+    its own clashes, so the names stay stable from one start to the next.
+    """
+    clashes = [name for name in definitions if name in taken]
+    if not clashes:
+        return {}
+    classes = _pydantic_classes(models)
+    renames: dict[str, str] = {}
+    for name in clashes:
+        model = classes.get(name)
+        base = f"{model.__module__}.{model.__qualname__}" if model is not None else name
+        candidate = base if base not in taken else f"{base}.pydantic"
+        suffix = 2
+        unique = candidate
+        while unique in taken or unique in definitions or unique in renames.values():
+            unique = f"{candidate}{suffix}"
+            suffix += 1
+        renames[name] = re.sub(r"[^A-Za-z0-9._-]", "_", unique)
+    return renames
+
+
+def _renamed(value: Any, renames: Mapping[str, str]) -> Any:
+    """Return ``value`` with every ``$ref`` to a renamed schema pointing at its new name."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == "$ref" and isinstance(item, str) and item.startswith(REF_PREFIX):
+                name = item[len(REF_PREFIX) :]
+                out[key] = REF_PREFIX + renames.get(name, name)
+            else:
+                out[key] = _renamed(item, renames)
+        return out
+    if isinstance(value, list):
+        return [_renamed(item, renames) for item in value]
+    return value
+
+
 class _Schemas:
     """Collect every type the document names; generate their schemas at the end.
 
@@ -190,7 +254,15 @@ class _Schemas:
                 [(model, "validation") for model in self.pydantic_types],
                 ref_template=REF_PREFIX + "{model}",
             )
-            self.components.update(top.get("$defs", {}))
+            definitions: dict[str, Any] = top.get("$defs", {})
+            renames = _distinct_names(definitions, self.components, self.pydantic_types)
+            if renames:
+                definitions = {
+                    renames.get(name, name): _renamed(schema, renames)
+                    for name, schema in definitions.items()
+                }
+                keys = {key: _renamed(value, renames) for key, value in keys.items()}
+            self.components.update(definitions)
             for slot, model, many, extra in self.pydantic_slots:
                 item = keys[(model, "validation")]
                 slot.update({"type": "array", "items": item} if many else item)
@@ -232,6 +304,17 @@ def _media_type(response_class: type | None, default: str) -> str:
 
 def _success(route: Route, func: Any, schemas: _Schemas) -> tuple[str, dict[str, Any]]:
     annotation = _return_annotation(func)
+    chosen = getattr(route, "response_model", ...)
+    if chosen is None:
+        plain = annotation in (None, type(None), str, bytes, inspect.Parameter.empty) or (
+            isinstance(annotation, type) and issubclass(annotation, Response)
+        )
+        if not plain:
+            # NOTE: response_model=None (FastAPI's): the handler's value is
+            # sent as it is, so the annotation says nothing certain about it.
+            annotation = inspect.Parameter.empty
+    elif chosen is not ...:
+        annotation = chosen
     status = route.status_code
     description = _PHRASES.get(status or 200, "Successful Response")
     if annotation is None or annotation is type(None):

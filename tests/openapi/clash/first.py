@@ -1,0 +1,7 @@
+"""A msgspec ``Item`` whose name another module's classes also use."""
+
+import msgspec
+
+
+class Item(msgspec.Struct):
+    sku: str
