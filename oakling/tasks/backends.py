@@ -228,11 +228,19 @@ class CeleryBackend(Backend):
         plugin: The Tasks plugin.
         broker_url: ``amqp://user:password@host:port/vhost`` or ``redis://host:port/db``.
         result_backend: Where results are kept (``redis://...``), or None.
+        default_queue: The queue of tasks that name none (Celery's
+            ``task_default_queue``, default ``celery``).
     """
 
     durable = True
 
-    def __init__(self, plugin: Tasks, broker_url: str, result_backend: str | None) -> None:
+    def __init__(
+        self,
+        plugin: Tasks,
+        broker_url: str,
+        result_backend: str | None,
+        default_queue: str | None = None,
+    ) -> None:
         super().__init__(plugin)
         try:
             from celery import Celery
@@ -260,6 +268,7 @@ class CeleryBackend(Backend):
             worker_prefetch_multiplier=1,
             result_extended=True,
             worker_hijack_root_logger=False,
+            task_default_queue=default_queue or "celery",
         )
         self._results = CeleryResults(self.celery) if result_backend else None
 

@@ -34,7 +34,8 @@ class Tasks:
     - ``TASKS_BROKER_URL=amqp://...`` (RabbitMQ) or ``redis://...``: Celery
       (:class:`CeleryBackend`); run ``oakling worker`` (and ``oakling beat``
       for periodic tasks) beside the web processes. ``TASKS_RESULT_BACKEND``
-      (``redis://...``) keeps results and idempotency keys.
+      (``redis://...``) keeps results and idempotency keys;
+      ``TASKS_DEFAULT_QUEUE`` names the queue (default ``celery``).
 
     Args:
         broker_url: Overrides ``TASKS_BROKER_URL``.
@@ -107,7 +108,9 @@ class Tasks:
         if backend is None:
             url = self.broker_url
             if url:
-                backend = CeleryBackend(self, url, self.result_backend)
+                backend = CeleryBackend(
+                    self, url, self.result_backend, self._setting("TASKS_DEFAULT_QUEUE")
+                )
             else:
                 backend = InProcessBackend(self)
             self._backend = backend
