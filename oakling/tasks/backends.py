@@ -245,9 +245,7 @@ class CeleryBackend(Backend):
         try:
             from celery import Celery
         except ImportError as ex:  # pragma: no cover - depends on the install
-            raise ImportError(
-                "TASKS_BROKER_URL needs Celery: pip install 'oakling[tasks]'"
-            ) from ex
+            raise ImportError("TASKS_BROKER_URL needs Celery: pip install 'oakling[tasks]'") from ex
         self.broker_url = broker_url
         self.result_backend = result_backend
         transport: dict[str, Any] = {}
@@ -336,9 +334,7 @@ class CeleryBackend(Backend):
                 self._unclaim(claimed)
             outages.failed(BROKER, ex)
             for message in messages:
-                logger.error(
-                    "task %s %s not sent: %r", message.task.name, message.task_id, ex
-                )
+                logger.error("task %s %s not sent: %r", message.task.name, message.task_id, ex)
             raise ServiceUnavailable(BROKER, RETRY_AFTER_SECONDS) from None
         if outages.is_down(BROKER):
             outages.recovered(BROKER)

@@ -86,14 +86,14 @@ class Tasks:
         """``TASKS_BROKER_URL``: the Celery broker, or None for in-process."""
         if self._broker_url is not None:
             return self._broker_url or None
-        return self._setting("TASKS_BROKER_URL")
+        return _text(self._setting("TASKS_BROKER_URL"))
 
     @property
     def result_backend(self) -> str | None:
         """``TASKS_RESULT_BACKEND``: Celery's result store, or None."""
         if self._result_backend is not None:
             return self._result_backend or None
-        return self._setting("TASKS_RESULT_BACKEND")
+        return _text(self._setting("TASKS_RESULT_BACKEND"))
 
     def _setting(self, name: str) -> Any:
         if self.app is None:
@@ -151,6 +151,10 @@ class Tasks:
         self._beat_jobs = []
         if self._backend is not None:
             await self._backend.close()
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 def default_tasks() -> Tasks:

@@ -231,9 +231,11 @@ class Task(Generic[_P, _R]):
         """
         from .outbox import submit
 
-        options = {key: kwargs.pop(key) for key in list(kwargs) if key.startswith("_")}
-        idempotency_key = options.pop("_idempotency_key", None)
-        countdown = options.pop("_countdown", None)
+        options: dict[str, Any] = {
+            key: kwargs.pop(key) for key in list(kwargs) if key.startswith("_")
+        }
+        idempotency_key: str | None = options.pop("_idempotency_key", None)
+        countdown: float | None = options.pop("_countdown", None)
         if options:
             raise TypeError(f"unknown enqueue options: {sorted(options)}")
         values = self.validate(args, kwargs)

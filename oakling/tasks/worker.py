@@ -97,7 +97,7 @@ def celery_app(app: App) -> Celery:
         if task.options.schedule is not None
     }
     celery.conf.beat_schedule = schedule
-    celery._oakling_bound = True  # type: ignore[attr-defined]  # NOTE: our own mark
+    celery._oakling_bound = True  # NOTE: our own mark on Celery's (untyped) app
     return celery
 
 

@@ -35,7 +35,9 @@ def rows(url: str) -> list[str]:
         with engine.connect() as connection:
             return [
                 row[0]
-                for row in connection.execute(text("SELECT text FROM tasks_test_effect ORDER BY id"))
+                for row in connection.execute(
+                    text("SELECT text FROM tasks_test_effect ORDER BY id")
+                )
             ]
     finally:
         engine.dispose()
