@@ -70,9 +70,23 @@ def _database(plugin: Tasks) -> Any:
     return database
 
 
+def _with_app(kwargs: dict[str, Any], injected: dict[str, str], plugin: Tasks) -> dict[str, str]:
+    """Put the app in ``kwargs`` for ``App`` parameters; return the session parameters."""
+    sessions = {}
+    for name, kind in injected.items():
+        if kind == "app":
+            if plugin.app is None:
+                raise ImproperlyConfigured("a task asks for the App but runs for none")
+            kwargs[name] = plugin.app
+        else:
+            sessions[name] = kind
+    return sessions
+
+
 def _call_sync(
     task: Task[Any, Any], kwargs: dict[str, Any], injected: dict[str, str], plugin: Tasks
 ) -> Any:
+    injected = _with_app(kwargs, injected, plugin)
     if not injected:
         return task.func(**kwargs)
     if any(kind == "async" for kind in injected.values()):
@@ -92,6 +106,7 @@ def _call_sync(
 async def _call_async(
     task: Task[Any, Any], kwargs: dict[str, Any], injected: dict[str, str], plugin: Tasks
 ) -> Any:
+    injected = _with_app(kwargs, injected, plugin)
     if not injected:
         return await task.func(**kwargs)
     if any(kind == "sync" for kind in injected.values()):

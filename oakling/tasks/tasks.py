@@ -110,6 +110,8 @@ class Task(Generic[_P, _R]):
             ``Session`` or ``AsyncSession`` (``oakling.db``) are not sent:
             the runner gives them a session in a transaction per run,
             committed when the function returns, rolled back when it raises.
+            A parameter annotated ``App`` gets the app the task runs for
+            (its settings, extensions and ``state``).
         name: The registered name; default ``module.qualname``.
         options: How it runs (:class:`TaskOptions`).
     """
@@ -301,7 +303,11 @@ def _build_signature(task: Task[Any, Any]) -> _Signature:
 
 
 def _injected_kind(annotation: Any) -> str | None:
-    if not isinstance(annotation, type) or annotation.__name__ not in _SESSION_TYPES:
+    if not isinstance(annotation, type):
+        return None
+    if annotation.__name__ == "App" and annotation.__module__ == "oakling.applications":
+        return "app"
+    if annotation.__name__ not in _SESSION_TYPES:
         return None
     module = annotation.__module__
     if not module.startswith(("sqlalchemy", "oakling.db")):

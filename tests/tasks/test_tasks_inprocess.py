@@ -435,3 +435,32 @@ def test_task_sessions_commit_per_run(tmp_path: Any) -> None:
 def test_task_is_still_callable_directly() -> None:
     assert record(Change("direct", 9)) == "direct:9"
     assert isinstance(record, Task)
+
+
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+def test_a_failed_commit_409_drops_the_task(database: Database, flavor: str) -> None:
+    # NOTE: the commit's flush fails (duplicate primary key): oakling.db
+    # answers 409, a status below 500, yet nothing was kept: nothing is sent.
+    with database.session() as session:
+        session.add(Note(id=1, text="first"))
+        session.commit()
+    app = new_app([database, Tasks()])
+
+    if flavor == "sync":
+
+        @app.post("/dup")
+        def dup(session: Session) -> None:
+            session.add(Note(id=1, text="again"))
+            record.enqueue(Change("dup", 1))
+
+    else:
+
+        @app.post("/dup")
+        async def dup_async(session: AsyncSession) -> None:
+            session.add(Note(id=1, text="again"))
+            record.enqueue(Change("dup", 1))
+
+    with TestClient(app) as client:
+        assert client.post("/dup").status_code == 409
+    assert RAN == []
+    assert notes(database) == ["first"]
