@@ -42,8 +42,8 @@ from typing import Any
 import msgspec
 
 from oakling import App
-from oakling.config import Settings
 from oakling.concurrency import run_in_threadpool
+from oakling.config import Settings
 from oakling.tasks import Tasks, task
 
 AMQP_URL = os.environ.get("OAKLING_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")

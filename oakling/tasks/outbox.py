@@ -7,8 +7,8 @@ request of an app with the :class:`~oakling.tasks.Tasks` plugin gets an
 response starts, the outbox is settled:
 
 - the request's transaction (``oakling.db``'s per-request session) rolled
-  back, or the status is 5xx, or the handler raised: every message is
-  **dropped**;
+  back, or there was none and the status is 5xx, or no response started:
+  every message is **dropped**;
 - otherwise (the transaction committed, or there was none): a durable
   backend (Celery) **sends** them before the status line goes out, so a
   broker failure still turns the answer into a 503 (never a 2xx for a task
@@ -208,7 +208,11 @@ class TasksMiddleware:
             if replaced:
                 return  # NOTE: the 503 went out instead of this response
             if message["type"] == "http.response.start" and outbox.pending:
-                if outbox.state == ROLLED_BACK or message["status"] >= 500:
+                state = outbox.state
+                # NOTE: tasks follow the data: a commit sends them whatever
+                # the status (a middleware's 503 after it); with no
+                # transaction seen, a 5xx means the request failed.
+                if state == ROLLED_BACK or (state == OPEN and message["status"] >= 500):
                     outbox.drop()
                 elif outbox.plugin.backend.durable:
                     try:

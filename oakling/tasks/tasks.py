@@ -208,11 +208,9 @@ class Task(Generic[_P, _R]):
 
     # -- enqueueing -----------------------------------------------------------
 
-    def enqueue(
-        self,
-        *args: _P.args,
-        **kwargs: _P.kwargs,
-    ) -> TaskResult:
+    # NOTE: typed loosely: injected parameters (Session, App) are in the
+    # function's signature but never passed to enqueue; msgspec checks the rest.
+    def enqueue(self, *args: Any, **kwargs: Any) -> TaskResult:
         """Validate the arguments and send the task to the app's backend.
 
         Keyword arguments starting with an underscore are options, not the
@@ -243,7 +241,7 @@ class Task(Generic[_P, _R]):
         values = self.validate(args, kwargs)
         return submit(self, values, idempotency_key=idempotency_key, countdown=countdown)
 
-    def delay(self, *args: _P.args, **kwargs: _P.kwargs) -> TaskResult:
+    def delay(self, *args: Any, **kwargs: Any) -> TaskResult:
         """Enqueue with these arguments (Celery's ``delay``; see :meth:`enqueue`)."""
         return self.enqueue(*args, **kwargs)
 
