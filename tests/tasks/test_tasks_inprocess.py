@@ -464,3 +464,19 @@ def test_a_failed_commit_409_drops_the_task(database: Database, flavor: str) -> 
         assert client.post("/dup").status_code == 409
     assert RAN == []
     assert notes(database) == ["first"]
+
+
+def test_a_5xx_set_after_the_commit_still_sends(database: Database) -> None:
+    # NOTE: the data was committed before the hook turned the answer into a
+    # 503 (as the sessions battery does when it cannot save a session):
+    # dropping the task now would lose the effect of kept data.
+    app = make_app(database, "sync")
+
+    @app.after_request
+    def unavailable(response: Any) -> Any:
+        return JSONResponse({"detail": "session store down"}, 503)
+
+    with TestClient(app) as client:
+        assert client.post("/notes/ok", params={"text": "kept"}).status_code == 503
+    assert notes(database) == ["kept"]
+    assert len(RAN) == 1
