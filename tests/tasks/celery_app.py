@@ -56,6 +56,12 @@ def flaky(text: str, session: Session) -> int:
     return count
 
 
+@task(name="tests.tick", schedule=0.5)
+def tick(session: Session) -> None:
+    """A periodic task: a row per run, sent by ``oakling beat``."""
+    session.add(Effect(text="tick", pid=os.getpid()))
+
+
 def create_app() -> App:
     """Return the app, with Database and Tasks from the environment."""
     app = App(plugins=[Database(), Tasks()])

@@ -207,3 +207,35 @@ def test_idempotency_key_sends_once(deployment: dict[str, Any]) -> None:
     first.get(timeout=20)
     time.sleep(0.5)
     assert rows(deployment["db"]) == ["once"]
+
+
+def test_beat_sends_periodic_tasks_to_the_worker(deployment: dict[str, Any]) -> None:
+    log = deployment["tmp"] / "beat.log"
+    with log.open("ab") as handle:
+        beat = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "oakling.cli",
+                "beat",
+                "--app",
+                "tests.tasks.celery_app:create_app()",
+                "-s",
+                str(deployment["tmp"] / "celerybeat-schedule"),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: rows(deployment["db"]).count("tick") >= 2, 30)
+        except AssertionError:
+            raise AssertionError(log.read_text()) from None
+        finally:
+            beat.send_signal(signal.SIGTERM)
+            try:
+                beat.wait(20)
+            except subprocess.TimeoutExpired:
+                beat.kill()
+                beat.wait()
