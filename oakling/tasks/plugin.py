@@ -79,6 +79,16 @@ class Tasks:
         app.on_shutdown(self._stop)
         _default = self
 
+    def activate(self) -> None:
+        """Make this plugin the one ``enqueue`` uses outside a request.
+
+        ``install`` does it, so in a process with one app (a server, a
+        worker, a script calling ``create_app()``) nothing is needed; a
+        process holding several apps (tests) picks one.
+        """
+        global _default
+        _default = self
+
     # -- settings -------------------------------------------------------------
 
     @property
@@ -158,7 +168,7 @@ def _text(value: Any) -> str | None:
 
 
 def default_tasks() -> Tasks:
-    """Return the Tasks plugin installed last in this process (for enqueue outside a request).
+    """Return the plugin installed (or activated) last, for enqueue outside a request.
 
     With none installed, a bare in-process one: tasks run at once, without
     database sessions.

@@ -62,6 +62,16 @@ def tick(session: Session) -> None:
     session.add(Effect(text="tick", pid=os.getpid()))
 
 
+@task(name="tests.app_state")
+async def app_state(app: App) -> dict[str, object]:
+    """Return what the worker's app looks like: its startup hook ran, its settings."""
+    return {
+        "started_in": app.state.started_in,
+        "queue": app.settings.get("TASKS_DEFAULT_QUEUE"),
+        "plugins": sorted(type(plugin).__name__ for plugin in app.plugins),
+    }
+
+
 def create_app() -> App:
     """Return the app, with Database and Tasks from the environment."""
     app = App(plugins=[Database(), Tasks()])
@@ -78,4 +88,8 @@ def create_app() -> App:
     def listing(session: Session) -> list[str]:
         return list(session.scalars(select(Effect.text).order_by(Effect.id)))
 
+    async def started() -> None:
+        app.state.started_in = os.getpid()
+
+    app.on_startup(started)
     return app

@@ -154,10 +154,12 @@ def deployment(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture(autouse=True)
-def _no_rows(request: pytest.FixtureRequest) -> None:
+def _no_rows(request: pytest.FixtureRequest, _no_active_tasks_plugin: None) -> None:
     if "deployment" not in request.fixturenames:
         return
     deployment = request.getfixturevalue("deployment")
+    # NOTE: the tests enqueue outside requests too, through the web side's app.
+    deployment["app"].extensions["tasks"].activate()
     engine = create_engine(deployment["db"])
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM tasks_test_effect"))
@@ -187,6 +189,19 @@ def test_async_task_and_result_through_the_worker(deployment: dict[str, Any]) ->
     handle = record_effect_async.enqueue("hi")
     assert handle.get(timeout=20) == "HI"
     assert rows(deployment["db"]) == ["async:hi"]
+
+
+def test_the_worker_runs_the_app_with_its_plugins_and_startup_hooks(
+    deployment: dict[str, Any],
+) -> None:
+    from tests.tasks.celery_app import app_state
+
+    state = app_state.enqueue().get(timeout=20)
+    assert state == {
+        "started_in": deployment["worker"].process.pid,
+        "queue": deployment["queue"],
+        "plugins": ["Database", "Tasks"],
+    }
 
 
 def test_retries_with_backoff_on_the_worker(deployment: dict[str, Any]) -> None:

@@ -480,3 +480,19 @@ def test_a_5xx_set_after_the_commit_still_sends(database: Database) -> None:
         assert client.post("/notes/ok", params={"text": "kept"}).status_code == 503
     assert notes(database) == ["kept"]
     assert len(RAN) == 1
+
+
+def test_countdown_waits_before_running() -> None:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        handle = record_async.enqueue(4, _countdown=0.1)
+        assert await handle.aget(timeout=5) == 8
+        return loop.time() - started
+
+    assert asyncio.run(main()) >= 0.1
+
+
+def test_unknown_enqueue_option_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="_priority"):
+        record_async.enqueue(1, _priority=3)
