@@ -163,7 +163,7 @@ async def main_async(requests: int, repeat: int, brokers: list[str]) -> dict[str
                 channel.queue_delete(queue)
             finally:
                 channel.close()
-        celery.close()
+        plugin.backend.shutdown()
     floor = statistics.median(runs["no Tasks plugin"])
     return {
         "amqp": AMQP_URL if "rabbitmq" in brokers else None,

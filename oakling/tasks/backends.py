@@ -8,6 +8,7 @@ Chosen by settings alone (see :class:`~oakling.tasks.Tasks`): no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -370,5 +371,35 @@ class CeleryBackend(Backend):
         """Nothing to record: the broker never saw it."""
 
     async def close(self) -> None:
-        """Close the broker connection pool."""
+        """Close the broker's and the result backend's connections (at app shutdown)."""
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Close every connection this process holds: producers, broker pool, results.
+
+        ``Celery.close()`` alone leaves the producer pool's connections and
+        the Redis result client's open.
+        """
+        from kombu import pools
+
+        amqp = self.celery.__dict__.get("amqp")
+        if amqp is not None and amqp._producer_pool is not None:
+            amqp._producer_pool.force_close_all()
+            amqp._producer_pool = None
+        # NOTE: Celery.close() only forgets its pool, which kombu keeps in a
+        # process-wide registry: closed here and taken out of the registry,
+        # so that a later send (the app started again) gets a fresh pool.
+        if self.celery._pool is not None:
+            self.celery._pool.force_close_all()
+            key = self.celery.connection_for_write()
+            for registry in (pools.producers, pools.connections):
+                # NOTE: kombu's EqualityDict hashes keys in __delitem__ but
+                # not in __contains__.
+                with contextlib.suppress(KeyError):
+                    del registry[key]
+            key.release()
         self.celery.close()
+        if self._results is not None:
+            client = getattr(self.celery.backend, "client", None)
+            if client is not None:
+                client.connection_pool.disconnect()

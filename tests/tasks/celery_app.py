@@ -8,6 +8,7 @@ Settings come from the environment only: ``OAKLING_DATABASE_URL``,
 from __future__ import annotations
 
 import os
+import time
 
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -70,6 +71,16 @@ async def app_state(app: App) -> dict[str, object]:
         "queue": app.settings.get("TASKS_DEFAULT_QUEUE"),
         "plugins": sorted(type(plugin).__name__ for plugin in app.plugins),
     }
+
+
+@task(name="tests.slow")
+def slow_effect(text: str, marker: str, session: Session) -> int:
+    """Note the start in ``marker``, wait, then write a row (killed meanwhile in a test)."""
+    with open(marker, "a") as handle:
+        handle.write(f"{os.getpid()}\n")
+    time.sleep(3)
+    session.add(Effect(text=text, pid=os.getpid()))
+    return os.getpid()
 
 
 def create_app() -> App:
