@@ -27,6 +27,7 @@ from .results import (
     ResultStore,
     TaskResult,
 )
+from .runner import execute
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -152,8 +153,6 @@ class InProcessBackend(Backend):
         job.add_done_callback(self._background.discard)
 
     async def _attempt(self, message: TaskMessage, attempt: int, delay: float) -> None:
-        from .runner import execute
-
         if delay:
             await asyncio.sleep(delay)
         task = message.task

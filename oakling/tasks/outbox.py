@@ -123,10 +123,13 @@ def submit(
     Raises:
         ServiceUnavailable: When the broker is known to be down.
     """
-    from .plugin import default_tasks
-
     outbox = _current.get()
-    plugin = outbox.plugin if outbox is not None else default_tasks()
+    if outbox is not None:
+        plugin = outbox.plugin
+    else:
+        from .plugin import default_tasks  # NOTE: outside requests only (a cycle)
+
+        plugin = default_tasks()
     backend = plugin.backend
     backend.check(idempotency_key is not None)
     task_id = task.task_id(idempotency_key)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 import msgspec
 
+from .outbox import submit
+
 if TYPE_CHECKING:
     from .results import TaskResult
 
@@ -229,8 +231,6 @@ class Task(Generic[_P, _R]):
             oakling.exceptions.ServiceUnavailable: When the broker is known
                 to be down (503 + ``Retry-After`` in a request).
         """
-        from .outbox import submit
-
         options: dict[str, Any] = {
             key: kwargs.pop(key) for key in list(kwargs) if key.startswith("_")
         }
