@@ -68,6 +68,21 @@ def redis_problem(url: str) -> str | None:
     return None
 
 
+@functools.cache
+def amqp_problem(url: str) -> str | None:
+    """Return why the AMQP broker (RabbitMQ) at ``url`` cannot be used, or None."""
+    from kombu import Connection
+
+    connection = Connection(url, connect_timeout=3)
+    try:
+        connection.ensure_connection(max_retries=1)
+    except Exception as ex:  # noqa: BLE001
+        return f"AMQP broker at {url} unreachable: {ex}"
+    finally:
+        connection.release()
+    return None
+
+
 @pytest.fixture(autouse=True)
 def _fresh_outage_log() -> Iterator[None]:
     """Each test starts with no outage on record (the log is process-wide)."""

@@ -102,7 +102,7 @@ def test_import_oakling_loads_no_optional_machinery():
         "import sys, oakling; "
         "heavy = [m for m in ('jinja2', 'multipart', 'python_multipart', 'httpx', "
         "'uvicorn', 'click', 'a2wsgi', 'asyncio', 'concurrent.futures', 'tempfile', "
-        "'email.utils', 'http.cookies') "
+        "'email.utils', 'http.cookies', 'celery', 'kombu') "
         "if m in sys.modules]; print(','.join(heavy))"
     )
     result = subprocess.run(

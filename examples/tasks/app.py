@@ -60,9 +60,12 @@ device; API tokens keep working until revoked on the page.
 Each request runs in one transaction (``oakling.db``'s default): committed
 when the handler returns, rolled back when it fails. A change is announced on
 the live feed only once it is committed: handlers hand it to
-:class:`Announcer`, which publishes it from a background task, and background
-tasks run after the response is sent, which is after the commit. A change
-that is rolled back (or whose commit fails) is never announced.
+:class:`Announcer`, which enqueues the :func:`announce` task
+(``oakling.tasks``): a task enqueued in a request leaves only once the
+request's transaction has committed, and is dropped when it rolls back. A
+change that is rolled back (or whose commit fails) is never announced. The
+tasks run in-process by default (after the response, not durable); with
+``OAKLING_TASKS_BROKER_URL`` they go through Celery to ``oakling worker``.
 
 To change the model, write a migration from the repository root, against a
 scratch database brought to the latest revision first::
@@ -87,7 +90,6 @@ from examples.tasks.events import Broadcaster, channel_for
 from examples.tasks.repository import MAX_TITLE_LENGTH, SqlTaskRepository, Task, TaskRepository
 from oakling import (
     App,
-    BackgroundTasks,
     Depends,
     Form,
     JSONResponse,
@@ -113,6 +115,8 @@ from oakling.security import CSP, Security
 from oakling.sessions import Sessions
 from oakling.signals import user_logged_in
 from oakling.staticfiles import StaticFiles
+from oakling.tasks import Tasks as TaskQueue
+from oakling.tasks import task
 from oakling.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -127,6 +131,7 @@ __all__ = [
     "WRITE_SCOPE",
     "APIAccess",
     "Announcer",
+    "announce",
     "TaskChange",
     "TaskIn",
     "TaskPatch",
@@ -247,36 +252,36 @@ async def get_feed(request: Request) -> Broadcaster[TaskChange]:
 Feed = Annotated[Broadcaster[TaskChange], Depends(get_feed)]
 
 
-class Announcer:
-    """Publish a request's changes on the live feed once they are committed.
+@task(name="examples.tasks.announce")
+async def announce(change: TaskChange, owner_id: int, app: App) -> None:
+    """Publish ``change`` on the live feed, to its owner's pages (run after the commit)."""
+    feed: Broadcaster[TaskChange] = app.state.feed
+    await feed.apublish(change, owner_id)
 
-    The request's transaction commits when the handler's dependencies are
-    cleaned up, before the response is sent; background tasks run after it
-    is sent. Publishing from one therefore never announces a change that was
-    rolled back: when the handler raises, or the commit fails, the response
-    carries no background tasks.
+
+class Announcer:
+    """Announce a request's changes on the live feed once they are committed.
+
+    Each change enqueues :func:`announce` (``oakling.tasks``). A task
+    enqueued in a request is held until the request's transaction commits
+    and dropped when it rolls back (the handler raises, returns a 5xx, or
+    the commit fails), so a change that was not kept is never announced.
 
     Args:
-        feed: The live feed.
-        background: The request's background tasks.
         owner_id: The user whose tasks change: their pages alone hear of it.
     """
 
-    def __init__(
-        self, feed: Broadcaster[TaskChange], background: BackgroundTasks, owner_id: int
-    ) -> None:
-        self.feed = feed
-        self.background = background
+    def __init__(self, owner_id: int) -> None:
         self.owner_id = owner_id
 
     def publish(self, change: TaskChange) -> None:
-        """Announce ``change`` to its owner after the response (so after the commit)."""
-        self.background.add_task(self.feed.apublish, change, self.owner_id)
+        """Announce ``change`` to its owner once the request commits."""
+        announce.enqueue(change, self.owner_id)
 
 
-def get_announcer(feed: Feed, background: BackgroundTasks, user: CurrentUser) -> Announcer:
+def get_announcer(user: CurrentUser) -> Announcer:
     """Return the request's :class:`Announcer`, for the logged-in user."""
-    return Announcer(feed, background, user.id)
+    return Announcer(user.id)
 
 
 Tasks = Annotated[TaskRepository, Depends(get_repository)]
@@ -725,6 +730,8 @@ def create_app(database_url: str | None = None) -> App:
                 "an API token made on the task list page.",
             ),
             build_admin(),  # /admin: tasks and the auth models, for staff users
+            # NOTE: in-process unless OAKLING_TASKS_BROKER_URL names a broker.
+            TaskQueue(),
         ],
     )
 

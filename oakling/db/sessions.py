@@ -41,6 +41,10 @@ logger = logging.getLogger("oakling.db")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _NO_TRANSACTION = "__oakling_no_transaction__"
+# NOTE: ``session.info`` key of the sessions carrying a request's transaction;
+# oakling.tasks follows their commits (SQLAlchemy's session events) to send
+# the request's tasks after the commit only.
+TRANSACTION_MARK = "oakling.transaction"
 # PERF: while no handler is marked, the provider skips looking its route up.
 
 Bind = Engine | Connection
@@ -134,6 +138,8 @@ async def provide_session(request: Request) -> AsyncIterator[Session]:
     """
     session = _database(request)._session(request.method not in _SAFE_METHODS, {})
     transactional = _wants_transaction(request)
+    if transactional:
+        session.info[TRANSACTION_MARK] = True
     try:
         yield session
     except BaseException:
@@ -165,6 +171,7 @@ async def provide_async_session(request: Request) -> AsyncIterator[AsyncSession]
         if not _wants_transaction(request):
             yield session
             return
+        session.info[TRANSACTION_MARK] = True
         try:
             yield session
         except BaseException:
