@@ -28,6 +28,7 @@ from . import hashers
 from .models import User, utcnow
 from .usernames import InvalidUsername, normalize_username, username_key
 from .validators import PasswordValidator, validate_password
+from oakling.i18n.translation import gettext
 
 __all__ = [
     "InvalidUsername",
@@ -60,7 +61,9 @@ class UsernameTaken(ValueError):
 
     def __init__(self, username: str) -> None:
         self.username = username
-        super().__init__("A user with that username, or one that looks like it, already exists.")
+        super().__init__(
+            gettext("A user with that username, or one that looks like it, already exists.")
+        )
 
 
 def normalize_email(email: str) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "get_translations",
     "gettext",
     "gettext_lazy",
+    "gettext_noop",
     "ngettext",
     "ngettext_lazy",
     "npgettext",
@@ -268,6 +269,15 @@ def npgettext(context: str, singular: str, plural: str, number: int) -> str:
     if active is None:
         return singular if number == 1 else plural
     return active.translations.npgettext(context, singular, plural, number)
+
+
+def gettext_noop(message: str) -> str:
+    """Mark ``message`` for extraction and return it as is (Django's ``gettext_noop``).
+
+    For constants that must stay English (a log line, a public constant tests
+    compare with) and are translated where shown: ``gettext(CONSTANT)``.
+    """
+    return message
 
 
 class LazyString:
