@@ -34,6 +34,7 @@ BATTERIES: tuple[str, ...] = ("i18n", "auth", "csrf", "security", "sessions", "m
 # NOTE: the lazy variants beside pybabel's defaults (_, gettext, ngettext,
 # pgettext, npgettext, N_ ...).
 KEYWORDS: tuple[str, ...] = (
+    "gettext_noop",
     "gettext_lazy",
     "_l",
     "ngettext_lazy:1,2",
@@ -83,6 +84,12 @@ def _targets(battery: str | None, all_batteries: bool, source: str, directory: s
     return [
         _Target(_PACKAGE / name, _PACKAGE / name / "locale", "oakling") for name in names
     ]
+
+
+def _body(pot: Path) -> str:
+    """Return the template's text after its header entry."""
+    text = pot.read_text("utf-8")
+    return text.split("\n\n", 1)[1] if "\n\n" in text else ""
 
 
 def _run(argv: list[str]) -> None:
@@ -155,7 +162,13 @@ def extract(battery: str | None, all_batteries: bool, source: str, directory: st
                 argv += ["--ignore-dirs", name]
             argv += ["--ignore-dirs", ".*", "--ignore-dirs", "_*"]
             _run([*argv, str(target.source)])
-    click.echo(f"extracted {len(targets)} template(s): " + ", ".join(str(t.pot) for t in targets))
+            if target.domain == "oakling" and "\nmsgid \"\"" not in _body(target.pot):
+                # NOTE: a battery with no user-facing strings ships no catalogue.
+                target.pot.unlink()
+                if not any(target.directory.iterdir()):
+                    target.directory.rmdir()
+    made = [str(target.pot) for target in targets if target.pot.is_file()]
+    click.echo(f"extracted {len(made)} template(s): " + ", ".join(made))
 
 
 @i18n.command()
