@@ -162,7 +162,7 @@ def extract(battery: str | None, all_batteries: bool, source: str, directory: st
                 argv += ["--ignore-dirs", name]
             argv += ["--ignore-dirs", ".*", "--ignore-dirs", "_*"]
             _run([*argv, str(target.source)])
-            if target.domain == "oakling" and "\nmsgid \"\"" not in _body(target.pot):
+            if target.domain == "oakling" and "msgid " not in _body(target.pot):
                 # NOTE: a battery with no user-facing strings ships no catalogue.
                 target.pot.unlink()
                 if not any(target.directory.iterdir()):

@@ -11,6 +11,7 @@ form, and ``{% trans %}`` with a ``context`` uses ``pgettext``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -67,6 +68,24 @@ def _npgettext(
     return _finish(context, translation.npgettext(msgctxt, singular, plural, num), variables)
 
 
+def _per_render(func: Callable[..., str]) -> Callable[..., str]:
+    """Wrap a formatter so Jinja2 never folds it at compile time.
+
+    NOTE: Jinja2's optimizer evaluates filters on constants when it compiles
+    a template (``{{ 1234.5 | numberformat }}``), which would freeze the
+    first request's locale into the cached template; a context filter is
+    always called at render time.
+    """
+
+    @jinja2.pass_context
+    def render_time(_context: Any, *args: Any, **kwargs: Any) -> str:
+        return func(*args, **kwargs)
+
+    render_time.__name__ = func.__name__
+    render_time.__doc__ = func.__doc__
+    return render_time
+
+
 def install_templates(app: App, i18n: I18n) -> None:
     """Add the translating callables, the Babel filters and the language names."""
     formatting.set_default_language(i18n.default)
@@ -81,6 +100,6 @@ def install_templates(app: App, i18n: I18n) -> None:
         "LANGUAGES", [(tag, i18n.language_names[tag]) for tag in i18n.languages]
     )
     for name, func in formatting.FILTERS.items():
-        app.template_filter(name)(func)
+        app.template_filter(name)(_per_render(func))
     for name in formatting.__all__:
         app.add_template_global(name, getattr(formatting, name))
