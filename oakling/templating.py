@@ -109,7 +109,10 @@ class Templates:
             auto_reload=auto_reload,
             # NOTE: {% trans %} and _() always parse; untranslated until the
             # i18n battery puts its gettext callables in the globals.
-            extensions=["jinja2.ext.i18n", *[ext for ext in extensions if ext != "jinja2.ext.i18n"]],
+            extensions=[
+                "jinja2.ext.i18n",
+                *[ext for ext in extensions if ext != "jinja2.ext.i18n"],
+            ],
         )
         self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
         self.env.globals["url_for"] = self._url_for

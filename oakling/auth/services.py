@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from oakling.concurrency import run_in_threadpool
+from oakling.i18n.translation import gettext
 
 from . import hashers
 from .models import User, utcnow
 from .usernames import InvalidUsername, normalize_username, username_key
 from .validators import PasswordValidator, validate_password
-from oakling.i18n.translation import gettext
 
 __all__ = [
     "InvalidUsername",

@@ -51,11 +51,11 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from oakling.exceptions import ServiceUnavailable
+from oakling.i18n.translation import LazyString, gettext_lazy, ngettext
 from oakling.ratelimit.keys import network_of
 from oakling.ratelimit.storage import RateLimitStorage, StorageUnavailable, _storage_uri
 
 from .usernames import InvalidUsername, username_key
-from oakling.i18n.translation import LazyString, gettext_lazy, ngettext
 
 __all__ = [
     "DEFAULT_ACCOUNT_LIMIT",

@@ -27,6 +27,7 @@ import functools
 import re
 import unicodedata
 from typing import Any
+
 from oakling.i18n.translation import gettext
 
 __all__ = ["MAX_USERNAME_LENGTH", "InvalidUsername", "normalize_username", "username_key"]

@@ -17,8 +17,9 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Protocol
 
-from .hashers import MAX_PASSWORD_LENGTH
 from oakling.i18n.translation import gettext, gettext_noop, ngettext
+
+from .hashers import MAX_PASSWORD_LENGTH
 
 __all__ = [
     "DEFAULT_PASSWORD_LIST",

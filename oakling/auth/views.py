@@ -41,6 +41,7 @@ from oakling.concurrency import run_in_threadpool
 from oakling.datastructures import FormData
 from oakling.db import AsyncSession
 from oakling.exceptions import HTTPException, ServiceUnavailable
+from oakling.i18n.translation import gettext, gettext_noop
 from oakling.middleware.trustedhost import validate_host
 from oakling.requests import Request
 from oakling.responses import HTMLResponse, RedirectResponse, Response
@@ -60,7 +61,6 @@ from .services import authenticate, create_user, get_user, set_password
 from .throttling import PasswordResetThrottle, Throttled
 from .usernames import InvalidUsername
 from .validators import PasswordValidationError
-from oakling.i18n.translation import gettext, gettext_noop
 
 if TYPE_CHECKING:
     from . import Auth

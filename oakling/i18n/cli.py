@@ -69,7 +69,9 @@ class _Target:
         )
 
 
-def _targets(battery: str | None, all_batteries: bool, source: str, directory: str) -> list[_Target]:
+def _targets(
+    battery: str | None, all_batteries: bool, source: str, directory: str
+) -> list[_Target]:
     if all_batteries:
         names: Sequence[str] = BATTERIES
     elif battery:
@@ -81,9 +83,7 @@ def _targets(battery: str | None, all_batteries: bool, source: str, directory: s
         names = [battery]
     else:
         return [_Target(Path(source), Path(directory), "messages")]
-    return [
-        _Target(_PACKAGE / name, _PACKAGE / name / "locale", "oakling") for name in names
-    ]
+    return [_Target(_PACKAGE / name, _PACKAGE / name / "locale", "oakling") for name in names]
 
 
 def _body(pot: Path) -> str:
@@ -95,7 +95,7 @@ def _body(pot: Path) -> str:
 def _run(argv: list[str]) -> None:
     from babel.messages.frontend import CommandLineInterface
 
-    code = CommandLineInterface().run(["pybabel", "-q", *argv])
+    code = CommandLineInterface().run(["pybabel", "-q", *argv])  # type: ignore[no-untyped-call]  # NOTE: Babel's frontend has no annotations.
     if code:
         raise click.ClickException(f"pybabel {argv[0]} failed (exit status {code})")
 
@@ -114,7 +114,9 @@ def _each(targets: list[_Target], label: str) -> Iterator[_Target]:
     if len(targets) == 1:
         yield targets[0]
         return
-    with click.progressbar(targets, label=label, item_show_func=lambda t: t and t.source.name) as bar:
+    with click.progressbar(
+        targets, label=label, item_show_func=lambda t: t.source.name if t else None
+    ) as bar:
         yield from bar
 
 
@@ -174,7 +176,9 @@ def extract(battery: str | None, all_batteries: bool, source: str, directory: st
 @i18n.command()
 @click.argument("locale")
 @_with_targets
-def init(locale: str, battery: str | None, all_batteries: bool, source: str, directory: str) -> None:
+def init(
+    locale: str, battery: str | None, all_batteries: bool, source: str, directory: str
+) -> None:
     """Start the catalogue of LOCALE (``de``, ``pt_BR``) from the .pot template."""
     targets = _targets(battery, all_batteries, source, directory)
     for target in _each(targets, f"Creating {locale}"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from babel import Locale, dates, numbers
 
@@ -82,10 +82,10 @@ def format_time(value: dt.time | dt.datetime | None = None, format: str = "mediu
 
 def format_timedelta(
     value: dt.timedelta | dt.datetime,
-    granularity: str = "second",
+    granularity: Literal["year", "month", "week", "day", "hour", "minute", "second"] = "second",
     threshold: float = 0.85,
     add_direction: bool = True,
-    format: str = "long",
+    format: Literal["narrow", "short", "medium", "long"] = "long",
 ) -> str:
     """Return a relative time: ``"in 3 days"``, ``"vor 2 Stunden"``.
 
@@ -99,7 +99,7 @@ def format_timedelta(
         granularity=granularity,
         threshold=threshold,
         add_direction=add_direction,
-        format=format,  # type: ignore[arg-type]  # NOTE: Babel's Literal of widths.
+        format=format,
         locale=get_locale(),
     )
 

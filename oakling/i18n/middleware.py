@@ -58,6 +58,7 @@ class LocaleMiddleware:
         self._content_language = {tag: tag.encode("latin-1") for tag in i18n.languages}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one connection with its language and zone active."""
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
@@ -122,9 +123,7 @@ def _add_vary(headers: list[tuple[bytes, bytes]], vary: bytes) -> None:
             present = {part.strip().lower() for part in value.split(b",")}
             if b"*" in present:
                 return
-            missing = [
-                part for part in vary.split(b", ") if part.lower() not in present
-            ]
+            missing = [part for part in vary.split(b", ") if part.lower() not in present]
             if missing:
                 headers[index] = (name, value + b", " + b", ".join(missing))
             return

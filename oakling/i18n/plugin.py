@@ -145,9 +145,7 @@ class I18n:
         self.default = default
         self.time_zone = zone
         self.cookie_name = str(settings.get("LANGUAGE_COOKIE_NAME") or "oakling_language")
-        self.timezone_cookie_name = str(
-            settings.get("TIMEZONE_COOKIE_NAME") or "oakling_timezone"
-        )
+        self.timezone_cookie_name = str(settings.get("TIMEZONE_COOKIE_NAME") or "oakling_timezone")
         self.matcher = LanguageMatcher(tags, default)
         vary = []
         if "header" in self.chain:

@@ -190,7 +190,7 @@ def get_translations(tag: str) -> Translator:
                 # must win, so the earlier one is merged over the later.
                 found.merge(merged)
                 merged = found
-        result: Translator = merged if merged is not None else NullTranslations()
+        result: Translator = merged if merged is not None else NullTranslations()  # type: ignore[assignment]  # NOTE: Babel's NullTranslations has the gettext methods, untyped.
         _loaded[tag] = result
     return result
 
@@ -327,7 +327,7 @@ class LazyString:
         return str(other) + str(self)
 
     def __mod__(self, other: Any) -> str:
-        return str(self) % other
+        return str(self) % other  # type: ignore[no-any-return]  # NOTE: str % Any is typed Any.
 
     def __rmod__(self, other: Any) -> str:
         return str(other) % str(self)

@@ -25,7 +25,9 @@ COOKIE_AGE = 365 * 24 * 3600
 
 
 def is_safe_redirect(url: str) -> bool:
-    r"""Return whether ``url`` is a path on this site (Django's ``url_has_allowed_host_and_scheme``).
+    r"""Return whether ``url`` is a path on this site, safe to redirect to.
+
+    Django's ``url_has_allowed_host_and_scheme`` with no allowed hosts.
 
     Only a relative path starting with a single ``/`` passes: no scheme, no
     host, no ``//`` or ``/\`` (read as ``//`` by browsers), no control characters.
@@ -53,7 +55,7 @@ def _next_url(request: Request, form_next: str) -> str:
         parts = urlsplit(referer)
         if parts.netloc == request.headers.get("host", "") and is_safe_redirect(parts.path or "/"):
             return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return request.scope.get("root_path", "") + "/"
+    return str(request.scope.get("root_path", "")) + "/"
 
 
 def _switch_prefix(i18n: I18n, url: str, language: str) -> str:

@@ -45,7 +45,9 @@ def test_report_catalogue_coverage(capsys):
     for battery in SHIPPED:
         for language in LANGUAGES:
             done, total, _ = _coverage(battery, language)
-            lines.append(f"{battery:10} {language}: {done}/{total} ({100 * done // max(total, 1)}%)")
+            lines.append(
+                f"{battery:10} {language}: {done}/{total} ({100 * done // max(total, 1)}%)"
+            )
     with capsys.disabled():
         print("\ncatalogue coverage:\n  " + "\n  ".join(lines))
     assert {"i18n", "auth", "csrf", "security"} <= set(SHIPPED)
@@ -66,6 +68,7 @@ def test_compiled_catalogue_matches_its_po(battery, language):
         source = read_po(handle, locale=language)
     with (folder / "oakling.mo").open("rb") as handle:
         compiled = read_mo(handle)
+
     def key(message):
         ident = tuple(message.id) if isinstance(message.id, list | tuple) else message.id
         return ident, message.context
@@ -94,7 +97,9 @@ def test_template_is_up_to_date_with_the_marked_strings(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "_PACKAGE", tmp_path)
     # NOTE: extraction writes next to the sources; copy them to a scratch folder.
     for battery in SHIPPED:
-        shutil.copytree(PACKAGE / battery, tmp_path / battery, ignore=shutil.ignore_patterns("locale"))
+        shutil.copytree(
+            PACKAGE / battery, tmp_path / battery, ignore=shutil.ignore_patterns("locale")
+        )
     result = CliRunner().invoke(cli.i18n, ["extract", "--all-batteries"])
     assert result.exit_code == 0, result.output
     for battery in SHIPPED:

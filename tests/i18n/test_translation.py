@@ -287,7 +287,13 @@ def test_template_filters_use_locale_and_zone(tmp_path):
     with TestClient(app) as client:
         german = client.get("/", headers={"accept-language": "de"}).text
         english = client.get("/", headers={"accept-language": "en"}).text
-    assert german.split("|") == ["01.03.26, 13:00", "1.234.567,5", "1.234,50\xa0€", "vor 2 Stunden", "de"]
+    assert german.split("|") == [
+        "01.03.26, 13:00",
+        "1.234.567,5",
+        "1.234,50\xa0€",
+        "vor 2 Stunden",
+        "de",
+    ]
     assert english.split("|")[1:4] == ["1,234,567.5", "€1,234.50", "2 hours ago"]
 
 
