@@ -110,6 +110,7 @@ class I18n:
         self.default = "en"
         self.time_zone: dt.tzinfo = dt.UTC
         self.cookie_name = "oakling_language"
+        self._cookie_bytes = b"oakling_language"
         self.timezone_cookie_name = "oakling_timezone"
         self.vary_header = ""
         self.matcher = LanguageMatcher((), "en")
@@ -145,6 +146,7 @@ class I18n:
         self.default = default
         self.time_zone = zone
         self.cookie_name = str(settings.get("LANGUAGE_COOKIE_NAME") or "oakling_language")
+        self._cookie_bytes = self.cookie_name.encode("latin-1")
         self.timezone_cookie_name = str(settings.get("TIMEZONE_COOKIE_NAME") or "oakling_timezone")
         self.matcher = LanguageMatcher(tags, default)
         vary = []
@@ -179,20 +181,28 @@ class I18n:
         """
         conn: HTTPConnection | None = None
         match = self.matcher.match_tag
+        # PERF: one pass over the headers; cookies are parsed only when the
+        # Cookie header holds the language cookie's name.
+        accept = cookie = b""
+        for key, value in scope.get("headers", ()):
+            if key == b"accept-language":
+                accept = value
+            elif key == b"cookie":
+                cookie = value
         for step in self.chain:
             if step == "header":
-                header = _header(scope, b"accept-language")
-                if header:
-                    found = self.matcher.from_header(header)
+                if accept:
+                    found = self.matcher.from_header(accept.decode("latin-1"))
                     if found is not None:
                         return found
             elif step == "cookie":
-                conn = conn or HTTPConnection(scope)
-                value = conn.cookies.get(self.cookie_name)
-                if value and len(value) <= 35:
-                    exact = self.matcher.supported.get(value.lower())
-                    if exact is not None:
-                        return exact
+                if cookie and self._cookie_bytes in cookie:
+                    conn = conn or HTTPConnection(scope)
+                    value = conn.cookies.get(self.cookie_name)
+                    if value and len(value) <= 35:
+                        exact = self.matcher.supported.get(value.lower())
+                        if exact is not None:
+                            return exact
             elif step == "user" and self.locale_selector is not None:
                 conn = conn or HTTPConnection(scope)
                 chosen = self.locale_selector(conn)
@@ -223,13 +233,6 @@ class I18n:
 
     def __repr__(self) -> str:
         return f"<I18n languages={list(self.languages)} default={self.default!r}>"
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    return ""
 
 
 def _display_name(tag: str) -> str:
