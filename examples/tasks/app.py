@@ -104,6 +104,7 @@ from oakling.concurrency import run_in_threadpool
 from oakling.config import Settings, load_settings
 from oakling.csrf import CSRF
 from oakling.db import Database, Session, migrations
+from oakling.i18n import I18n
 from oakling.messages import Messages, flash
 from oakling.middleware import Middleware
 from oakling.openapi import OpenAPI
@@ -223,6 +224,21 @@ class TaskChange(msgspec.Struct):
 
 
 # -- dependencies: handlers ask for these, tests may override them -----------
+
+
+#: The languages the demo offers (``OAKLING_LANGUAGES`` overrides): its own
+#: pages are translated into German; the batteries' into German, French, Spanish.
+DEMO_LANGUAGES = ["en", "de", "fr", "es"]
+#: The zones the footer's selector offers (any IANA name works through the form).
+DEMO_TIME_ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+]
 
 
 def get_repository(db: Session, user: CurrentUser) -> TaskRepository:
@@ -714,8 +730,17 @@ def create_app(database_url: str | None = None) -> App:
                 "an API token made on the task list page.",
             ),
             build_admin(),  # /admin: tasks and the auth models, for staff users
+            # NOTE: last, so its middleware is outside the others (a CSRF
+            # refusal is translated too); the language is chosen when first
+            # needed: the selector cookie, else Accept-Language, else English.
+            I18n(
+                languages=settings.get("LANGUAGES", DEMO_LANGUAGES, cast=list),
+                default=settings.get("LANGUAGE_CODE") or "en",
+                translations_dir=HERE / "translations",
+            ),
         ],
     )
+    app.add_template_global("TIME_ZONES", DEMO_TIME_ZONES)
 
     async def migrate() -> None:
         # NOTE: Alembic blocks; a thread keeps the event loop free meanwhile.

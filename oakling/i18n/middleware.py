@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 from typing import TYPE_CHECKING
 
 from oakling.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,27 +13,6 @@ if TYPE_CHECKING:
     from .plugin import I18n
 
 __all__ = ["LocaleMiddleware"]
-
-
-class _RequestLocale:
-    """Resolves one request's language and zone on first use, then keeps them."""
-
-    __slots__ = ("from_prefix", "i18n", "language", "scope")
-
-    def __init__(self, scope: Scope, i18n: I18n, from_prefix: str | None) -> None:
-        self.scope = scope
-        self.i18n = i18n
-        self.from_prefix = from_prefix
-        self.language: str | None = from_prefix
-
-    def resolve_language(self) -> str:
-        language = self.language
-        if language is None:
-            language = self.language = self.i18n.select_language(self.scope)
-        return language
-
-    def resolve_zone(self) -> dt.tzinfo:
-        return self.i18n.select_timezone(self.scope)
 
 
 class LocaleMiddleware:
@@ -55,7 +34,9 @@ class LocaleMiddleware:
         self._prefixes: dict[str, str] = (
             {tag.lower(): tag for tag in i18n.languages} if i18n.url_prefix else {}
         )
-        self._content_language = {tag: tag.encode("latin-1") for tag in i18n.languages}
+        self._content_language = {
+            tag: (b"content-language", tag.encode("latin-1")) for tag in i18n.languages
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one connection with its language and zone active."""
@@ -63,13 +44,16 @@ class LocaleMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
+        i18n = self.i18n
         prefix = None
         if self._prefixes:
             scope, prefix = self._strip_prefix(scope)
-        state = _RequestLocale(scope, self.i18n, prefix)
-        language_token = translation._activate_lazily(state.resolve_language)
-        zone_token = timezones._activate_lazily(state.resolve_zone)
-        # NOTE: the core's error pages translate through this key (no battery import).
+        active = translation._Active(
+            prefix, None if prefix is not None else functools.partial(i18n.select_language, scope)
+        )
+        language_token = translation._active.set(active)
+        zone_token = timezones._activate_lazily(functools.partial(i18n.select_timezone, scope))
+        # NOTE: the core's error pages translate through these keys (no battery import).
         scope["oakling.gettext"] = translation.gettext
         scope["oakling.get_language"] = translation.get_language
         try:
@@ -81,14 +65,8 @@ class LocaleMiddleware:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    language = state.resolve_language()
-                    headers = list(message.get("headers", ()))
-                    headers.append(
-                        (
-                            b"content-language",
-                            content_language.get(language) or language.encode("latin-1"),
-                        )
-                    )
+                    language = active.tag
+                    headers = [*message.get("headers", ()), content_language[language]]
                     if vary:
                         _add_vary(headers, vary)
                     message = {**message, "headers": headers}
@@ -119,7 +97,7 @@ class LocaleMiddleware:
 def _add_vary(headers: list[tuple[bytes, bytes]], vary: bytes) -> None:
     """Merge ``vary`` into the response's ``Vary`` (RFC 9110 section 12.5.5)."""
     for index, (name, value) in enumerate(headers):
-        if name.lower() == b"vary":
+        if name == b"vary" or name.lower() == b"vary":
             present = {part.strip().lower() for part in value.split(b",")}
             if b"*" in present:
                 return

@@ -239,7 +239,8 @@ def gettext(message: str) -> str:
     active = _active.get()
     if active is None:
         return message
-    return active.translations.gettext(message)
+    # PERF: the loaded catalogue is read without the property after the first call.
+    return (active._translations or active.translations).gettext(message)
 
 
 def ngettext(singular: str, plural: str, number: int) -> str:
