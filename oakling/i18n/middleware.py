@@ -52,7 +52,9 @@ class LocaleMiddleware:
             prefix, None if prefix is not None else functools.partial(i18n.select_language, scope)
         )
         language_token = translation._active.set(active)
-        zone_token = timezones._activate_lazily(functools.partial(i18n.select_timezone, scope))
+        zone_token = timezones._active.set(
+            timezones._ActiveZone(None, functools.partial(i18n.select_timezone, scope))
+        )
         # NOTE: the core's error pages translate through these keys (no battery import).
         scope["oakling.gettext"] = translation.gettext
         scope["oakling.get_language"] = translation.get_language
@@ -65,7 +67,7 @@ class LocaleMiddleware:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    language = active.tag
+                    language = active._tag or active.tag
                     headers = [*message.get("headers", ()), content_language[language]]
                     if vary:
                         _add_vary(headers, vary)
@@ -97,7 +99,8 @@ class LocaleMiddleware:
 def _add_vary(headers: list[tuple[bytes, bytes]], vary: bytes) -> None:
     """Merge ``vary`` into the response's ``Vary`` (RFC 9110 section 12.5.5)."""
     for index, (name, value) in enumerate(headers):
-        if name == b"vary" or name.lower() == b"vary":
+        # PERF: only a 4-byte name can be Vary; most are never lowercased.
+        if len(name) == 4 and name.lower() == b"vary":
             present = {part.strip().lower() for part in value.split(b",")}
             if b"*" in present:
                 return

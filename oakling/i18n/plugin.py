@@ -114,6 +114,7 @@ class I18n:
         self.timezone_cookie_name = "oakling_timezone"
         self.vary_header = ""
         self.matcher = LanguageMatcher((), "en")
+        self._header_cache: dict[bytes, str] = {}
 
     # -- installation ---------------------------------------------------------------
 
@@ -149,6 +150,7 @@ class I18n:
         self._cookie_bytes = self.cookie_name.encode("latin-1")
         self.timezone_cookie_name = str(settings.get("TIMEZONE_COOKIE_NAME") or "oakling_timezone")
         self.matcher = LanguageMatcher(tags, default)
+        self._header_cache = {}
         vary = []
         if "header" in self.chain:
             vary.append("Accept-Language")
@@ -192,8 +194,15 @@ class I18n:
         for step in self.chain:
             if step == "header":
                 if accept:
-                    found = self.matcher.from_header(accept.decode("latin-1"))
-                    if found is not None:
+                    # PERF: the usual browser header is one dict lookup, by bytes.
+                    found = self._header_cache.get(accept)
+                    if found is None:
+                        found = self.matcher.from_header(accept.decode("latin-1")) or ""
+                        if len(accept) <= 256:
+                            if len(self._header_cache) >= 512:
+                                self._header_cache.clear()  # SECURITY: bounded memory.
+                            self._header_cache[accept] = found
+                    if found:
                         return found
             elif step == "cookie":
                 if cookie and self._cookie_bytes in cookie:

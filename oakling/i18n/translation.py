@@ -100,9 +100,15 @@ class _Active:
 
     @property
     def translations(self) -> Translator:
-        translations = self._translations
-        if translations is None:
-            translations = self._translations = get_translations(self.tag)
+        return self._translations or self.load()
+
+    def load(self) -> Translator:
+        """Resolve the language if needed and return (and keep) its catalogue."""
+        tag = self._tag
+        if tag is None:
+            assert self._resolve is not None
+            tag = self._tag = self._resolve()
+        translations = self._translations = _loaded.get(tag) or get_translations(tag)
         return translations
 
 
@@ -240,7 +246,7 @@ def gettext(message: str) -> str:
     if active is None:
         return message
     # PERF: the loaded catalogue is read without the property after the first call.
-    return (active._translations or active.translations).gettext(message)
+    return (active._translations or active.load()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, number: int) -> str:
