@@ -322,3 +322,39 @@ def test_lazy_strings_in_wtforms_forms():
         assert "Nicht gefunden" in str(form.title.label())
         assert not form.validate()
         assert [str(error) for error in form.title.errors] == ["Ungültige Anfrage"]
+
+
+def test_marking_strings_imports_no_babel():
+    """Batteries mark their strings through a stdlib-only module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, oakling.csrf, oakling.security, oakling.auth.views, oakling.i18n; "
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'babel'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_csrf_failure_page_is_translated_and_json_stays_english():
+    from oakling.csrf import CSRF
+    from oakling.sessions import Sessions
+
+    app = App(
+        secret_key=SECRET,
+        plugins=[Sessions(), CSRF(), I18n(languages=["en", "fr"], default="en")],
+    )
+
+    @app.post("/form")
+    def form() -> str:
+        return "ok"
+
+    with TestClient(app, enforce_csrf_checks=True, fill_csrf_token=False) as client:
+        page = client.post("/form", headers={"accept-language": "fr", "accept": "text/html"})
+        api = client.post("/form", headers={"accept-language": "fr"})
+    assert page.status_code == 403
+    assert "La vérification CSRF a échoué" in page.text and '<html lang="fr">' in page.text
+    assert api.json()["detail"] == "CSRF token missing or session expired."
