@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 from oakling.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import timezones, translation
+from . import translation
 
 if TYPE_CHECKING:
     from .plugin import I18n
@@ -48,13 +47,8 @@ class LocaleMiddleware:
         prefix = None
         if self._prefixes:
             scope, prefix = self._strip_prefix(scope)
-        active = translation._Active(
-            prefix, None if prefix is not None else functools.partial(i18n.select_language, scope)
-        )
-        language_token = translation._active.set(active)
-        zone_token = timezones._active.set(
-            timezones._ActiveZone(None, functools.partial(i18n.select_timezone, scope))
-        )
+        active = translation._Active(prefix, None, i18n, scope)
+        token = translation._active.set(active)
         # NOTE: the core's error pages translate through these keys (no battery import).
         scope["oakling.gettext"] = translation.gettext
         scope["oakling.get_language"] = translation.get_language
@@ -76,8 +70,7 @@ class LocaleMiddleware:
 
             await self.app(scope, receive, send_with_headers)
         finally:
-            timezones._active.reset(zone_token)
-            translation._active.reset(language_token)
+            translation._active.reset(token)
 
     def _strip_prefix(self, scope: Scope) -> tuple[Scope, str | None]:
         path: str = scope["path"]

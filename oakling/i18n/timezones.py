@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import translation
+
 __all__ = [
     "activate_timezone",
     "deactivate_timezone",
@@ -78,9 +80,17 @@ def set_default_timezone(zone: dt.tzinfo) -> None:
 
 
 def get_current_timezone() -> dt.tzinfo:
-    """Return the active zone, else the default (``TIME_ZONE``, else UTC)."""
+    """Return the active zone, else the request's, else the default (``TIME_ZONE``, UTC)."""
     active = _active.get()
-    return _default[0] if active is None else active.zone
+    if active is not None:
+        return active.zone
+    # NOTE: the middleware activates one object for language and zone.
+    request = translation._active.get()
+    if request is not None:
+        zone = request.zone()
+        if zone is not None:
+            return zone  # type: ignore[no-any-return]
+    return _default[0]
 
 
 def get_current_timezone_name() -> str:
@@ -119,10 +129,6 @@ def override_timezone(zone: dt.tzinfo | str) -> Iterator[None]:
         yield
     finally:
         _active.reset(token)
-
-
-def _activate_lazily(resolve: Callable[[], dt.tzinfo]) -> Token[_ActiveZone | None]:
-    return _active.set(_ActiveZone(None, resolve))
 
 
 def now() -> dt.datetime:

@@ -83,20 +83,43 @@ class _Active:
     middleware has set it.
     """
 
-    __slots__ = ("_resolve", "_tag", "_translations")
+    __slots__ = ("_resolve", "_scope", "_selector", "_tag", "_translations", "_zone")
 
-    def __init__(self, tag: str | None, resolve: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        tag: str | None,
+        resolve: Callable[[], str] | None = None,
+        selector: Any = None,
+        scope: Any = None,
+    ) -> None:
         self._tag = tag
         self._resolve = resolve
+        # PERF: the middleware passes the plugin and the scope instead of two
+        # partials: the zone is resolved from the same object, on demand.
+        self._selector = selector
+        self._scope = scope
         self._translations: Translator | None = None
+        self._zone: Any = None
 
     @property
     def tag(self) -> str:
         tag = self._tag
         if tag is None:
-            assert self._resolve is not None
-            tag = self._tag = self._resolve()
+            tag = self._tag = self._select()
         return tag
+
+    def _select(self) -> str:
+        if self._selector is not None:
+            return self._selector.select_language(self._scope)  # type: ignore[no-any-return]
+        assert self._resolve is not None
+        return self._resolve()
+
+    def zone(self) -> Any:
+        """Return the request's zone (the plugin's chain), or None outside a request."""
+        zone = self._zone
+        if zone is None and self._selector is not None:
+            zone = self._zone = self._selector.select_timezone(self._scope)
+        return zone
 
     @property
     def translations(self) -> Translator:
@@ -106,8 +129,7 @@ class _Active:
         """Resolve the language if needed and return (and keep) its catalogue."""
         tag = self._tag
         if tag is None:
-            assert self._resolve is not None
-            tag = self._tag = self._resolve()
+            tag = self._tag = self._select()
         translations = self._translations = _loaded.get(tag) or get_translations(tag)
         return translations
 
@@ -224,7 +246,14 @@ def deactivate(token: Token[_Active | None] | None = None) -> None:
 @contextmanager
 def override(language: str | None) -> Iterator[None]:
     """Run the block with ``language`` active (None: untranslated); Django's name."""
-    token = _active.set(None if language is None else _Active(language))
+    current = _active.get()
+    # NOTE: the request's zone stays active inside the block.
+    replacement = (
+        None
+        if language is None
+        else _Active(language, None, current and current._selector, current and current._scope)
+    )
+    token = _active.set(replacement)
     try:
         yield
     finally:
@@ -386,8 +415,3 @@ def pgettext_lazy(context: str, message: str) -> LazyString:
 def npgettext_lazy(context: str, singular: str, plural: str, number: int) -> LazyString:
     """Return the plural form in ``context`` for ``number``, chosen when used."""
     return LazyString(npgettext, context, singular, plural, number)
-
-
-def _activate_lazily(resolve: Callable[[], str]) -> Token[_Active | None]:
-    """Activate the language ``resolve()`` returns when first needed (the middleware's)."""
-    return _active.set(_Active(None, resolve))
