@@ -104,7 +104,7 @@ from oakling.concurrency import run_in_threadpool
 from oakling.config import Settings, load_settings
 from oakling.csrf import CSRF
 from oakling.db import Database, Session, migrations
-from oakling.i18n import I18n
+from oakling.i18n import I18n, gettext
 from oakling.messages import Messages, flash
 from oakling.middleware import Middleware
 from oakling.openapi import OpenAPI
@@ -370,7 +370,7 @@ def add_task_form(
         return show_list(request, tasks, db, user, error=str(ex), title=title), 422
     task = tasks.add(cleaned)
     changes.publish(TaskChange("added", task))
-    flash(f"Added “{task.title}”.", "success")
+    flash(gettext("Added “%(title)s”.") % {"title": task.title}, "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -380,8 +380,12 @@ def toggle_task_form(request: Request, task_id: int, tasks: Tasks, changes: Chan
     task = found(tasks.get(task_id), task_id)
     task = found(tasks.update(task_id, completed=not task.completed), task_id)
     changes.publish(TaskChange("updated", task))
-    done = "done" if task.completed else "not done"
-    flash(f"Marked “{task.title}” as {done}.", "success")
+    message = (
+        gettext("Marked “%(title)s” as done.")
+        if task.completed
+        else gettext("Marked “%(title)s” as not done.")
+    )
+    flash(message % {"title": task.title}, "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -390,7 +394,7 @@ def toggle_task_form(request: Request, task_id: int, tasks: Tasks, changes: Chan
 def delete_task_form(request: Request, task_id: int, tasks: Tasks, changes: Changes) -> Response:
     task = found(tasks.delete(task_id), task_id)
     changes.publish(TaskChange("deleted", task))
-    flash(f"Deleted “{task.title}”.", "success")
+    flash(gettext("Deleted “%(title)s”.") % {"title": task.title}, "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -674,7 +678,9 @@ def welcome(sender: type[User], request: Request, user: User, **extra: Any) -> N
     """Flash a welcome after login (the ``user_logged_in`` signal, Django's)."""
     # NOTE: signals are process-wide: only the demo's apps say it.
     if request.app.extensions.get("tasks_demo"):
-        flash(f"Signed in as {user.username}.", "success", request=request)
+        flash(
+            gettext("Signed in as %(name)s.") % {"name": user.username}, "success", request=request
+        )
 
 
 user_logged_in.connect(welcome)

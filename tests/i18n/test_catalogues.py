@@ -108,3 +108,16 @@ def test_template_is_up_to_date_with_the_marked_strings(tmp_path, monkeypatch):
         with (PACKAGE / battery / "locale" / "oakling.pot").open("rb") as handle:
             shipped = {(m.id, m.context) for m in read_po(handle) if m.id}
         assert fresh <= shipped, f"{battery}: run `oakling i18n extract --all-batteries`"
+
+
+def test_the_demo_is_fully_translated_into_german():
+    folder = PACKAGE.parent / "examples" / "tasks" / "translations"
+    with (folder / "messages.pot").open("rb") as handle:
+        wanted = {(m.id, m.context) for m in read_po(handle) if m.id}
+    with (folder / "de" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        german = read_po(handle, locale="de")
+    done = {(m.id, m.context) for m in german if m.id and m.string and "fuzzy" not in m.flags}
+    assert wanted <= done, sorted(str(key[0]) for key in wanted - done)
+    with (folder / "de" / "LC_MESSAGES" / "messages.mo").open("rb") as handle:
+        compiled = {m.id: m.string for m in read_mo(handle) if m.id}
+    assert compiled == {m.id: m.string for m in german if m.id and m.string}
