@@ -82,7 +82,7 @@ class LocaleMiddleware:
         rest = "/" if end == -1 else path[end:]
         scope = dict(scope)
         scope["path"] = rest
-        scope["root_path"] = scope.get("root_path", "") + path[: len(path) - len(rest)].rstrip("/")
+        scope["root_path"] = scope.get("root_path", "") + "/" + segment
         raw = scope.get("raw_path")
         if raw:
             scope["raw_path"] = raw[len(segment) + 1 :] or b"/"

@@ -244,6 +244,20 @@ def test_url_prefix_activates_and_is_stripped():
         assert client.get("/sync", headers={"accept-language": "fr"}).text == "Introuvable"
 
 
+def test_url_prefix_keeps_the_prefix_in_url_for():
+    app = App(secret_key=SECRET, plugins=[I18n(languages=["en", "de"], url_prefix=True)])
+
+    @app.get("/")
+    def home(request: Request) -> str:
+        # NOTE: templates' url_for prefixes root_path, so links keep /de.
+        return request.scope["root_path"] + "|" + request.scope["path"] + "|" + gettext("Error")
+
+    with TestClient(app) as client:
+        assert client.get("/de").text == "/de|/|Fehler"
+        assert client.get("/de/").text == "/de|/|Fehler"
+        assert client.get("/").text == "|/|Error"
+
+
 def test_time_zone_from_cookie_and_setting():
     app = _app(time_zone="Europe/Berlin")
     with TestClient(app, follow_redirects=False) as client:
