@@ -372,3 +372,21 @@ def test_csrf_failure_page_is_translated_and_json_stays_english():
     assert page.status_code == 403
     assert "La vérification CSRF a échoué" in page.text and '<html lang="fr">' in page.text
     assert api.json()["detail"] == "CSRF token missing or session expired."
+
+
+def test_csrf_forms_speak_the_active_language():
+    pytest.importorskip("wtforms")
+    from wtforms import StringField, validators
+
+    from oakling.csrf.forms import CSRFForm
+
+    class Form(CSRFForm):
+        title = StringField("Title", [validators.InputRequired()])
+
+    form = Form(meta={"csrf": False})
+    form.validate()
+    assert form.title.errors == ["This field is required."]
+    with override("de"):
+        form = Form(meta={"csrf": False})
+        form.validate()
+        assert form.title.errors == ["Dieses Feld wird benötigt."]
