@@ -25,12 +25,12 @@ STYLESHEET_PATH = "/_oakling/error.css"
 # The look comes from a stylesheet the app itself serves ('self'); the page
 # stays readable if a policy or a proxy blocks even that.
 _PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{status} {phrase}</title>
 <link rel="stylesheet" href="{root}{stylesheet}"></head>
 <body><main><h1>{status} {phrase}</h1>{body}
-<p><a href="{root}/">Back to the home page</a></p></main></body></html>
+<p><a href="{root}/">{back}</a></p></main></body></html>
 """
 
 _STYLESHEET = b"""\
@@ -123,6 +123,21 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+def _translate(conn: HTTPConnection) -> tuple[Any, str]:
+    """Return the page's ``gettext`` and language tag.
+
+    NOTE: the i18n battery's middleware puts its ``gettext`` and
+    ``get_language`` in the scope; the core imports no battery, and without
+    it the pages are English.
+    """
+    scope = conn.scope
+    translate = scope.get("oakling.gettext")
+    if translate is None:
+        return str, "en"
+    get_language = scope.get("oakling.get_language")
+    return translate, (get_language() if get_language is not None else None) or "en"
+
+
 def _wants_html(conn: HTTPConnection) -> bool:
     # NOTE: browsers list text/html first; API clients and curl send */* or
     # application/json, and get JSON (the first offer wins on a tie).
@@ -161,12 +176,18 @@ def default_http_error(conn: HTTPConnection, ex: HTTPException) -> Response:
             for name, value in (ex.headers or {}).items():
                 custom.headers[name] = value
             return custom
+        translate, lang = _translate(conn)
+        phrase = _phrase(status)
+        if detail == phrase:
+            detail = translate(phrase)
         page = _PAGE.format(
             status=status,
-            phrase=html.escape(_phrase(status)),
+            phrase=html.escape(translate(phrase)),
             body=_html_body(detail),
             root=_root(conn),
             stylesheet=STYLESHEET_PATH,
+            lang=html.escape(lang),
+            back=html.escape(translate("Back to the home page")),
         )
         return HTMLResponse(page, status, ex.headers)
     return JSONResponse({"detail": detail}, status, ex.headers)
@@ -175,17 +196,20 @@ def default_http_error(conn: HTTPConnection, ex: HTTPException) -> Response:
 def server_error(conn: HTTPConnection) -> Response:
     """Render the plain 500 answer shown outside debug (no detail leaks)."""
     if _wants_html(conn):
-        body = "<p>The server met an error and could not finish the request.</p>"
         custom = _custom_page(conn, 500, "Internal Server Error")
         if custom is not None:
             return custom
+        translate, lang = _translate(conn)
+        message = translate("The server met an error and could not finish the request.")
         return HTMLResponse(
             _PAGE.format(
                 status=500,
-                phrase="Internal Server Error",
-                body=body,
+                phrase=html.escape(translate("Internal Server Error")),
+                body=f"<p>{html.escape(message)}</p>",
                 root=_root(conn),
                 stylesheet=STYLESHEET_PATH,
+                lang=html.escape(lang),
+                back=html.escape(translate("Back to the home page")),
             ),
             500,
         )

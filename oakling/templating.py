@@ -107,8 +107,14 @@ class Templates:
             # PERF: outside debug, a cached template is used without a stat()
             # of its file on every render.
             auto_reload=auto_reload,
-            extensions=list(extensions),
+            # NOTE: {% trans %} and _() always parse; untranslated until the
+            # i18n battery puts its gettext callables in the globals.
+            extensions=[
+                "jinja2.ext.i18n",
+                *[ext for ext in extensions if ext != "jinja2.ext.i18n"],
+            ],
         )
+        self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
         self.env.globals["url_for"] = self._url_for
         self.env.globals["static"] = self._static
         if app is not None:

@@ -202,6 +202,18 @@ CASES: dict[str, Case] = {
         media_type="text/plain",
         body=HELLO.encode(),
     ),
+    "i18n": Case(
+        name="i18n",
+        description=(
+            "GET /i18n with a browser's Accept-Language (de-DE,de;q=0.9,en;q=0.8) -> "
+            "'Nicht gefunden' as text/plain: locale negotiation, Content-Language and "
+            "Vary, and one gettext in the negotiated language; the plaintext case plus i18n"
+        ),
+        path="/i18n",
+        media_type="text/plain",
+        body=b"Nicht gefunden",
+        extra_headers=((b"accept-language", b"de-DE,de;q=0.9,en;q=0.8"),),
+    ),
     "deps": Case(
         name="deps",
         description=(

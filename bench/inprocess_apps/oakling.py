@@ -185,6 +185,19 @@ def oakling_ratelimited() -> ASGIApp:
     return app
 
 
+@bench("oakling", "i18n")
+def oakling_i18n() -> ASGIApp:
+    from oakling.i18n import I18n, gettext
+
+    app = App(secret_key=SECRET_KEY, plugins=[I18n(languages=["en", "de"], default="en")])
+
+    @app.get("/i18n")
+    async def translated() -> PlainTextResponse:
+        return PlainTextResponse(gettext("Not Found"))
+
+    return app
+
+
 @bench("oakling", "ratelimited", variant="moving window")
 def oakling_ratelimited_moving() -> ASGIApp:
     # NOTE: limits' memory moving window keeps one entry per request in the

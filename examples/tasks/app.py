@@ -107,6 +107,7 @@ from oakling.concurrency import run_in_threadpool
 from oakling.config import Settings, load_settings
 from oakling.csrf import CSRF
 from oakling.db import Database, Session, migrations
+from oakling.i18n import I18n, gettext
 from oakling.messages import Messages, flash
 from oakling.middleware import Middleware
 from oakling.openapi import OpenAPI
@@ -229,6 +230,21 @@ class TaskChange(msgspec.Struct):
 
 
 # -- dependencies: handlers ask for these, tests may override them -----------
+
+
+#: The languages the demo offers (``OAKLING_LANGUAGES`` overrides): its own
+#: pages are translated into German; the batteries' into German, French, Spanish.
+DEMO_LANGUAGES = ["en", "de", "fr", "es"]
+#: The zones the footer's selector offers (any IANA name works through the form).
+DEMO_TIME_ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+]
 
 
 def get_repository(db: Session, user: CurrentUser) -> TaskRepository:
@@ -360,7 +376,7 @@ def add_task_form(
         return show_list(request, tasks, db, user, error=str(ex), title=title), 422
     task = tasks.add(cleaned)
     changes.publish(TaskChange("added", task))
-    flash(f"Added “{task.title}”.", "success")
+    flash(gettext("Added “%(title)s”.") % {"title": task.title}, "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -370,8 +386,12 @@ def toggle_task_form(request: Request, task_id: int, tasks: Tasks, changes: Chan
     task = found(tasks.get(task_id), task_id)
     task = found(tasks.update(task_id, completed=not task.completed), task_id)
     changes.publish(TaskChange("updated", task))
-    done = "done" if task.completed else "not done"
-    flash(f"Marked “{task.title}” as {done}.", "success")
+    message = (
+        gettext("Marked “%(title)s” as done.")
+        if task.completed
+        else gettext("Marked “%(title)s” as not done.")
+    )
+    flash(message % {"title": task.title}, "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -380,7 +400,7 @@ def toggle_task_form(request: Request, task_id: int, tasks: Tasks, changes: Chan
 def delete_task_form(request: Request, task_id: int, tasks: Tasks, changes: Changes) -> Response:
     task = found(tasks.delete(task_id), task_id)
     changes.publish(TaskChange("deleted", task))
-    flash(f"Deleted “{task.title}”.", "success")
+    flash(gettext("Deleted “%(title)s”.") % {"title": task.title}, "success")
     return RedirectResponse(request.url_for("index"), 303)
 
 
@@ -670,7 +690,9 @@ def welcome(sender: type[User], request: Request, user: User, **extra: Any) -> N
     """Flash a welcome after login (the ``user_logged_in`` signal, Django's)."""
     # NOTE: signals are process-wide: only the demo's apps say it.
     if request.app.extensions.get("tasks_demo"):
-        flash(f"Signed in as {user.username}.", "success", request=request)
+        flash(
+            gettext("Signed in as %(name)s.") % {"name": user.username}, "success", request=request
+        )
 
 
 user_logged_in.connect(welcome)
@@ -732,8 +754,17 @@ def create_app(database_url: str | None = None) -> App:
             build_admin(),  # /admin: tasks and the auth models, for staff users
             # NOTE: in-process unless OAKLING_TASKS_BROKER_URL names a broker.
             TaskQueue(),
+            # NOTE: last, so its middleware is outside the others (a CSRF
+            # refusal is translated too); the language is chosen when first
+            # needed: the selector cookie, else Accept-Language, else English.
+            I18n(
+                languages=settings.get("LANGUAGES", DEMO_LANGUAGES, cast=list),
+                default=settings.get("LANGUAGE_CODE") or "en",
+                translations_dir=HERE / "translations",
+            ),
         ],
     )
+    app.add_template_global("TIME_ZONES", DEMO_TIME_ZONES)
 
     async def migrate() -> None:
         # NOTE: Alembic blocks; a thread keeps the event loop free meanwhile.

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from oakling.auth.models import User, _UTCDateTime
 from oakling.db import Model
+from oakling.i18n.translation import gettext_noop as N_
 
 __all__ = ["ADDITION", "CHANGE", "DELETION", "LogEntry"]
 
@@ -24,7 +25,8 @@ ADDITION = 1
 CHANGE = 2
 DELETION = 3
 
-_ACTION_NAMES = {ADDITION: "Added", CHANGE: "Changed", DELETION: "Deleted"}
+# NOTE: stored English; the templates translate them where shown.
+_ACTION_NAMES = {ADDITION: N_("Added"), CHANGE: N_("Changed"), DELETION: N_("Deleted")}
 
 
 def _now() -> datetime:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from sqlalchemy import Select, inspect, select
 
 from oakling.auth.models import permission_label
+from oakling.i18n.translation import gettext
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper, Session
@@ -297,7 +298,7 @@ class ModelAdmin:
         if self.has_delete_permission(request):
             found["delete_selected"] = (
                 self.delete_selected,
-                f"Delete selected {self.verbose_name_plural}",
+                gettext("Delete selected %(name)s") % {"name": self.verbose_name_plural},
             )
         for name in self.actions:
             method = getattr(self, name, None)

@@ -39,6 +39,8 @@ from oakling.cachecontrol import add_never_cache_headers
 from oakling.datastructures import FormData
 from oakling.db import AsyncSession
 from oakling.exceptions import HTTPException, ServiceUnavailable
+from oakling.i18n.translation import gettext
+from oakling.i18n.translation import gettext_noop as N_
 from oakling.requests import Request
 from oakling.responses import HTMLResponse, RedirectResponse, Response
 from oakling.routing import Router
@@ -54,7 +56,14 @@ if TYPE_CHECKING:
 
 __all__ = ["build_router", "display"]
 
-NOT_FOUND = "Not found: there is no such object, or you may not see it."
+NOT_FOUND = N_("Not found: there is no such object, or you may not see it.")
+_TITLES = {400: N_("Bad request"), 403: N_("Permission denied"), 404: N_("Not found")}
+_MAY_NOT = {
+    "view": N_("You may not view %(name)s."),
+    "add": N_("You may not add %(name)s."),
+    "change": N_("You may not change %(name)s."),
+    "delete": N_("You may not delete %(name)s."),
+}
 _MAX_SELECTED = 1000
 _Handler = Callable[..., Awaitable[Response]]
 
@@ -90,7 +99,7 @@ def _page(name: str) -> Callable[[_Handler], _Handler]:
                 if user is None or not user.is_authenticated:
                     return _secure(_to_login(request))
                 if not (user.is_active and user.is_staff):
-                    raise _Refused(403, "Your account may not use the admin site.")
+                    raise _Refused(403, N_("Your account may not use the admin site."))
                 response = await view(request, *args, **kwargs)
             except _Refused as ex:
                 response = _error(request, site, ex.status, ex.message)
@@ -155,9 +164,9 @@ def _template_for(request: Request, model_admin: ModelAdmin, default: str) -> st
 
 
 def _error(request: Request, site: Admin, status: int, message: str) -> HTMLResponse:
-    titles = {400: "Bad request", 403: "Permission denied", 404: "Not found"}
-    title = titles.get(status, "Error")
-    context = {"title": title, "message": message, "status": status}
+    # NOTE: constant messages are marked with N_ and translated here.
+    title = gettext(_TITLES.get(status, N_("Error")))
+    context = {"title": title, "message": gettext(message), "status": status}
     return _render(request, site, "admin/error.html", context, status)
 
 
@@ -207,13 +216,19 @@ def _is_web_url(text: str) -> bool:
 def _model_admin(site: Admin, request: Request, app_label: str, model_name: str) -> ModelAdmin:
     model_admin = site.model_admin(app_label, model_name)
     if model_admin is None:
-        raise _Refused(404, "Not found: no such model on this site.")
+        raise _Refused(404, N_("Not found: no such model on this site."))
     return model_admin
 
 
 def _require(model_admin: ModelAdmin, request: Request, perm: str, obj: Any = None) -> None:
     if not model_admin.has_permission(request, perm, obj):
-        raise _Refused(403, f"You may not {perm} {model_admin.verbose_name_plural}.")
+        template = _MAY_NOT.get(perm)
+        text = (
+            gettext(template) % {"name": model_admin.verbose_name_plural}
+            if template is not None
+            else f"You may not {perm} {model_admin.verbose_name_plural}."
+        )
+        raise _Refused(403, text)
 
 
 def _parse_id(model_admin: ModelAdmin, raw: str) -> Any:
@@ -324,7 +339,7 @@ def _index(site: Admin, request: Request, session: Session) -> Response:
         .order_by(LogEntry.action_time.desc(), LogEntry.id.desc())
         .limit(10)
     ).all()
-    context = {"title": "Site administration", "apps": apps, "recent": recent}
+    context = {"title": gettext("Site administration"), "apps": apps, "recent": recent}
     return _render(request, site, "admin/index.html", context)
 
 
@@ -402,7 +417,12 @@ def _changelist(
     context = {
         **_base_context(site, request, model_admin),
         "export_url": export_url,
-        "title": f"Select {model_admin.verbose_name} to {'change' if can_change else 'view'}",
+        "title": (
+            gettext("Select %(name)s to change")
+            if can_change
+            else gettext("Select %(name)s to view")
+        )
+        % {"name": model_admin.verbose_name},
         "cl": changelist,
         "hierarchy": changelist.hierarchy_links(),
         "editable_rows": len([row for row in rows if editable and row["pk"] in editable.forms]),
@@ -443,11 +463,13 @@ def _selected(
 ) -> list[Any]:
     raw_ids = [value for value in form.getlist("_selected_action") if isinstance(value, str)]
     if len(raw_ids) > _MAX_SELECTED:
-        raise _Refused(400, f"Select at most {_MAX_SELECTED} objects at a time.")
+        raise _Refused(
+            400, gettext("Select at most %(max)d objects at a time.") % {"max": _MAX_SELECTED}
+        )
     try:
         ids = [_parse_id(model_admin, raw) for raw in raw_ids]
     except _Refused as ex:
-        raise _Refused(400, "A selected id is not valid.") from ex
+        raise _Refused(400, N_("A selected id is not valid.")) from ex
     if not ids:
         return []
     pk = getattr(model_admin.model, model_admin.pk_attr)
@@ -465,8 +487,8 @@ def _run_action(
     if not isinstance(name, str) or name not in actions:
         known = name == "delete_selected" or (isinstance(name, str) and name in model_admin.actions)
         if known:
-            raise _Refused(403, "You may not run this action.")
-        raise _Refused(400, "No such action.")
+            raise _Refused(403, N_("You may not run this action."))
+        raise _Refused(400, N_("No such action."))
     objects = _selected(request, session, model_admin, form)
     back = site.url(model_admin.app_label, model_admin.model_name)
     if not objects:
@@ -477,7 +499,7 @@ def _run_action(
         if form.get("post") != "yes":
             context = {
                 **_base_context(site, request, model_admin),
-                "title": "Are you sure?",
+                "title": gettext("Are you sure?"),
                 "objects": [
                     (getattr(obj, model_admin.pk_attr), model_admin.object_repr(obj))
                     for obj in objects
@@ -507,7 +529,7 @@ def _flush_or_refuse(session: Session) -> None:
     except IntegrityError as ex:
         session.rollback()
         raise _Refused(
-            400, "The database refused the change: other rows still refer to these objects."
+            400, N_("The database refused the change: other rows still refer to these objects.")
         ) from ex
 
 
@@ -552,7 +574,9 @@ def _form_page(
     status = 200
     if form_data is not None:
         if not adding and not model_admin.has_change_permission(request, obj):
-            raise _Refused(403, f"You may not change {model_admin.verbose_name_plural}.")
+            raise _Refused(
+                403, gettext(_MAY_NOT["change"]) % {"name": model_admin.verbose_name_plural}
+            )
         valid = form.validate()
         # NOTE: every inline is validated, so that all errors show at once.
         valid = all([formset.is_valid() for formset in formsets]) and valid
@@ -569,10 +593,13 @@ def _form_page(
     context = {
         **_base_context(site, request, model_admin),
         "title": (
-            f"Add {model_admin.verbose_name}"
+            gettext("Add %(name)s")
             if adding
-            else f"{'Change' if can_change else 'View'} {model_admin.verbose_name}"
-        ),
+            else gettext("Change %(name)s")
+            if can_change
+            else gettext("View %(name)s")
+        )
+        % {"name": model_admin.verbose_name},
         "form": form,
         "adding": adding,
         "can_save": can_change,
@@ -699,7 +726,7 @@ def _delete_page(
         return RedirectResponse(base, status_code=303)
     context = {
         **_base_context(site, request, model_admin),
-        "title": "Are you sure?",
+        "title": gettext("Are you sure?"),
         "object_repr": model_admin.object_repr(obj),
         "cascaded": _cascaded(model_admin, session, [obj]),
         "object_url": f"{base}/{getattr(obj, model_admin.pk_attr)}/change",
@@ -721,7 +748,7 @@ def _history_page(
     ).all()
     context = {
         **_base_context(site, request, model_admin),
-        "title": f"Change history: {model_admin.object_repr(obj)}",
+        "title": gettext("Change history: %(object)s") % {"object": model_admin.object_repr(obj)},
         "entries": entries,
         "object_url": site.url(model_admin.app_label, model_admin.model_name, pk, "change"),
     }
@@ -761,7 +788,7 @@ def _password_page(
         status = 400
     context = {
         **_base_context(site, request, model_admin),
-        "title": f"Change password: {model_admin.object_repr(obj)}",
+        "title": gettext("Change password: %(object)s") % {"object": model_admin.object_repr(obj)},
         "form": form,
         "object_url": site.url(
             model_admin.app_label,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from oakling.concurrency import run_in_threadpool
+from oakling.i18n.translation import gettext
 
 from . import hashers
 from .models import User, utcnow
@@ -60,7 +61,9 @@ class UsernameTaken(ValueError):
 
     def __init__(self, username: str) -> None:
         self.username = username
-        super().__init__("A user with that username, or one that looks like it, already exists.")
+        super().__init__(
+            gettext("A user with that username, or one that looks like it, already exists.")
+        )
 
 
 def normalize_email(email: str) -> str:

@@ -51,6 +51,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from oakling.exceptions import ServiceUnavailable
+from oakling.i18n.translation import LazyString, gettext_lazy, ngettext
 from oakling.ratelimit.keys import network_of
 from oakling.ratelimit.storage import RateLimitStorage, StorageUnavailable, _storage_uri
 
@@ -86,11 +87,13 @@ Action = Literal["login", "password_reset", "signup"]
 # NOTE: what a limiter method answers for "allowed" when failing open.
 _OPEN: dict[str, Any] = {"hit": True, "test": True, "clear": None}
 
-_MESSAGES: dict[tuple[Action, str], str] = {
-    ("login", "account"): "Too many failed login attempts for this account.",
-    ("login", "ip"): "Too many failed login attempts from your network address.",
-    ("password_reset", "ip"): "Too many password reset requests from your network address.",
-    ("signup", "ip"): "Too many accounts were created from your network address.",
+_MESSAGES: dict[tuple[Action, str], LazyString] = {
+    ("login", "account"): gettext_lazy("Too many failed login attempts for this account."),
+    ("login", "ip"): gettext_lazy("Too many failed login attempts from your network address."),
+    ("password_reset", "ip"): gettext_lazy(
+        "Too many password reset requests from your network address."
+    ),
+    ("signup", "ip"): gettext_lazy("Too many accounts were created from your network address."),
 }
 
 
@@ -112,8 +115,10 @@ class Throttled:
     def message(self) -> str:
         """The sentence shown to the user, naming the wait in minutes."""
         minutes = max(1, math.ceil(self.retry_after / 60))
-        unit = "minute" if minutes == 1 else "minutes"
-        return f"{_MESSAGES[self.action, self.scope]} Try again in {minutes} {unit}."
+        again = ngettext(
+            "Try again in %(minutes)d minute.", "Try again in %(minutes)d minutes.", minutes
+        ) % {"minutes": minutes}
+        return f"{_MESSAGES[self.action, self.scope]} {again}"
 
 
 def parse_limit(text: str | RateLimitItem) -> RateLimitItem:

@@ -28,6 +28,8 @@ import re
 import unicodedata
 from typing import Any
 
+from oakling.i18n.translation import gettext
+
 __all__ = ["MAX_USERNAME_LENGTH", "InvalidUsername", "normalize_username", "username_key"]
 
 #: Longest username, in characters, after normalisation (Django's 150).
@@ -60,22 +62,26 @@ def normalize_username(raw: str) -> str:
             character other than letters, digits and ``@ . + - _``.
     """
     if not isinstance(raw, str):
-        raise InvalidUsername("A username must be text.")
+        raise InvalidUsername(gettext("A username must be text."))
     # SECURITY: len() first: encoding a huge string is itself work.
     if len(raw) > MAX_USERNAME_LENGTH or len(raw.encode("utf-8", "replace")) > _MAX_RAW_BYTES:
-        raise InvalidUsername(f"A username has at most {MAX_USERNAME_LENGTH} characters.")
+        raise InvalidUsername(
+            gettext("A username has at most %(max)d characters.") % {"max": MAX_USERNAME_LENGTH}
+        )
     if not raw:
-        raise InvalidUsername("A username is required.")
+        raise InvalidUsername(gettext("A username is required."))
     if raw != raw.strip():
-        raise InvalidUsername("A username cannot start or end with spaces.")
+        raise InvalidUsername(gettext("A username cannot start or end with spaces."))
     name = unicodedata.normalize("NFKC", raw)
     if not name:
-        raise InvalidUsername("A username is required.")
+        raise InvalidUsername(gettext("A username is required."))
     if len(name) > MAX_USERNAME_LENGTH:
-        raise InvalidUsername(f"A username has at most {MAX_USERNAME_LENGTH} characters.")
+        raise InvalidUsername(
+            gettext("A username has at most %(max)d characters.") % {"max": MAX_USERNAME_LENGTH}
+        )
     if not _ALLOWED.match(name):
         raise InvalidUsername(
-            "A username may contain only letters, digits and the characters @ . + - _"
+            gettext("A username may contain only letters, digits and the characters @ . + - _")
         )
     return name
 

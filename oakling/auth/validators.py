@@ -17,6 +17,8 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Protocol
 
+from oakling.i18n.translation import gettext, gettext_noop, ngettext
+
 from .hashers import MAX_PASSWORD_LENGTH
 
 __all__ = [
@@ -57,6 +59,15 @@ class PasswordValidator(Protocol):
         """Return a sentence describing the rule, for forms."""
 
 
+# NOTE: the user attributes the similarity message names, for extraction.
+_ATTRIBUTE_LABELS = (
+    gettext_noop("username"),
+    gettext_noop("first name"),
+    gettext_noop("last name"),
+    gettext_noop("email"),
+)
+
+
 class MinimumLengthValidator:
     """Refuse passwords shorter than ``min_length`` characters (default 8).
 
@@ -72,21 +83,29 @@ class MinimumLengthValidator:
         if len(password) < self.min_length:
             raise PasswordValidationError(
                 [
-                    "This password is too short. It must contain at least "
-                    f"{self.min_length} character{'s' if self.min_length != 1 else ''}."
+                    ngettext(
+                        "This password is too short. It must contain at least "
+                        "%(min_length)d character.",
+                        "This password is too short. It must contain at least "
+                        "%(min_length)d characters.",
+                        self.min_length,
+                    )
+                    % {"min_length": self.min_length}
                 ]
             )
         if len(password) > MAX_PASSWORD_LENGTH:
             raise PasswordValidationError(
                 [
-                    "This password is too long. It can have at most "
-                    f"{MAX_PASSWORD_LENGTH} characters."
+                    gettext("This password is too long. It can have at most %(max)d characters.")
+                    % {"max": MAX_PASSWORD_LENGTH}
                 ]
             )
 
     def help_text(self) -> str:
         """Return the rule as a sentence."""
-        return f"Your password must contain at least {self.min_length} characters."
+        return gettext("Your password must contain at least %(min_length)d characters.") % {
+            "min_length": self.min_length
+        }
 
 
 @functools.cache
@@ -121,11 +140,11 @@ class CommonPasswordValidator:
     def validate(self, password: str, user: Any = None) -> None:
         """Raise PasswordValidationError if ``password`` is in the list."""
         if password.lower().strip() in self.passwords:
-            raise PasswordValidationError(["This password is too common."])
+            raise PasswordValidationError([gettext("This password is too common.")])
 
     def help_text(self) -> str:
         """Return the rule as a sentence."""
-        return "Your password can't be a commonly used password."
+        return gettext("Your password can't be a commonly used password.")
 
 
 class NumericPasswordValidator:
@@ -134,7 +153,7 @@ class NumericPasswordValidator:
     def validate(self, password: str, user: Any = None) -> None:
         """Raise PasswordValidationError if ``password`` is entirely numeric."""
         if password.isdigit():
-            raise PasswordValidationError(["This password is entirely numeric."])
+            raise PasswordValidationError([gettext("This password is entirely numeric.")])
 
     def help_text(self) -> str:
         """Return the rule as a sentence."""
@@ -186,7 +205,12 @@ class UserAttributeSimilarityValidator:
                 ratio = SequenceMatcher(a=lowered, b=part).quick_ratio()
                 if ratio >= self.max_similarity:
                     label = attribute.replace("_", " ")
-                    raise PasswordValidationError([f"The password is too similar to the {label}."])
+                    raise PasswordValidationError(
+                        [
+                            gettext("The password is too similar to the %(attribute)s.")
+                            % {"attribute": gettext(label)}
+                        ]
+                    )
 
     def _too_different_in_length(self, password: str, value: str) -> bool:
         # PERF: Django's exceeds_maximum_length_ratio: with a length ratio of
@@ -226,7 +250,7 @@ def validate_password(
         PasswordValidationError: With every message, if any validator refuses.
     """
     if not isinstance(password, str):
-        raise PasswordValidationError(["A password must be text."])
+        raise PasswordValidationError([gettext("A password must be text.")])
     messages: list[str] = []
     for validator in default_validators() if validators is None else validators:
         try:

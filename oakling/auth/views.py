@@ -41,6 +41,7 @@ from oakling.concurrency import run_in_threadpool
 from oakling.datastructures import FormData
 from oakling.db import AsyncSession
 from oakling.exceptions import HTTPException, ServiceUnavailable
+from oakling.i18n.translation import gettext, gettext_noop
 from oakling.middleware.trustedhost import validate_host
 from oakling.requests import Request
 from oakling.responses import HTMLResponse, RedirectResponse, Response
@@ -73,7 +74,7 @@ TEMPLATES_DIR = str(Path(__file__).parent / "templates")
 
 #: The one message for an unknown user, a wrong password and an inactive
 #: account alike (Django's), so the form tells an attacker nothing.
-LOGIN_ERROR = "Please enter a correct username and password."
+LOGIN_ERROR = gettext_noop("Please enter a correct username and password.")
 
 # SECURITY: longer passwords are refused before hashing (Django once used
 # 4096): they can only be an attempt to make hashing slow.
@@ -180,7 +181,7 @@ async def login_view(request: Request, db: AsyncSession) -> Response:
             await user_login_failed.send_async(
                 "oakling.auth", credentials={"username": username}, request=request
             )
-        return _render(request, "auth/login.html", {**context, "error": LOGIN_ERROR}, 400)
+        return _render(request, "auth/login.html", {**context, "error": gettext(LOGIN_ERROR)}, 400)
     # NOTE: authenticate() set last_login, which also voids reset links.
     await auth.throttle.succeeded(username)
     login(request, user)
@@ -244,11 +245,13 @@ async def signup_view(request: Request, db: AsyncSession) -> Response:
         return _throttled(request, "auth/signup.html", context, throttled)
     errors: list[str] = []
     if not password1 or password1 != password2:
-        errors.append("The two passwords do not match.")
+        errors.append(gettext("The two passwords do not match."))
     elif len(password1) > _MAX_PASSWORD:
-        errors.append(f"Passwords may be at most {_MAX_PASSWORD} characters long.")
+        errors.append(
+            gettext("Passwords may be at most %(max)d characters long.") % {"max": _MAX_PASSWORD}
+        )
     if email and ("@" not in email or len(email) > 320):
-        errors.append("Enter a valid e-mail address.")
+        errors.append(gettext("Enter a valid e-mail address."))
     user = None
     if not errors:
         try:
@@ -307,7 +310,7 @@ async def password_change_view(request: Request, db: AsyncSession) -> Response:
         logout(request)
         return RedirectResponse(_auth(request).login_url, status_code=303)
     if len(old) > _MAX_PASSWORD or not await run_in_threadpool(user.check_password, old):
-        errors = ["Your old password was entered incorrectly. Please enter it again."]
+        errors = [gettext("Your old password was entered incorrectly. Please enter it again.")]
     else:
         errors = await _set_new_password(db, user, new1, new2)
     if errors:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 
 from oakling.exceptions import HTTPException
+from oakling.i18n.translation import get_language, gettext
+from oakling.i18n.translation import gettext_noop as N_
 from oakling.requests import HTTPConnection
 from oakling.responses import HTMLResponse, JSONResponse, Response
 
@@ -22,30 +24,42 @@ __all__ = [
     "csrf_failure",
 ]
 
+
 # Django's wording where Django has the check (django/middleware/csrf.py).
-REASON_CROSS_SITE = "Cross-site request refused (Sec-Fetch-Site: cross-site)."
-REASON_BAD_ORIGIN = "Origin checking failed - {} does not match any trusted origins."
-REASON_NO_REFERER = "Referer checking failed - no Referer."
-REASON_MALFORMED_REFERER = "Referer checking failed - Referer is malformed."
-REASON_INSECURE_REFERER = "Referer checking failed - Referer is insecure while host is secure."
-REASON_BAD_REFERER = "Referer checking failed - {} does not match any trusted origins."
-REASON_NO_SECRET = "CSRF token missing or session expired."
-REASON_NO_TOKEN = "CSRF token missing."
-REASON_BAD_TOKEN = "CSRF token incorrect."
+# NOTE: the reasons stay English in the exception and the JSON body (logs and
+# API clients match on them); the HTML page translates them.
+REASON_CROSS_SITE = N_("Cross-site request refused (Sec-Fetch-Site: cross-site).")
+REASON_BAD_ORIGIN = N_("Origin checking failed - {} does not match any trusted origins.")
+REASON_NO_REFERER = N_("Referer checking failed - no Referer.")
+REASON_MALFORMED_REFERER = N_("Referer checking failed - Referer is malformed.")
+REASON_INSECURE_REFERER = N_("Referer checking failed - Referer is insecure while host is secure.")
+REASON_BAD_REFERER = N_("Referer checking failed - {} does not match any trusted origins.")
+REASON_NO_SECRET = N_("CSRF token missing or session expired.")
+REASON_NO_TOKEN = N_("CSRF token missing.")
+REASON_BAD_TOKEN = N_("CSRF token incorrect.")
 
 _PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">
-<title>403 Forbidden</title>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<title>403 {forbidden}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;
 padding:0 1rem;color:#222}}h1{{font-size:1.5rem}}</style></head>
-<body><h1>403 Forbidden</h1>
-<p>CSRF verification failed. Request aborted.</p>
-<p><strong>Reason:</strong> {reason}</p>
-<p>This site checks that forms are sent from its own pages. If you came here
-by submitting a form, go back, reload the page and try again; your session may
-have expired, or your browser may be blocking cookies for this site.</p>
+<body><h1>403 {forbidden}</h1>
+<p>{failed}</p>
+<p><strong>{reason_label}</strong> {reason}</p>
+<p>{advice}</p>
 </body></html>
 """
+
+_TEMPLATES = (REASON_BAD_ORIGIN, REASON_BAD_REFERER)
+
+
+def _translated_reason(reason: str) -> str:
+    """Return ``reason`` in the active language, its quoted origin kept."""
+    for template in _TEMPLATES:
+        head, _, tail = template.partition("{}")
+        if reason.startswith(head) and reason.endswith(tail) and len(reason) > len(template) - 2:
+            return gettext(template).format(reason[len(head) : len(reason) - len(tail)])
+    return gettext(reason)
 
 
 class CSRFError(HTTPException):
@@ -83,5 +97,20 @@ def csrf_failure(conn: HTTPConnection, ex: CSRFError) -> Response:
         A 403 response naming the reason.
     """
     if _wants_html(conn):
-        return HTMLResponse(_PAGE.format(reason=html.escape(ex.reason)), 403, ex.headers)
+        page = _PAGE.format(
+            lang=html.escape(get_language() or "en"),
+            forbidden=html.escape(gettext("Forbidden")),
+            failed=html.escape(gettext("CSRF verification failed. Request aborted.")),
+            reason_label=html.escape(gettext("Reason:")),
+            reason=html.escape(_translated_reason(ex.reason)),
+            advice=html.escape(
+                gettext(
+                    "This site checks that forms are sent from its own pages. If you came "
+                    "here by submitting a form, go back, reload the page and try again; your "
+                    "session may have expired, or your browser may be blocking cookies for "
+                    "this site."
+                )
+            ),
+        )
+        return HTMLResponse(page, 403, ex.headers)
     return JSONResponse({"detail": ex.reason}, 403, ex.headers)

@@ -34,6 +34,7 @@ except ImportError as ex:  # pragma: no cover - depends on the environment
         f"oakling.csrf.forms needs WTForms ({ex}); install it with: pip install 'oakling[forms]'"
     ) from ex
 
+from oakling.i18n import translation
 from oakling.requests import HTTPConnection, Request
 
 from .plugin import DEFAULT_FIELD_NAME, SAFE_METHODS, get_token, verify_token
@@ -86,6 +87,45 @@ class RequestCSRF(CSRF):  # type: ignore[misc]  # NOTE: WTForms' base class is u
             raise ValidationError(field.gettext("CSRF token incorrect."))
 
 
+class _FormTranslations:
+    """WTForms' ``gettext``/``ngettext`` in the active language.
+
+    oakling's catalogues first (this battery's "CSRF token incorrect."), then
+    WTForms' own (``wtforms/locale``, "This field is required." in 35 languages).
+    """
+
+    __slots__ = ("_wtforms",)
+
+    def __init__(self, language: str) -> None:
+        from wtforms.i18n import get_translations  # type: ignore[import-untyped]  # NOTE: untyped
+
+        # NOTE: WTForms' folders are gettext locale names (de, de_CH, pt).
+        self._wtforms = get_translations([language.replace("-", "_"), language.split("-")[0]])
+
+    def gettext(self, message: str) -> str:
+        found = translation.gettext(message)
+        return found if found != message else str(self._wtforms.gettext(message))
+
+    def ngettext(self, singular: str, plural: str, number: int) -> str:
+        found = translation.ngettext(singular, plural, number)
+        if found not in (singular, plural):
+            return found
+        return str(self._wtforms.ngettext(singular, plural, number))
+
+
+_form_translations: dict[str, _FormTranslations] = {}
+
+
+def _translations_for_forms() -> _FormTranslations | None:
+    language = translation.get_language()
+    if language is None:
+        return None
+    found = _form_translations.get(language)
+    if found is None:
+        found = _form_translations[language] = _FormTranslations(language)
+    return found
+
+
 class CSRFForm(wtforms.Form):  # type: ignore[misc]  # NOTE: WTForms' Form is untyped (Any)
     """A WTForms form with a ``csrf_token`` hidden field (Flask-WTF's ``FlaskForm``).
 
@@ -100,6 +140,10 @@ class CSRFForm(wtforms.Form):  # type: ignore[misc]  # NOTE: WTForms' Form is un
         csrf = True
         csrf_class = RequestCSRF
         csrf_field_name = DEFAULT_FIELD_NAME
+
+        def get_translations(self, form: Any) -> Any:
+            """Return WTForms' messages in the request's language (None: English)."""
+            return _translations_for_forms()
 
     @classmethod
     async def from_request(cls, request: Request, **kwargs: Any) -> Self:

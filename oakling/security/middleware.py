@@ -18,6 +18,7 @@ from base64 import urlsafe_b64encode
 from urllib.parse import quote
 
 from oakling.applications import App
+from oakling.i18n.translation import gettext
 from oakling.middleware.trustedhost import AllowedHosts, split_host_port
 from oakling.requests import Request
 from oakling.security.config import SecurityConfig
@@ -280,7 +281,11 @@ class SecurityMiddleware:
 
     async def _refuse(self, scope: Scope, send: Send, refusal: _Refusal) -> None:
         logger.warning("Refused %s: %s", scope["type"], refusal.log_text)
-        body = (refusal.debug_text if self.debug else "Invalid Host header").encode("utf-8")
+        # NOTE: this middleware runs outside the i18n one, so the text is
+        # English unless a language is active around the app.
+        body = (refusal.debug_text if self.debug else gettext("Invalid Host header")).encode(
+            "utf-8"
+        )
         headers = [
             (b"content-type", _TEXT),
             (b"content-length", str(len(body)).encode("ascii")),

@@ -358,3 +358,40 @@ def test_error_pages_pass_the_csp_and_link_back(
     # No CSP violation: the only console error is the browser reporting the status.
     assert [text for text in problems if str(status) not in text] == []
     page.close()
+
+
+def test_german_by_accept_language_then_english_by_the_selector_persists(
+    server: DemoServer, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(extra_http_headers={"Accept-Language": "de"})
+    page = context.new_page()
+    problems = watch_console(page)
+    page.goto(server.url + "/")
+    expect(page).to_have_title("Anmelden · oakling Tasks")
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(page.locator("button[type=submit]").first).to_have_text("Anmelden")
+    # The footer's selector (Django's set_language): English, kept in a cookie.
+    page.select_option("#language", "en")
+    page.click("button:has-text('Sprache ändern')")
+    expect(page).to_have_title("Log in · oakling Tasks")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.reload()  # still sending Accept-Language: de
+    expect(page).to_have_title("Log in · oakling Tasks")
+    page.click("a:has-text('Sign up')")
+    page.fill("input[name=username]", "lena")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("button:has-text('Sign up')")
+    expect(page).to_have_url(server.url + "/")
+    expect(page.locator("h1")).to_have_text("Tasks")
+    # Back to German through the selector; dates follow the chosen zone.
+    page.select_option("#language", "de")
+    page.click("button:has-text('Change language')")
+    expect(page.locator("h1")).to_have_text("Aufgaben")
+    page.select_option("#timezone", "Asia/Tokyo")
+    page.click("button:has-text('Zeitzone ändern')")
+    expect(page.locator("#timezone")).to_have_value("Asia/Tokyo")
+    assert problems == []
+    context.close()
