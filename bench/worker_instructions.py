@@ -61,7 +61,9 @@ def _run(server: str, app: str, path: str, requests: int) -> int:
             f"--callgrind-out-file={folder}/cg.%p",
             *command,
         ]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # NOTE: a fixed hash seed: string hashes decide dict probing, so a
+        # random seed moves the count by a few thousand between runs.
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"}
         with (folder / "server.log").open("wb") as log:
             process = subprocess.Popen(
                 argv,
