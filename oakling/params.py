@@ -30,7 +30,7 @@ import msgspec
 
 from oakling.background import BackgroundTasks
 from oakling.concurrency import run_in_threadpool
-from oakling.datastructures import UploadFile
+from oakling.datastructures import FormData, UploadFile
 from oakling.exceptions import HTTPException, ImproperlyConfigured, RequestValidationError
 from oakling.requests import JSON_ERRORS, HTTPConnection, Request, json_error_message
 
@@ -171,15 +171,24 @@ def register_injectable(annotation: Any, provider: Callable[..., Any]) -> None:
 
 
 class _Context:
-    """Per-request resolution state: dependency cache, exit stack, background tasks."""
+    """Per-request resolution state: dependency cache, exit stack, background tasks.
 
-    __slots__ = ("background", "cache", "overrides", "stack")
+    ``stack`` holds the ``yield`` dependencies' cleanups when the request is
+    resolved on the event loop; ``exits`` when it is resolved in one worker
+    thread (a sync handler, see ``oakling._threaded``). ``read_error`` is
+    an error met reading the body ahead of the hop, raised where the body
+    would have been read.
+    """
+
+    __slots__ = ("background", "cache", "exits", "overrides", "read_error", "stack")
 
     def __init__(self, overrides: dict[Callable[..., Any], Callable[..., Any]] | None) -> None:
         self.cache: dict[Callable[..., Any], Any] = {}
         self.stack: contextlib.AsyncExitStack | None = None
+        self.exits: contextlib.ExitStack | None = None
         self.background: BackgroundTasks | None = None
         self.overrides = overrides
+        self.read_error: Exception | None = None
 
 
 _STRUCTURED_ORIGINS = (dict,)
@@ -403,6 +412,9 @@ class Extractor:
             or self.dependencies
         )
         self.only_path = not self.needs_request
+        self.reads_params = bool(
+            self.path or self.query or self.header or self.cookie or self.injected
+        )
 
     def _inspect(self, path_params: frozenset[str], skip_first: bool) -> None:
         hints = _resolve_hints(self.func)
@@ -530,6 +542,30 @@ class Extractor:
     async def __call__(self, conn: Request, ctx: _Context) -> dict[str, Any]:
         errors: list[dict[str, Any]] = []
         values: dict[str, Any] = {}
+        if self.reads_params:
+            self._read_params(conn, ctx, values, errors)
+        if self.dependencies:
+            # NOTE: the order of checks: dependencies (authentication among
+            # them) before the body, so a refused request never learns the
+            # body's shape; a dependency's own invalid parameters join the
+            # error list, and the next dependency still runs.
+            for name, dependency in self.dependencies:
+                try:
+                    values[name] = await self._resolve(dependency, conn, ctx)
+                except RequestValidationError as ex:
+                    errors.extend(error for error in ex.errors if error not in errors)
+        if self.body:
+            await self._read_body(conn, values, errors)
+        if self.form:
+            await self._read_form(conn, values, errors)
+        if errors:
+            raise RequestValidationError(errors)
+        return values
+
+    def _read_params(
+        self, conn: Request, ctx: _Context, values: dict[str, Any], errors: list[dict[str, Any]]
+    ) -> None:
+        """Read the path, query, header and cookie values and the injected objects."""
         if self.path:
             path_values = conn.scope["path_params"]
             for field in self.path:
@@ -579,20 +615,16 @@ class Extractor:
                 if ctx.background is None:
                     ctx.background = BackgroundTasks()
                 values[name] = ctx.background
-        if self.body:
-            await self._read_body(conn, values, errors)
-        if self.form:
-            await self._read_form(conn, values, errors)
-        if self.dependencies:
-            for name, dependency in self.dependencies:
-                values[name] = await self._resolve(dependency, conn, ctx)
-        if errors:
-            raise RequestValidationError(errors)
-        return values
 
     async def _read_body(
         self, request: Request, values: dict[str, Any], errors: list[dict[str, Any]]
     ) -> None:
+        self.check_json_type(request)
+        self.decode_body(await request.body(), values, errors)
+
+    @staticmethod
+    def check_json_type(request: Request) -> None:
+        """Refuse a body that is not JSON (415), before reading it."""
         content_type = request.headers.get("content-type")
         if content_type is not None:
             media = content_type.split(";", 1)[0].strip().lower()
@@ -600,7 +632,9 @@ class Extractor:
                 raise HTTPException(
                     415, f"Expected a JSON body (application/json), got {media or 'nothing'}"
                 )
-        body = await request.body()
+
+    def decode_body(self, body: bytes, values: dict[str, Any], errors: list[dict[str, Any]]) -> None:
+        """Validate the JSON ``body`` into the body parameters' values."""
         if not body:
             for field in self.body:
                 if field.default is _REQUIRED:
@@ -652,7 +686,12 @@ class Extractor:
     async def _read_form(
         self, request: Request, values: dict[str, Any], errors: list[dict[str, Any]]
     ) -> None:
-        form = await request.form()
+        self.form_values(await request.form(), values, errors)
+
+    def form_values(
+        self, form: FormData, values: dict[str, Any], errors: list[dict[str, Any]]
+    ) -> None:
+        """Validate the parsed ``form`` into the form and file parameters' values."""
         for field in self.form:
             if field.location == "file" or _is_upload(field.annotation):
                 items = [item for item in form.getlist(field.key) if isinstance(item, UploadFile)]
