@@ -161,9 +161,7 @@ class RouteHandler:
             for func in router.after_request_funcs
         ]
         self.after += [(func, _arity(func)) for func in wide.after]
-        simple = (
-            not self.before and not self.after and self.view_class is None and not self.guards
-        )
+        simple = not self.before and not self.after and self.view_class is None and not self.guards
         self.fast = self.trivial and simple
         # PERF: a handler taking exactly the path's parameters, already of the
         # converters' types, is called with the matched dict itself.

@@ -61,7 +61,6 @@ def portal_to(loop: AbstractEventLoop) -> Portal:
     task on the loop with a copy of the thread's context, and its
     exception, if any, is raised in the thread.
     """
-
     from asyncio import run_coroutine_threadsafe
 
     def portal(awaitable: Awaitable[Any]) -> Any:
@@ -170,9 +169,7 @@ def _respond(
 def _after(handler: RouteHandler, request: Request, response: Response, portal: Portal) -> Response:
     for func, arity in handler.after:
         result = (
-            _call(portal, func, request, response)
-            if arity >= 2
-            else _call(portal, func, response)
+            _call(portal, func, request, response) if arity >= 2 else _call(portal, func, response)
         )
         if result is not None:
             response = result
@@ -256,4 +253,3 @@ def body_source(extractor: Extractor) -> str | None:
         if item.body:
             source = "body"
     return source
-

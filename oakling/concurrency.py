@@ -87,9 +87,7 @@ async def run_in_threadpool(func: Callable[_P, _T], *args: _P.args, **kwargs: _P
     return await loop.run_in_executor(_get_executor(), call)
 
 
-async def _run_in_request_thread(
-    func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
-) -> _T:
+async def _run_in_request_thread(func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """Run ``func`` in a thread of the sync-request pool and await its result.
 
     As :func:`run_in_threadpool` (the context is copied), but on the pool

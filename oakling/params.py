@@ -633,7 +633,9 @@ class Extractor:
                     415, f"Expected a JSON body (application/json), got {media or 'nothing'}"
                 )
 
-    def decode_body(self, body: bytes, values: dict[str, Any], errors: list[dict[str, Any]]) -> None:
+    def decode_body(
+        self, body: bytes, values: dict[str, Any], errors: list[dict[str, Any]]
+    ) -> None:
         """Validate the JSON ``body`` into the body parameters' values."""
         if not body:
             for field in self.body:
