@@ -1,4 +1,4 @@
-"""Router.cli: commands a router contributes (Flask's ``bp.cli``), run with app.test_cli_runner()."""
+"""Router.cli: commands a router contributes (Flask's ``bp.cli``), run with test_cli_runner()."""
 
 from __future__ import annotations
 
