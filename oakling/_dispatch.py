@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 from oakling._errors import STYLESHEET_PATH, send_stylesheet
 from oakling._threaded import body_source, is_async_callable, portal_to, serve
-from oakling.concurrency import _run_in_request_thread, run_in_threadpool
+from oakling.concurrency import _run_in_request_thread
 from oakling.exceptions import (
     HTTPException,
     ImproperlyConfigured,
@@ -197,13 +197,13 @@ class RouteHandler:
                 scope["endpoint"] = self.func
                 func = self.call
                 if self.fast:
-                    result = await func() if self.is_async else await run_in_threadpool(func)
+                    result = await func() if self.is_async else await _run_in_request_thread(func)
                 else:
                     params = scope["path_params"]
                     result = (
                         await func(**params)
                         if self.is_async
-                        else await run_in_threadpool(func, **params)
+                        else await _run_in_request_thread(func, **params)
                     )
                 if not isinstance(result, Response):
                     result = to_response(result, self.status_code, self.response_class)
@@ -275,12 +275,13 @@ class RouteHandler:
                     return await self._after(request, to_response(early))
         for check in self.guards:
             check(request)
+        # NOTE: an async handler here; a sync one is served by _respond_threaded.
         func = self.call
         if self.trivial:
             if self.view_class is not None:
-                result = await self._invoke(func, (self.view_class(),), {})
+                result = await func(self.view_class())
             else:
-                result = await func() if self.is_async else await run_in_threadpool(func)
+                result = await func()
             response = (
                 result
                 if isinstance(result, Response)
@@ -291,12 +292,9 @@ class RouteHandler:
             try:
                 kwargs = await self.extractor(request, ctx)
                 if self.view_class is not None:
-                    result = await self._invoke(func, (self.view_class(),), kwargs)
-                elif self.is_async:
-                    # PERF: no extra coroutine for the common async handler.
-                    result = await func(**kwargs)
+                    result = await func(self.view_class(), **kwargs)
                 else:
-                    result = await run_in_threadpool(func, **kwargs)
+                    result = await func(**kwargs)
                 response = (
                     result
                     if isinstance(result, Response)
@@ -349,13 +347,6 @@ class RouteHandler:
             early,
             failure,
         )
-
-    async def _invoke(
-        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if self.is_async:
-            return await func(*args, **kwargs)
-        return await run_in_threadpool(func, *args, **kwargs)
 
     async def _after(self, request: Request, response: Response) -> Response:
         for func, arity in self.after:

@@ -19,10 +19,10 @@ _T = TypeVar("_T")
 # NOTE: one pool for the process, sized like anyio's default limiter (40), so
 # sync handlers behave as they do under Starlette/FastAPI.
 _executor: ThreadPoolExecutor | None = None
-# NOTE: the threads that serve whole sync requests (hooks, dependencies,
-# handler, cleanup in one thread) are a pool of their own: such a thread may
-# wait for a piece on the loop that needs ``run_in_threadpool``, which must
-# then find a free thread (one pool would deadlock when every thread waits).
+# NOTE: the threads that serve sync handlers (with their hooks, dependencies
+# and cleanup, in one thread) are a pool of their own: such a thread may wait
+# for a piece on the loop that needs ``run_in_threadpool``, which must then
+# find a free thread (one pool would deadlock when every thread waits).
 _request_executor: ThreadPoolExecutor | None = None
 _pool_size = 40
 
