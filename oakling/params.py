@@ -21,18 +21,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
-import re
 import typing
 from collections.abc import Callable
 from typing import Annotated, Any, get_args, get_origin
 
 import msgspec
 
+from oakling._validation_errors import _json_invalid, _pydantic_errors, msgspec_errors
 from oakling.background import BackgroundTasks
 from oakling.concurrency import run_in_threadpool
 from oakling.datastructures import FormData, UploadFile
 from oakling.exceptions import HTTPException, ImproperlyConfigured, RequestValidationError
-from oakling.requests import JSON_ERRORS, HTTPConnection, Request, json_error_message
+from oakling.requests import JSON_ERRORS, HTTPConnection, Request
 
 __all__ = [
     "Body",
@@ -217,38 +217,6 @@ def _is_sequence(annotation: Any) -> bool:
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         return any(_is_sequence(arg) for arg in get_args(annotation) if arg is not type(None))
     return origin in (list, set, frozenset, tuple)
-
-
-_AT_RE = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]|\.`?([^.\[`]+)`?")
-
-
-def _loc_from_path(path: str) -> list[str | int]:
-    loc: list[str | int] = []
-    for name, index, other in _AT_RE.findall(path):
-        if index:
-            loc.append(int(index))
-        else:
-            loc.append(name or other)
-    return loc
-
-
-def msgspec_errors(ex: msgspec.ValidationError, base: list[str | int]) -> list[dict[str, Any]]:
-    """Turn a msgspec validation error into oakling's error list (one entry)."""
-    message = str(ex)
-    text, _, at = message.partition(" - at `$")
-    loc = list(base) + _loc_from_path(at.rstrip("`"))
-    if text.startswith("Object missing required field"):
-        field = text.split("`")[1] if "`" in text else ""
-        return [{"loc": loc + [field], "msg": "Field required", "type": "missing"}]
-    kind = "type_error" if text.startswith("Expected") and ", got `" in text else "value_error"
-    return [{"loc": loc, "msg": text, "type": kind}]
-
-
-def _pydantic_errors(ex: Any, base: list[str | int]) -> list[dict[str, Any]]:
-    return [
-        {"loc": list(base) + list(error["loc"]), "msg": error["msg"], "type": error["type"]}
-        for error in ex.errors(include_url=False)
-    ]
 
 
 class ParameterInfo(typing.NamedTuple):
@@ -754,14 +722,6 @@ class Extractor:
         if dependency.use_cache:
             ctx.cache[func] = value
         return value
-
-
-def _json_invalid(ex: BaseException, body: bytes | None = None) -> dict[str, Any]:
-    return {
-        "loc": ["body"],
-        "msg": f"Invalid JSON: {json_error_message(ex, body)}",
-        "type": "json_invalid",
-    }
 
 
 def _resolve_hints(func: Callable[..., Any]) -> dict[str, Any]:
