@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from oakling import App, Depends, HTTPException, Request, Response
+from oakling import App, Depends, Header, HTTPException, Request, Response
 from oakling.testing import TestClient
 
 SECRET = "sync-requests-test-secret-key-" + "s" * 30
@@ -329,3 +329,64 @@ def test_a_body_error_read_ahead_is_raised_after_the_hooks_and_dependencies() ->
     assert refused.status_code == 403
     assert wrong_type.status_code == 415
     assert log == ["hook", "hook"]
+
+
+def test_a_leading_async_dependency_runs_on_the_loop_first_and_once() -> None:
+    app = App(secret_key=SECRET)
+    log: list[tuple[str, int]] = []
+    loop_thread: list[int] = []
+
+    @app.on_startup
+    async def remember_loop_thread() -> None:
+        loop_thread.append(threading.get_ident())
+
+    async def current_user(x_user: Annotated[str, Header()]) -> str:
+        log.append(("user", threading.get_ident()))
+        if x_user == "anonymous":
+            raise HTTPException(401, "log in")
+        return x_user
+
+    def session() -> Iterator[str]:
+        log.append(("session", threading.get_ident()))
+        yield "session"
+        log.append(("session cleanup", threading.get_ident()))
+
+    @app.post("/")
+    def create(
+        user: Annotated[str, Depends(current_user)],
+        db: Annotated[str, Depends(session)],
+        again: Annotated[str, Depends(current_user)],
+        item: Item,
+    ) -> dict[str, str]:
+        log.append(("handler", threading.get_ident()))
+        return {"user": user, "again": again, "db": db, "title": item.title}
+
+    with TestClient(app) as client:
+        good = client.post("/", json={"title": "t", "done": True}, headers={"x-user": "ann"})
+        assert good.status_code == 200, good.text
+        assert good.json() == {"user": "ann", "again": "ann", "db": "session", "title": "t"}
+        assert [piece for piece, _ in log] == ["user", "session", "handler", "session cleanup"]
+        where = dict(log)
+        assert where["user"] == loop_thread[0]
+        assert len({where["session"], where["handler"], where["session cleanup"]}) == 1
+        assert where["handler"] != loop_thread[0]
+
+        log.clear()
+        refused = client.post("/", json={}, headers={"x-user": "anonymous"})
+        assert refused.status_code == 401
+        assert "title" not in refused.text
+        assert [piece for piece, _ in log] == ["user"]
+
+        log.clear()
+        # NOTE: the dependency's own parameter is missing: listed with the body's errors.
+        invalid = client.post("/", json={})
+        assert invalid.status_code == 422
+        locs = [error["loc"] for error in invalid.json()["detail"]]
+        assert ["header", "x-user"] in locs and ["body", "title"] in locs
+
+        log.clear()
+        app.dependency_overrides[current_user] = lambda: "override"
+        overridden = client.post("/", json={"title": "t", "done": False})
+        assert overridden.status_code == 200, overridden.text
+        assert overridden.json()["user"] == "override"
+        assert len({ident for _, ident in log}) == 1  # NOTE: the sync override ran in the thread
