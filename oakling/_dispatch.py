@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from oakling._errors import STYLESHEET_PATH, send_stylesheet
-from oakling.concurrency import run_in_threadpool
+from oakling._threaded import body_source, is_async_callable, portal_to, serve
+from oakling.concurrency import _run_in_request_thread
 from oakling.exceptions import (
     HTTPException,
     ImproperlyConfigured,
+    RequestValidationError,
     WebSocketDisconnect,
     WebSocketException,
 )
-from oakling.params import Extractor, compile_extractor, new_context
+from oakling.params import Depends, Extractor, compile_extractor, new_context
 from oakling.requests import Request
 from oakling.responses import RedirectResponse, Response, to_response
 from oakling.routing import (
@@ -76,10 +78,15 @@ class RouteHandler:
         "path_only",
         "extractor",
         "func",
+        "guards",
         "is_async",
+        "lead",
         "limits",
+        "prefetch",
+        "preread",
         "response_class",
         "status_code",
+        "threaded",
         "trivial",
         "view_class",
     )
@@ -101,6 +108,19 @@ class RouteHandler:
         # handlers are called as they are.
         from oakling._returns import response_model, with_response_model
 
+        # NOTE: the order of checks: a guard (``@login_required``: a decorator
+        # whose wrapper has ``__oakling_guard__ = check(request)``, anywhere
+        # in the ``__wrapped__`` chain) runs before the parameters are read,
+        # so an anonymous request never learns the body's shape. The
+        # wrapper checks again when called; the checks are cheap and pure.
+        guards: list[Callable[[Request], Any]] = []
+        wrapped: Any = self.func
+        while wrapped is not None:
+            check = getattr(wrapped, "__oakling_guard__", None)
+            if check is not None and check not in guards:
+                guards.append(check)
+            wrapped = getattr(wrapped, "__wrapped__", None)
+        self.guards = tuple(guards)
         model = response_model(self.func) if route.response_model is ... else route.response_model
         self.call = self.func if model is None else with_response_model(self.func, model)
         self.extractor: Extractor = route.extractors[method]
@@ -143,7 +163,7 @@ class RouteHandler:
             for func in router.after_request_funcs
         ]
         self.after += [(func, _arity(func)) for func in wide.after]
-        simple = not self.before and not self.after and self.view_class is None
+        simple = not self.before and not self.after and self.view_class is None and not self.guards
         self.fast = self.trivial and simple
         # PERF: a handler taking exactly the path's parameters, already of the
         # converters' types, is called with the matched dict itself.
@@ -157,6 +177,32 @@ class RouteHandler:
                 for field in self.extractor.path
             )
         )
+        # NOTE: one thread per sync request (see _threaded): the leading
+        # async hooks and the body on the loop, the rest in one thread.
+        self.threaded = not self.is_async and not (self.fast or self.path_only)
+        self.lead = 0
+        while self.lead < len(self.before) and is_async_callable(self.before[self.lead][0]):
+            self.lead += 1
+        self.preread = body_source(self.extractor) if self.threaded else None
+        # PERF: the leading async dependencies of a sync handler without sync
+        # hooks or guards before them (the auth battery's ``CurrentUser``)
+        # are resolved on the loop before the hop, as they would be first in
+        # the thread, saving a round trip each.
+        prefetch: list[Depends] = []
+        if self.threaded and self.lead == len(self.before) and not self.guards:
+            for _, dependency in self.extractor.dependencies:
+                sub = self.extractor.sub_extractors.get(dependency.func)
+                if (
+                    sub is None
+                    or not sub.is_async
+                    or not dependency.use_cache
+                    or sub.dependencies
+                    or sub.body
+                    or sub.form
+                ):
+                    break
+                prefetch.append(dependency)
+        self.prefetch = tuple(prefetch)
         self.error_chain: ErrorChain = [
             router.error_handlers for router in reversed(chain) if router.error_handlers
         ]
@@ -172,13 +218,13 @@ class RouteHandler:
                 scope["endpoint"] = self.func
                 func = self.call
                 if self.fast:
-                    result = await func() if self.is_async else await run_in_threadpool(func)
+                    result = await func() if self.is_async else await _run_in_request_thread(func)
                 else:
                     params = scope["path_params"]
                     result = (
                         await func(**params)
                         if self.is_async
-                        else await run_in_threadpool(func, **params)
+                        else await _run_in_request_thread(func, **params)
                     )
                 if not isinstance(result, Response):
                     result = to_response(result, self.status_code, self.response_class)
@@ -207,6 +253,14 @@ class RouteHandler:
             return
         request = Request(scope, receive, self.limits)
         reraise: BaseException | None = None
+        if self.threaded:
+            response, reraise = await self._respond_threaded(request)
+            await response(scope, receive, send)
+            if request._form is not None:
+                await request.close()
+            if reraise is not None:
+                raise reraise
+            return
         try:
             response = await self._respond(request)
         except Exception as ex:  # noqa: BLE001 - every error becomes a response
@@ -240,12 +294,15 @@ class RouteHandler:
                 early = await _call(func, request) if arity else await _call(func)
                 if early is not None:
                     return await self._after(request, to_response(early))
+        for check in self.guards:
+            check(request)
+        # NOTE: an async handler here; a sync one is served by _respond_threaded.
         func = self.call
         if self.trivial:
             if self.view_class is not None:
-                result = await self._invoke(func, (self.view_class(),), {})
+                result = await func(self.view_class())
             else:
-                result = await func() if self.is_async else await run_in_threadpool(func)
+                result = await func()
             response = (
                 result
                 if isinstance(result, Response)
@@ -256,12 +313,9 @@ class RouteHandler:
             try:
                 kwargs = await self.extractor(request, ctx)
                 if self.view_class is not None:
-                    result = await self._invoke(func, (self.view_class(),), kwargs)
-                elif self.is_async:
-                    # PERF: no extra coroutine for the common async handler.
-                    result = await func(**kwargs)
+                    result = await func(self.view_class(), **kwargs)
                 else:
-                    result = await run_in_threadpool(func, **kwargs)
+                    result = await func(**kwargs)
                 response = (
                     result
                     if isinstance(result, Response)
@@ -282,12 +336,48 @@ class RouteHandler:
             response = await self._after(request, response)
         return response
 
-    async def _invoke(
-        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if self.is_async:
-            return await func(*args, **kwargs)
-        return await run_in_threadpool(func, *args, **kwargs)
+    async def _respond_threaded(self, request: Request) -> tuple[Response, BaseException | None]:
+        request.scope["endpoint"] = self.func
+        ctx = new_context(self.app.dependency_overrides or None)
+        early: Any = None
+        failure: Exception | None = None
+        try:
+            for index in range(self.lead):
+                func, arity = self.before[index]
+                early = await func(request) if arity else await func()
+                if early is not None:
+                    break
+        except Exception as ex:  # noqa: BLE001 - answered in the thread, after hooks included
+            failure = ex
+        if early is None and failure is None and self.prefetch:
+            try:
+                for dependency in self.prefetch:
+                    if ctx.overrides and dependency.func in ctx.overrides:
+                        break  # NOTE: the override may be sync: resolved in the thread
+                    await self.extractor._resolve(dependency, request, ctx)
+            except RequestValidationError:
+                pass  # NOTE: resolved again in the thread, its errors listed with the rest
+            except Exception as ex:  # noqa: BLE001 - answered in the thread, after hooks included
+                failure = ex
+        if early is None and failure is None and self.preread is not None:
+            # PERF: the body is read on the loop, not by a waiting thread; an
+            # error is raised where the parameters would have read it.
+            try:
+                await (request.form() if self.preread == "form" else request.body())
+            except Exception as ex:  # noqa: BLE001 - raised in order, in the thread
+                ctx.read_error = ex
+        from asyncio import get_running_loop
+
+        return await _run_in_request_thread(
+            serve,
+            self,
+            request,
+            ctx,
+            portal_to(get_running_loop()),
+            self.lead,
+            early,
+            failure,
+        )
 
     async def _after(self, request: Request, response: Response) -> Response:
         for func, arity in self.after:

@@ -216,8 +216,29 @@ def _inject_app(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _app_commands(app: Any) -> dict[str, click.Command]:
-    """Return ``{name: command}`` from ``app.cli`` and ``app.cli_commands``."""
+    """Return ``{name: command}`` from the routers' ``cli``, ``app.cli`` and ``app.cli_commands``.
+
+    A router's commands form a group named after its ``cli_group`` (two
+    routers with one group name share it), or join the top level when
+    ``cli_group`` is None; the app's own commands win a name they share.
+    """
     found: dict[str, click.Command] = {}
+    iter_routers = getattr(app, "iter_routers", None)
+    for router in iter_routers() if iter_routers is not None else ():
+        group = router.__dict__.get("_cli") if router is not app else None
+        if not isinstance(group, click.Group) or not group.commands:
+            continue
+        if router.cli_group is None:
+            found.update(group.commands)
+            continue
+        existing = found.get(router.cli_group)
+        if isinstance(existing, click.Group):
+            group = AppGroup(
+                router.cli_group,
+                commands={**existing.commands, **group.commands},
+                help=existing.help,
+            )
+        found[router.cli_group] = group
     for candidate in getattr(app, "cli_commands", []):
         if isinstance(candidate, click.Command) and candidate.name:
             found[candidate.name] = candidate

@@ -19,18 +19,29 @@ _T = TypeVar("_T")
 # NOTE: one pool for the process, sized like anyio's default limiter (40), so
 # sync handlers behave as they do under Starlette/FastAPI.
 _executor: ThreadPoolExecutor | None = None
+# NOTE: the threads that serve sync handlers (with their hooks, dependencies
+# and cleanup, in one thread) are a pool of their own: such a thread may wait
+# for a piece on the loop that needs ``run_in_threadpool``, which must then
+# find a free thread (one pool would deadlock when every thread waits).
+_request_executor: ThreadPoolExecutor | None = None
 _pool_size = 40
 
 
 def set_thread_pool_size(size: int) -> None:
-    """Set how many threads run sync handlers (call before the first request)."""
-    global _executor, _pool_size
+    """Set how many threads run sync handlers (call before the first request).
+
+    The size applies to each of the two pools: the one of
+    :func:`run_in_threadpool` and the one serving sync requests
+    (``oakling._threaded``).
+    """
+    global _executor, _request_executor, _pool_size
     if size == _pool_size:
         return
     _pool_size = size
-    if _executor is not None:
-        _executor.shutdown(wait=False)
-        _executor = None
+    for executor in (_executor, _request_executor):
+        if executor is not None:
+            executor.shutdown(wait=False)
+    _executor = _request_executor = None
 
 
 def _get_executor() -> ThreadPoolExecutor:
@@ -40,6 +51,17 @@ def _get_executor() -> ThreadPoolExecutor:
 
         _executor = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="oakling")
     return _executor
+
+
+def _get_request_executor() -> ThreadPoolExecutor:
+    global _request_executor
+    if _request_executor is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _request_executor = ThreadPoolExecutor(
+            max_workers=_pool_size, thread_name_prefix="oakling-request"
+        )
+    return _request_executor
 
 
 def _get_running_loop() -> AbstractEventLoop:
@@ -63,6 +85,19 @@ async def run_in_threadpool(func: Callable[_P, _T], *args: _P.args, **kwargs: _P
     context = contextvars.copy_context()
     call = functools.partial(context.run, func, *args, **kwargs)
     return await loop.run_in_executor(_get_executor(), call)
+
+
+async def _run_in_request_thread(func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Run ``func`` in a thread of the sync-request pool and await its result.
+
+    As :func:`run_in_threadpool` (the context is copied), but on the pool
+    whose threads serve a whole sync request and may wait for the loop
+    (see ``oakling._threaded``).
+    """
+    loop = _get_running_loop()
+    context = contextvars.copy_context()
+    call = functools.partial(context.run, func, *args, **kwargs)
+    return await loop.run_in_executor(_get_request_executor(), call)
 
 
 _STOP = object()

@@ -21,18 +21,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
-import re
 import typing
 from collections.abc import Callable
 from typing import Annotated, Any, get_args, get_origin
 
 import msgspec
 
+from oakling._validation_errors import _json_invalid, _pydantic_errors, msgspec_errors
 from oakling.background import BackgroundTasks
 from oakling.concurrency import run_in_threadpool
-from oakling.datastructures import UploadFile
+from oakling.datastructures import FormData, UploadFile
 from oakling.exceptions import HTTPException, ImproperlyConfigured, RequestValidationError
-from oakling.requests import JSON_ERRORS, HTTPConnection, Request, json_error_message
+from oakling.requests import JSON_ERRORS, HTTPConnection, Request
 
 __all__ = [
     "Body",
@@ -171,15 +171,24 @@ def register_injectable(annotation: Any, provider: Callable[..., Any]) -> None:
 
 
 class _Context:
-    """Per-request resolution state: dependency cache, exit stack, background tasks."""
+    """Per-request resolution state: dependency cache, exit stack, background tasks.
 
-    __slots__ = ("background", "cache", "overrides", "stack")
+    ``stack`` holds the ``yield`` dependencies' cleanups when the request is
+    resolved on the event loop; ``exits`` when it is resolved in one worker
+    thread (a sync handler, see ``oakling._threaded``). ``read_error`` is
+    an error met reading the body ahead of the hop, raised where the body
+    would have been read.
+    """
+
+    __slots__ = ("background", "cache", "exits", "overrides", "read_error", "stack")
 
     def __init__(self, overrides: dict[Callable[..., Any], Callable[..., Any]] | None) -> None:
         self.cache: dict[Callable[..., Any], Any] = {}
         self.stack: contextlib.AsyncExitStack | None = None
+        self.exits: contextlib.ExitStack | None = None
         self.background: BackgroundTasks | None = None
         self.overrides = overrides
+        self.read_error: Exception | None = None
 
 
 _STRUCTURED_ORIGINS = (dict,)
@@ -208,38 +217,6 @@ def _is_sequence(annotation: Any) -> bool:
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         return any(_is_sequence(arg) for arg in get_args(annotation) if arg is not type(None))
     return origin in (list, set, frozenset, tuple)
-
-
-_AT_RE = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]|\.`?([^.\[`]+)`?")
-
-
-def _loc_from_path(path: str) -> list[str | int]:
-    loc: list[str | int] = []
-    for name, index, other in _AT_RE.findall(path):
-        if index:
-            loc.append(int(index))
-        else:
-            loc.append(name or other)
-    return loc
-
-
-def msgspec_errors(ex: msgspec.ValidationError, base: list[str | int]) -> list[dict[str, Any]]:
-    """Turn a msgspec validation error into oakling's error list (one entry)."""
-    message = str(ex)
-    text, _, at = message.partition(" - at `$")
-    loc = list(base) + _loc_from_path(at.rstrip("`"))
-    if text.startswith("Object missing required field"):
-        field = text.split("`")[1] if "`" in text else ""
-        return [{"loc": loc + [field], "msg": "Field required", "type": "missing"}]
-    kind = "type_error" if text.startswith("Expected") and ", got `" in text else "value_error"
-    return [{"loc": loc, "msg": text, "type": kind}]
-
-
-def _pydantic_errors(ex: Any, base: list[str | int]) -> list[dict[str, Any]]:
-    return [
-        {"loc": list(base) + list(error["loc"]), "msg": error["msg"], "type": error["type"]}
-        for error in ex.errors(include_url=False)
-    ]
 
 
 class ParameterInfo(typing.NamedTuple):
@@ -403,6 +380,9 @@ class Extractor:
             or self.dependencies
         )
         self.only_path = not self.needs_request
+        self.reads_params = bool(
+            self.path or self.query or self.header or self.cookie or self.injected
+        )
 
     def _inspect(self, path_params: frozenset[str], skip_first: bool) -> None:
         hints = _resolve_hints(self.func)
@@ -530,6 +510,30 @@ class Extractor:
     async def __call__(self, conn: Request, ctx: _Context) -> dict[str, Any]:
         errors: list[dict[str, Any]] = []
         values: dict[str, Any] = {}
+        if self.reads_params:
+            self._read_params(conn, ctx, values, errors)
+        if self.dependencies:
+            # NOTE: the order of checks: dependencies (authentication among
+            # them) before the body, so a refused request never learns the
+            # body's shape; a dependency's own invalid parameters join the
+            # error list, and the next dependency still runs.
+            for name, dependency in self.dependencies:
+                try:
+                    values[name] = await self._resolve(dependency, conn, ctx)
+                except RequestValidationError as ex:
+                    errors.extend(error for error in ex.errors if error not in errors)
+        if self.body:
+            await self._read_body(conn, values, errors)
+        if self.form:
+            await self._read_form(conn, values, errors)
+        if errors:
+            raise RequestValidationError(errors)
+        return values
+
+    def _read_params(
+        self, conn: Request, ctx: _Context, values: dict[str, Any], errors: list[dict[str, Any]]
+    ) -> None:
+        """Read the path, query, header and cookie values and the injected objects."""
         if self.path:
             path_values = conn.scope["path_params"]
             for field in self.path:
@@ -579,20 +583,16 @@ class Extractor:
                 if ctx.background is None:
                     ctx.background = BackgroundTasks()
                 values[name] = ctx.background
-        if self.body:
-            await self._read_body(conn, values, errors)
-        if self.form:
-            await self._read_form(conn, values, errors)
-        if self.dependencies:
-            for name, dependency in self.dependencies:
-                values[name] = await self._resolve(dependency, conn, ctx)
-        if errors:
-            raise RequestValidationError(errors)
-        return values
 
     async def _read_body(
         self, request: Request, values: dict[str, Any], errors: list[dict[str, Any]]
     ) -> None:
+        self.check_json_type(request)
+        self.decode_body(await request.body(), values, errors)
+
+    @staticmethod
+    def check_json_type(request: Request) -> None:
+        """Refuse a body that is not JSON (415), before reading it."""
         content_type = request.headers.get("content-type")
         if content_type is not None:
             media = content_type.split(";", 1)[0].strip().lower()
@@ -600,7 +600,11 @@ class Extractor:
                 raise HTTPException(
                     415, f"Expected a JSON body (application/json), got {media or 'nothing'}"
                 )
-        body = await request.body()
+
+    def decode_body(
+        self, body: bytes, values: dict[str, Any], errors: list[dict[str, Any]]
+    ) -> None:
+        """Validate the JSON ``body`` into the body parameters' values."""
         if not body:
             for field in self.body:
                 if field.default is _REQUIRED:
@@ -652,7 +656,12 @@ class Extractor:
     async def _read_form(
         self, request: Request, values: dict[str, Any], errors: list[dict[str, Any]]
     ) -> None:
-        form = await request.form()
+        self.form_values(await request.form(), values, errors)
+
+    def form_values(
+        self, form: FormData, values: dict[str, Any], errors: list[dict[str, Any]]
+    ) -> None:
+        """Validate the parsed ``form`` into the form and file parameters' values."""
         for field in self.form:
             if field.location == "file" or _is_upload(field.annotation):
                 items = [item for item in form.getlist(field.key) if isinstance(item, UploadFile)]
@@ -713,14 +722,6 @@ class Extractor:
         if dependency.use_cache:
             ctx.cache[func] = value
         return value
-
-
-def _json_invalid(ex: BaseException, body: bytes | None = None) -> dict[str, Any]:
-    return {
-        "loc": ["body"],
-        "msg": f"Invalid JSON: {json_error_message(ex, body)}",
-        "type": "json_invalid",
-    }
 
 
 def _resolve_hints(func: Callable[..., Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from oakling.exceptions import ImproperlyConfigured
 from oakling.types import ASGIApp
 
 if TYPE_CHECKING:
+    from oakling.cli import AppGroup
     from oakling.middleware import Middleware
 
 __all__ = [
@@ -39,6 +40,13 @@ __all__ = [
 ]
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class _Unset:
+    """The type of a "not given" default, where None means something."""
+
+
+_UNSET = _Unset()
 
 _PARAM_RE = re.compile(
     r"\{([A-Za-z_]\w*)(?::([A-Za-z_]\w*))?\}|<(?:([A-Za-z_]\w*):)?([A-Za-z_]\w*)>"
@@ -334,6 +342,10 @@ class Router:
         middleware: ASGI middleware wrapped around this router's routes only.
         tags: OpenAPI tags for every route in it (default: ``[name]``).
         include_in_schema: False leaves all its routes out of API documentation.
+        cli_group: The name its :attr:`cli` commands are grouped under
+            (``oakling NAME COMMAND``; default: ``name``); None puts them at
+            the top level (``oakling COMMAND``), as Flask's blueprint
+            ``cli_group`` does.
 
     Decorators register routes (``@router.get("/x")``); hooks and error
     handlers registered here apply to this router's routes only. Include it
@@ -349,6 +361,7 @@ class Router:
         middleware: Sequence[Middleware] = (),
         tags: Sequence[str] | None = None,
         include_in_schema: bool = True,
+        cli_group: str | None | _Unset = _UNSET,
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ImproperlyConfigured(
@@ -360,6 +373,8 @@ class Router:
         self.middleware = list(middleware)
         self.tags = list(tags) if tags is not None else None
         self.include_in_schema = include_in_schema
+        self.cli_group = name if isinstance(cli_group, _Unset) else cli_group
+        self._cli: AppGroup | None = None
         self.routes: list[Route | WebSocketRoute | Mount] = []
         self.children: list[tuple[Router, str]] = []
         self.error_handlers: dict[int | type[BaseException], Handler] = {}
@@ -373,6 +388,26 @@ class Router:
         self.app_before_request_funcs: list[tuple[Handler, Container[str] | None]] = []
         self.app_after_request_funcs: list[Handler] = []
         self.app_error_handlers: dict[int | type[BaseException], Handler] = {}
+
+    @property
+    def cli(self) -> AppGroup:
+        """This router's ``oakling`` commands: ``@router.cli.command()`` (Flask's ``bp.cli``).
+
+        Once the router is included in an app, ``oakling --help`` lists them
+        under the router's ``cli_group`` (its name by default), and
+        ``oakling GROUP COMMAND`` runs one; with ``cli_group=None`` they sit
+        at the top level beside the app's own. A command taking a parameter
+        named ``app`` gets the app there.
+        """
+        if self._cli is None:
+            from oakling.cli import AppGroup
+
+            group = self.cli_group
+            self._cli = AppGroup(
+                group or "router",
+                help=f"Commands of the {group!r} router." if group else None,
+            )
+        return self._cli
 
     # -- registration -----------------------------------------------------
 

@@ -30,7 +30,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from oakling._dispatch import _SEND_WHOLE, RouteHandler
-from oakling.concurrency import run_in_threadpool
+from oakling.concurrency import _run_in_request_thread
 from oakling.requests import Request
 from oakling.responses import Response, to_response
 from oakling.signals import request_signals as _request_signals
@@ -321,7 +321,7 @@ class RSGIAdapter:
         # the request, so nothing can see that there is no scope dict.
         try:
             func = handler.call
-            result = await func() if handler.is_async else await run_in_threadpool(func)
+            result = await func() if handler.is_async else await _run_in_request_thread(func)
             if not isinstance(result, Response):
                 result = to_response(result, handler.status_code, handler.response_class)
         except Exception as ex:  # noqa: BLE001 - every error becomes a response

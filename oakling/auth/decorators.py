@@ -189,6 +189,10 @@ def _guard(
     # setting __signature__ keeps it even if __wrapped__ is changed later.
     wrapper.__signature__ = signature
     wrapper.auth_required = mark
+    # NOTE: the order of checks: the app runs ``check`` before reading the
+    # handler's parameters too, so an anonymous request gets its redirect
+    # or 401, never a 422 listing the form's fields.
+    wrapper.__oakling_guard__ = lambda conn: check(conn.scope)
     return wrapper  # type: ignore[no-any-return]
 
 

@@ -4,6 +4,11 @@ Published in the ``oakling.commands`` entry-point group, so ``oakling db ...``
 works in any project with ``oakling[db]`` installed. The app is found like
 ``oakling run`` finds it (``--app``, ``OAKLING_APP``, or ``app.py``, ``main.py``,
 ``wsgi.py`` in the current folder); its Database is ``app.extensions["db"]``.
+
+``oakling db --bind NAME ...`` migrates the named bind ``NAME`` instead of the
+default database, with its own folder and version table
+(``migrations_NAME/``, ``alembic_version_NAME``; see
+:func:`oakling.db.migrations.bind_defaults`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class _Options:
     app: str | None
     directory: str
     version_table: str
+    bind: str | None
 
     def database(self) -> migrations.MigrationTarget:
         from oakling.cli import load_app
@@ -33,7 +39,23 @@ class _Options:
             raise click.ClickException(
                 "the app has no database: add oakling.db's Database to it (Database().install(app))"
             )
+        if self.bind is not None:
+            keys = list(getattr(database, "bind_keys", ()))
+            if self.bind not in keys:
+                raise click.ClickException(
+                    f"no database bind {self.bind!r}; configured: {sorted(keys) or 'none'} "
+                    "(Database(binds={...}) or DATABASE_BINDS)"
+                )
         return database  # type: ignore[no-any-return]  # NOTE: extensions are untyped
+
+    @property
+    def where(self) -> dict[str, Any]:
+        """The keyword arguments naming the folder, version table and bind."""
+        return {
+            "directory": self.directory,
+            "version_table": self.version_table,
+            "bind": self.bind,
+        }
 
 
 def _run(action: Any, *args: Any, **kwargs: Any) -> Any:
@@ -47,22 +69,39 @@ def _run(action: Any, *args: Any, **kwargs: Any) -> Any:
 @click.group()
 @click.option("--app", "app", default=None, help="The app as module:attr (default: discovered).")
 @click.option(
+    "--bind",
+    default=None,
+    metavar="NAME",
+    help="Migrate the named bind NAME (Database(binds=...)) instead of the default database.",
+)
+@click.option(
     "-d",
     "--directory",
-    default=migrations.DEFAULT_DIRECTORY,
-    show_default=True,
-    help="The migrations folder.",
+    default=None,
+    help="The migrations folder [default: migrations, or migrations_NAME for --bind NAME].",
 )
 @click.option(
     "--version-table",
-    default=migrations.DEFAULT_VERSION_TABLE,
-    show_default=True,
-    help="The table recording applied revisions.",
+    default=None,
+    help="The table recording applied revisions "
+    "[default: alembic_version, or alembic_version_NAME for --bind NAME].",
 )
 @click.pass_context
-def db(ctx: click.Context, app: str | None, directory: str, version_table: str) -> None:
+def db(
+    ctx: click.Context,
+    app: str | None,
+    bind: str | None,
+    directory: str | None,
+    version_table: str | None,
+) -> None:
     """Manage the database schema with migrations (Alembic)."""
-    ctx.obj = _Options(app=app, directory=directory, version_table=version_table)
+    default_directory, default_table = _run(migrations.bind_defaults, bind)
+    ctx.obj = _Options(
+        app=app,
+        directory=directory or default_directory,
+        version_table=version_table or default_table,
+        bind=bind,
+    )
 
 
 @db.command()
@@ -70,7 +109,8 @@ def db(ctx: click.Context, app: str | None, directory: str, version_table: str) 
 def init(options: _Options) -> None:
     """Create the migrations folder (env.py, script template, versions/)."""
     path = _run(migrations.init, options.directory)
-    click.echo(f"Created {path}/: now run 'oakling db makemigrations -m \"initial\"'")
+    flag = f"--bind {options.bind} " if options.bind is not None else ""
+    click.echo(f"Created {path}/: now run 'oakling db {flag}makemigrations -m \"initial\"'")
 
 
 @db.command()
@@ -83,9 +123,8 @@ def makemigrations(options: _Options, message: str | None, empty: bool) -> None:
         migrations.makemigrations,
         options.database(),
         message,
-        directory=options.directory,
-        version_table=options.version_table,
         empty=empty,
+        **options.where,
     )
     if path is None:
         click.echo("No changes detected")
@@ -103,10 +142,9 @@ def migrate(options: _Options, revision: str, sql: bool) -> None:
         migrations.migrate,
         options.database(),
         revision,
-        directory=options.directory,
-        version_table=options.version_table,
         progress=click.echo,
         sql=sql,
+        **options.where,
     )
 
 
@@ -120,10 +158,9 @@ def downgrade(options: _Options, revision: str, sql: bool) -> None:
         migrations.downgrade,
         options.database(),
         revision,
-        directory=options.directory,
-        version_table=options.version_table,
         progress=click.echo,
         sql=sql,
+        **options.where,
     )
 
 
@@ -140,7 +177,12 @@ def history(options: _Options) -> None:
 @click.pass_obj
 def current(options: _Options) -> None:
     """Show the migration the database is at."""
-    heads = _run(migrations.current, options.database(), version_table=options.version_table)
+    heads = _run(
+        migrations.current,
+        options.database(),
+        version_table=options.version_table,
+        bind=options.bind,
+    )
     if not heads:
         click.echo("(no migration applied)")
     for head in heads:
@@ -152,9 +194,7 @@ def current(options: _Options) -> None:
 def check(options: _Options) -> None:
     """Exit 1 when the database is behind or differs from the models (for CI)."""
     try:
-        migrations.check(
-            options.database(), directory=options.directory, version_table=options.version_table
-        )
+        migrations.check(options.database(), **options.where)
     except migrations.AutogenerateDiffsDetected as ex:
         raise click.ClickException(
             f"models and database differ: run 'oakling db makemigrations'\n{ex}"

@@ -50,9 +50,9 @@ CREATE TABLE post (
 
 def get_db() -> sqlite3.Connection:
     if "db" not in g:
-        # NOTE: check_same_thread=False: sync hooks run on the event loop's
-        # thread and sync handlers in the thread pool (issue 13, part 3).
-        g.db = sqlite3.connect(current_app.state.database, check_same_thread=False)
+        # NOTE: sqlite3's default check_same_thread=True, as in Flask's
+        # tutorial: a sync request's hooks and handler share one thread.
+        g.db = sqlite3.connect(current_app.state.database)
         g.db.row_factory = sqlite3.Row
     return g.db
 

@@ -192,11 +192,13 @@ def test_csrf_stays_on_outside_tests(app: App) -> None:
 
 
 def test_one_connection_per_request_closed_after_it(app: App, client: TestClient) -> None:
-    opened: list[sqlite3.Connection] = []
+    opened: list[_Tracked] = []
     real_connect = sqlite3.connect
 
     def spy(*args: object, **kwargs: object) -> sqlite3.Connection:
-        connection = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+        # NOTE: the connection belongs to the request's thread (sqlite3's
+        # check_same_thread); it records its own close.
+        connection = real_connect(*args, factory=_Tracked, **kwargs)  # type: ignore[arg-type, call-overload]
         opened.append(connection)
         return connection
 
@@ -210,6 +212,14 @@ def test_one_connection_per_request_closed_after_it(app: App, client: TestClient
     finally:
         flaskr_app.sqlite3.connect = original  # type: ignore[assignment]
     assert len(opened) == 2
-    for connection in opened:
-        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
-            connection.execute("SELECT 1")
+    assert [connection.closed for connection in opened] == [True, True]
+
+
+class _Tracked(sqlite3.Connection):
+    """A connection that remembers being closed."""
+
+    closed = False
+
+    def close(self) -> None:
+        super().close()
+        self.closed = True
