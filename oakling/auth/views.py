@@ -28,13 +28,12 @@ browser's history, a proxy or a CDN.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
+from oakling._redirects import is_safe_redirect
 from oakling.background import BackgroundTasks
 from oakling.cachecontrol import never_cache
 from oakling.concurrency import run_in_threadpool
@@ -81,30 +80,6 @@ LOGIN_ERROR = gettext_noop("Please enter a correct username and password.")
 _MAX_PASSWORD = 4096
 _MAX_URL = 2048
 _RESET_SESSION_KEY = "_password_reset_token"
-
-
-def is_safe_redirect(url: str) -> bool:
-    r"""Return whether ``url`` is a path on this site, safe to redirect to after login.
-
-    Django's ``url_has_allowed_host_and_scheme`` with no allowed hosts: only
-    a relative path starting with one ``/`` passes. Refused: absolute URLs
-    (``https://evil.example``), scheme-relative ones (``//evil.example``),
-    backslash tricks browsers read as ``//`` (``/\evil.example``), other
-    schemes (``javascript:``), and control characters, which browsers strip
-    (``/\t/evil.example`` would become ``//evil.example``).
-    """
-    if not url or len(url) > _MAX_URL:
-        return False
-    if any(unicodedata.category(char) == "Cc" for char in url):
-        return False
-    if not url.startswith("/"):
-        return False
-    # NOTE: Chrome and others treat "\" as "/" in the authority part.
-    normalized = url.replace("\\", "/")
-    if normalized.startswith("//"):
-        return False
-    parts = urlsplit(normalized)
-    return not parts.scheme and not parts.netloc
 
 
 def _auth(request: Request) -> Auth:

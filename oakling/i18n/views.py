@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from oakling._redirects import is_safe_redirect
 from oakling.requests import Request
 from oakling.responses import JSONResponse, RedirectResponse, Response
 from oakling.routing import Router
@@ -22,25 +22,6 @@ _MAX_URL = 2048
 #: A year, Django's ``LANGUAGE_COOKIE_AGE`` default is the browser session;
 #: a language choice is meant to persist.
 COOKIE_AGE = 365 * 24 * 3600
-
-
-def is_safe_redirect(url: str) -> bool:
-    r"""Return whether ``url`` is a path on this site, safe to redirect to.
-
-    Django's ``url_has_allowed_host_and_scheme`` with no allowed hosts.
-
-    Only a relative path starting with a single ``/`` passes: no scheme, no
-    host, no ``//`` or ``/\`` (read as ``//`` by browsers), no control characters.
-    """
-    if not url or len(url) > _MAX_URL or not url.startswith("/"):
-        return False
-    if any(unicodedata.category(char) == "Cc" for char in url):
-        return False
-    normalized = url.replace("\\", "/")
-    if normalized.startswith("//"):
-        return False
-    parts = urlsplit(normalized)
-    return not parts.scheme and not parts.netloc
 
 
 def _i18n(request: Request) -> I18n:

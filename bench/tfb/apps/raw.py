@@ -56,7 +56,11 @@ _pool: asyncpg.Pool | None = None
 
 def _queries(scope: Scope) -> int:
     """Return ``?queries=`` clamped to 1..500; missing or not a number is 1."""
-    for key, value in parse_qsl(scope["query_string"].decode("latin-1")):
+    return _queries_in(scope["query_string"].decode("latin-1"))
+
+
+def _queries_in(query_string: str) -> int:
+    for key, value in parse_qsl(query_string):
         if key == "queries":
             try:
                 return min(max(int(value), 1), 500)
@@ -106,10 +110,10 @@ async def _queries_route(scope: Scope, send: Send) -> None:
     await _respond(send, _encode(worlds), _JSON)
 
 
-async def _updates(scope: Scope, send: Send) -> None:
+async def _update_worlds(count: int) -> list[dict[str, int]]:
     assert _pool is not None
     async with _pool.acquire() as connection:
-        worlds = await _read_worlds(connection, _queries(scope))
+        worlds = await _read_worlds(connection, count)
         for world in worlds:
             world["randomNumber"] = random.randint(1, 10000)
         # Sorted by id so concurrent requests lock rows in the same order.
@@ -117,10 +121,14 @@ async def _updates(scope: Scope, send: Send) -> None:
             WRITE_ROW,
             sorted((world["id"], world["randomNumber"]) for world in worlds),
         )
-    await _respond(send, _encode(worlds), _JSON)
+    return worlds
 
 
-async def _fortunes(scope: Scope, send: Send) -> None:
+async def _updates(scope: Scope, send: Send) -> None:
+    await _respond(send, _encode(await _update_worlds(_queries(scope))), _JSON)
+
+
+async def _fortunes_page() -> bytes:
     assert _pool is not None
     fortunes = [tuple(row) for row in await _pool.fetch(READ_FORTUNES)]
     fortunes.append((0, ADDITIONAL_FORTUNE))
@@ -132,7 +140,11 @@ async def _fortunes(scope: Scope, send: Send) -> None:
     for fortune_id, message in fortunes:
         parts.append(f"<tr><td>{fortune_id}</td><td>{html.escape(message)}</td></tr>")
     parts.append("</table></body></html>")
-    await _respond(send, "".join(parts).encode(), _HTML)
+    return "".join(parts).encode()
+
+
+async def _fortunes(scope: Scope, send: Send) -> None:
+    await _respond(send, await _fortunes_page(), _HTML)
 
 
 async def _not_found(scope: Scope, send: Send) -> None:
@@ -190,16 +202,6 @@ _RSGI_TEXT = [("content-type", "text/plain; charset=utf-8")]
 _RSGI_HTML = [("content-type", "text/html; charset=utf-8")]
 
 
-def _rsgi_queries(query_string: str) -> int:
-    for key, value in parse_qsl(query_string):
-        if key == "queries":
-            try:
-                return min(max(int(value), 1), 500)
-            except ValueError:
-                return 1
-    return 1
-
-
 async def _rsgi_db(scope: Any, protocol: Any) -> None:
     assert _pool is not None
     row_id, number = await _pool.fetchrow(READ_ROW, random.randint(1, 10000))
@@ -209,36 +211,17 @@ async def _rsgi_db(scope: Any, protocol: Any) -> None:
 async def _rsgi_queries_route(scope: Any, protocol: Any) -> None:
     assert _pool is not None
     async with _pool.acquire() as connection:
-        worlds = await _read_worlds(connection, _rsgi_queries(scope.query_string))
+        worlds = await _read_worlds(connection, _queries_in(scope.query_string))
     protocol.response_bytes(200, _RSGI_JSON, _encode(worlds))
 
 
 async def _rsgi_updates(scope: Any, protocol: Any) -> None:
-    assert _pool is not None
-    async with _pool.acquire() as connection:
-        worlds = await _read_worlds(connection, _rsgi_queries(scope.query_string))
-        for world in worlds:
-            world["randomNumber"] = random.randint(1, 10000)
-        await connection.executemany(
-            WRITE_ROW,
-            sorted((world["id"], world["randomNumber"]) for world in worlds),
-        )
+    worlds = await _update_worlds(_queries_in(scope.query_string))
     protocol.response_bytes(200, _RSGI_JSON, _encode(worlds))
 
 
 async def _rsgi_fortunes(scope: Any, protocol: Any) -> None:
-    assert _pool is not None
-    fortunes = [tuple(row) for row in await _pool.fetch(READ_FORTUNES)]
-    fortunes.append((0, ADDITIONAL_FORTUNE))
-    fortunes.sort(key=_by_message)
-    parts = [
-        "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
-        "<tr><th>id</th><th>message</th></tr>"
-    ]
-    for fortune_id, message in fortunes:
-        parts.append(f"<tr><td>{fortune_id}</td><td>{html.escape(message)}</td></tr>")
-    parts.append("</table></body></html>")
-    protocol.response_bytes(200, _RSGI_HTML, "".join(parts).encode())
+    protocol.response_bytes(200, _RSGI_HTML, await _fortunes_page())
 
 
 _RSGI_ROUTES: dict[str, Callable[[Any, Any], Awaitable[None]]] = {
