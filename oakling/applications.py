@@ -17,6 +17,7 @@ from oakling.concurrency import set_thread_pool_size
 from oakling.config import Settings, load_settings
 from oakling.datastructures import State
 from oakling.exceptions import ClientDisconnect, HTTPException, ImproperlyConfigured
+from oakling.globals import _context as _request_context
 from oakling.requests import HTTPConnection, Limits, Request
 from oakling.responses import Response, to_response
 from oakling.routing import Mount, Router
@@ -136,6 +137,9 @@ class App(Router):
         self._entry: ASGIApp | None = None
         self._direct: RouteTable | None = None
         self._rsgi: Any = None
+        # NOTE: set by oakling.globals.install_request_context: the outermost
+        # layer then sets the request context (no middleware of its own).
+        self._request_context = False
         self._templates: Templates | None = None
         # NOTE: status -> the app's "<status>.html" error template or None (see _errors).
         self._error_templates: dict[int, Any] = {}
@@ -316,10 +320,10 @@ class App(Router):
         entry: ASGIApp = self._dispatch
         for spec in reversed(self.user_middleware):
             entry = spec.build(entry)
-        if self.user_middleware:
+        if self.user_middleware or self._request_context:
             entry = _ServerErrors(entry, self)
         self._entry = entry
-        self._direct = None if self.user_middleware else table
+        self._direct = None if self.user_middleware or self._request_context else table
 
     def _app_wide_hooks(self) -> _AppWide:
         """Return the app-wide hooks of every included router (Flask's ``*_app_*``)."""
@@ -664,36 +668,48 @@ async def _maybe_await(value: Any) -> Any:
 
 
 class _ServerErrors:
-    """Outermost layer when middleware exists: a 500 for errors raised outside routes."""
+    """Outermost layer when middleware exists: a 500 for errors raised outside routes.
 
-    __slots__ = ("app", "oakling_app")
+    It also sets the request context of :mod:`oakling.globals` when a battery
+    asked for it (``install_request_context``).
+    """
+
+    __slots__ = ("app", "context", "oakling_app")
 
     def __init__(self, app: ASGIApp, oakling_app: App) -> None:
         self.app = app
         self.oakling_app = oakling_app
+        self.context = oakling_app._request_context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        # PERF: a tuple and a ContextVar set, not a middleware layer; one
+        # frame for the whole request (a helper coroutine would cost every app).
+        token = _request_context.set((scope, receive)) if self.context else None
         try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as ex:
-            if started:
-                raise
-            request = Request(scope, receive, self.oakling_app.limits)
-            response, reraise = await self.oakling_app.error_response(
-                request, ex, self.oakling_app._app_error_chain()
-            )
-            await response(scope, receive, send)
-            if reraise is not None:
-                raise
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+            started = False
+
+            async def tracking_send(message: Any) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                await send(message)
+
+            try:
+                await self.app(scope, receive, tracking_send)
+            except Exception as ex:
+                if started:
+                    raise
+                request = Request(scope, receive, self.oakling_app.limits)
+                response, reraise = await self.oakling_app.error_response(
+                    request, ex, self.oakling_app._app_error_chain()
+                )
+                await response(scope, receive, send)
+                if reraise is not None:
+                    raise
+        finally:
+            if token is not None:
+                _request_context.reset(token)

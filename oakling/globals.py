@@ -22,7 +22,7 @@ pays nothing::
         return {"path": request.path, "db": g.db.name}
 
 Each request gets a fresh ``g``. The values live in a :mod:`contextvars`
-variable set by a middleware, so they are seen by hooks, dependencies,
+variable set by the app's outermost layer, so they are seen by hooks, dependencies,
 handlers, templates and whatever they call, async or sync, and in the
 worker thread of a sync handler (:func:`oakling.concurrency.run_in_threadpool`
 copies the context). Outside a request, reading any of them raises
@@ -102,7 +102,23 @@ class _RequestContext:
         self.request: HTTPConnection | None = None
 
 
-_context: ContextVar[_RequestContext] = ContextVar("oakling.request_context")
+# NOTE: the app's outermost layer sets ``(scope, receive)`` (cheap: a tuple);
+# the first read makes the _RequestContext and keeps it in the scope, which
+# every piece of the request (and its worker thread) shares.
+_context: ContextVar[_RequestContext | tuple[Scope, Receive]] = ContextVar(
+    "oakling.request_context"
+)
+_SCOPE_KEY = "oakling.request_context"
+
+
+def _resolved(ctx: _RequestContext | tuple[Scope, Receive]) -> _RequestContext:
+    if type(ctx) is not tuple:
+        return ctx  # type: ignore[return-value]
+    scope, receive = ctx
+    found: _RequestContext | None = scope.get(_SCOPE_KEY)
+    if found is None:
+        found = scope[_SCOPE_KEY] = _RequestContext(scope, receive)
+    return found
 
 
 def has_request_context() -> bool:
@@ -114,7 +130,7 @@ def _current(name: str) -> _RequestContext:
     ctx = _context.get(None)
     if ctx is None:
         raise RuntimeError(_OUTSIDE.format(name=name))
-    return ctx
+    return _resolved(ctx)
 
 
 def _get_g() -> _Namespace:
@@ -210,9 +226,11 @@ class RequestContextMiddleware:
     """Set the request context that :mod:`oakling.globals` reads.
 
     Pure ASGI middleware: HTTP and WebSocket connections each get a fresh
-    context for as long as the app below handles them. Added by
-    :class:`RequestGlobals` (and by batteries needing the current request,
-    such as ``oakling.messages`` for ``flash()``).
+    context for as long as the app below handles them. The app sets the
+    same context itself for :class:`RequestGlobals` and for batteries
+    needing the current request (``oakling.messages`` for ``flash()``,
+    through :func:`install_request_context`), at less cost; this class is
+    for an ASGI app of your own that reads the globals.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -234,17 +252,23 @@ _MIDDLEWARE_KEY = "oakling.request_context"
 
 
 def install_request_context(app: App) -> None:
-    """Add :class:`RequestContextMiddleware` to ``app`` once (for batteries)."""
+    """Have ``app`` set the request context that :mod:`oakling.globals` reads.
+
+    For batteries (``oakling.messages`` for ``flash()``) and
+    :class:`RequestGlobals`. No middleware is added: the app's outermost
+    layer sets the context, which costs a tuple and a ``ContextVar`` set per
+    request; what the globals need is made on first use.
+    """
     if app.extensions.get(_MIDDLEWARE_KEY):
         return
     app.extensions[_MIDDLEWARE_KEY] = True
-    app.add_middleware(RequestContextMiddleware)
+    app._request_context = True
 
 
 def _capture(conn: HTTPConnection) -> None:
     ctx = _context.get(None)
     if ctx is not None:
-        ctx.request = conn
+        _resolved(ctx).request = conn
 
 
 class RequestGlobals:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from oakling._redirects import is_safe_redirect
+from oakling.redirects import is_safe_redirect
 from oakling.background import BackgroundTasks
 from oakling.cachecontrol import never_cache
 from oakling.concurrency import run_in_threadpool

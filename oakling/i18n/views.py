@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from oakling._redirects import is_safe_redirect
+from oakling.redirects import is_safe_redirect
 from oakling.requests import Request
 from oakling.responses import JSONResponse, RedirectResponse, Response
 from oakling.routing import Router

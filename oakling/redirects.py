@@ -1,4 +1,4 @@
-"""Which redirect targets are safe: one check for every battery that redirects."""
+"""Which redirect targets are safe (Django's ``url_has_allowed_host_and_scheme``)."""
 
 from __future__ import annotations
 
