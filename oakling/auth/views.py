@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from oakling.redirects import is_safe_redirect
 from oakling.background import BackgroundTasks
 from oakling.cachecontrol import never_cache
 from oakling.concurrency import run_in_threadpool
@@ -42,6 +41,7 @@ from oakling.db import AsyncSession
 from oakling.exceptions import HTTPException, ServiceUnavailable
 from oakling.i18n.translation import gettext, gettext_noop
 from oakling.middleware.trustedhost import validate_host
+from oakling.redirects import is_safe_redirect
 from oakling.requests import Request
 from oakling.responses import HTMLResponse, RedirectResponse, Response
 from oakling.routing import Router
