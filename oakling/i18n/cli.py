@@ -17,6 +17,7 @@ Each step runs ``babel.messages.frontend``'s command of the same name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -163,7 +164,13 @@ def extract(battery: str | None, all_batteries: bool, source: str, directory: st
             for name in _IGNORE_DIRS:
                 argv += ["--ignore-dirs", name]
             argv += ["--ignore-dirs", ".*", "--ignore-dirs", "_*"]
-            _run([*argv, str(target.source)])
+            if target.domain == "oakling":
+                # NOTE: from the folder holding the package, so the references
+                # read "oakling/auth/views.py:12", not this machine's path.
+                with contextlib.chdir(_PACKAGE.parent):
+                    _run([*argv, str(target.source.relative_to(_PACKAGE.parent))])
+            else:
+                _run([*argv, str(target.source)])
             if target.domain == "oakling" and "msgid " not in _body(target.pot):
                 # NOTE: a battery with no user-facing strings ships no catalogue.
                 target.pot.unlink()
