@@ -45,6 +45,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.tfb.load import parse_wrk_output  # noqa: E402
+from bench.tfb.servers import AppInfo, server_command  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT_BASE = int(os.environ.get("CRUD_PORT_BASE", "16200"))
@@ -99,43 +100,9 @@ def drop_table(url: str) -> None:
 
 
 def command(spec: AppSpec, port: int) -> list[str]:
-    target = f"bench.crud_apps.{spec.module}:app"
-    base = ["taskset", "-c", "0", sys.executable, "-m"]
-    if spec.server == "uvicorn":
-        return [
-            *base,
-            "uvicorn",
-            target,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-    return [
-        *base,
-        "granian",
-        "--interface",
-        spec.kind,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--no-ws",
-        "--log-level",
-        "warning",
-        target,
-    ]
+    """The server command for ``spec``: bench/tfb's, on the ``bench.crud_apps`` modules."""
+    info = AppInfo(spec.module, spec.kind, orm=True)
+    return server_command(spec.server, info, port, package="bench.crud_apps")
 
 
 class Running:

@@ -100,15 +100,22 @@ def free_port() -> int:
 
 
 def server_command(
-    server: str, app: AppInfo, port: int, python: str = sys.executable, cpu: str | None = "0"
+    server: str,
+    app: AppInfo,
+    port: int,
+    python: str = sys.executable,
+    cpu: str | None = "0",
+    package: str = "bench.tfb.apps",
 ) -> list[str]:
     """Build the command line serving ``app`` on ``server`` at ``port``.
+
+    ``package`` holds the app modules (bench/crud.py serves ``bench.crud_apps``).
 
     Raises:
         ValueError: a WSGI app on uvicorn (uvicorn serves ASGI only), an app
             with no ``RSGI`` attribute on rsgi, or an unknown server.
     """
-    target = f"bench.tfb.apps.{app.name}:app"
+    target = f"{package}.{app.name}:app"
     prefix = [] if cpu is None else ["taskset", "-c", cpu]
     if server == "uvicorn":
         if app.kind != "asgi":
@@ -138,7 +145,7 @@ def server_command(
         if server == "rsgi":
             if app.rsgi is None:
                 raise ValueError(f"{app.name} declares no RSGI entry point")
-            interface, target = "rsgi", f"bench.tfb.apps.{app.name}:{app.rsgi}"
+            interface, target = "rsgi", f"{package}.{app.name}:{app.rsgi}"
         return [
             *prefix,
             python,
