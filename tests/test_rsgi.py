@@ -310,12 +310,63 @@ def test_websocket_text_and_bytes_and_a_refused_handshake(base: str) -> None:
     asyncio.run(scenario())
 
 
-def test_a_plain_asgi_app_wrapped_with_to_rsgi() -> None:
-    from oakling.rsgi import RSGIAdapter, to_rsgi
+class _Headers:
+    """RSGI's header mapping, as granian passes it (``items``, ``get``, ``in``)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.pairs = pairs
+
+    def items(self) -> list[tuple[str, str]]:
+        return self.pairs
+
+    def get(self, key: str, default: object = None) -> object:
+        return next((value for name, value in self.pairs if name == key), default)
+
+    def __contains__(self, key: str) -> bool:
+        return any(name == key for name, _ in self.pairs)
+
+
+class _Protocol:
+    """Records what the app answers through RSGI's HTTP protocol."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, list[tuple[str, str]], bytes]] = []
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.answers.append((status, headers, body))
+
+
+def test_a_plain_asgi_app_wrapped_with_to_rsgi_sees_an_asgi_scope() -> None:
+    from types import SimpleNamespace
+
+    from oakling.rsgi import to_rsgi
+
+    seen: dict[str, object] = {}
 
     async def asgi(scope: dict[str, object], receive: object, send: object) -> None:
-        raise AssertionError("not called")
+        seen.update(scope)
+        await send(  # type: ignore[operator]
+            {"type": "http.response.start", "status": 201, "headers": [(b"x-a", b"1")]}
+        )
+        await send({"type": "http.response.body", "body": b"made"})  # type: ignore[operator]
 
     adapter = to_rsgi(asgi, lifespan=False)
-    assert isinstance(adapter, RSGIAdapter)
-    assert adapter.app is asgi
+    scope = SimpleNamespace(
+        proto="http",
+        http_version="1.1",
+        scheme="http",
+        method="GET",
+        path="/a b",
+        query_string="x=1",
+        client="127.0.0.1:5555",
+        server="[::1]:8000",
+        headers=_Headers([("host", "example.test"), ("x-a", "1"), ("x-a", "2")]),
+    )
+    protocol = _Protocol()
+    asyncio.run(adapter.__rsgi__(scope, protocol))  # type: ignore[arg-type]
+    assert protocol.answers == [(201, [("x-a", "1")], b"made")]
+    assert seen["type"] == "http" and seen["method"] == "GET"
+    assert seen["path"] == "/a b" and seen["query_string"] == b"x=1"
+    assert seen["headers"] == [(b"host", b"example.test"), (b"x-a", b"1"), (b"x-a", b"2")]
+    assert seen["client"] == ("127.0.0.1", 5555)
+    assert seen["server"] == ("::1", 8000)
