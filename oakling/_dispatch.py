@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from oakling._errors import STYLESHEET_PATH, send_stylesheet
-from oakling._threaded import body_source, is_async_callable, portal_to, serve
+from oakling._threaded import body_source, is_async_callable, portal_to, serve, serve_sync_fast
 from oakling.concurrency import _run_in_request_thread
 from oakling.exceptions import (
     HTTPException,
@@ -218,13 +218,17 @@ class RouteHandler:
                 scope["endpoint"] = self.func
                 func = self.call
                 if self.fast:
-                    result = await func() if self.is_async else await _run_in_request_thread(func)
+                    result = (
+                        await func()
+                        if self.is_async
+                        else await _run_in_request_thread(serve_sync_fast, scope, func, {})
+                    )
                 else:
                     params = scope["path_params"]
                     result = (
                         await func(**params)
                         if self.is_async
-                        else await _run_in_request_thread(func, **params)
+                        else await _run_in_request_thread(serve_sync_fast, scope, func, params)
                     )
                 if not isinstance(result, Response):
                     result = to_response(result, self.status_code, self.response_class)

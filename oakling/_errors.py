@@ -126,16 +126,16 @@ def _phrase(status: int) -> str:
 def _translate(conn: HTTPConnection) -> tuple[Any, str]:
     """Return the page's ``gettext`` and language tag.
 
-    NOTE: the i18n battery's middleware puts its ``gettext`` and
-    ``get_language`` in the scope; the core imports no battery, and without
-    it the pages are English.
+    NOTE: the i18n battery registers its ``gettext`` and ``get_language``
+    as ``app.extensions["oakling.translator"]``; the core imports no
+    battery, and without it the pages are English.
     """
-    scope = conn.scope
-    translate = scope.get("oakling.gettext")
-    if translate is None:
+    app = conn.scope.get("app")
+    found = getattr(app, "extensions", {}).get("oakling.translator")
+    if found is None:
         return str, "en"
-    get_language = scope.get("oakling.get_language")
-    return translate, (get_language() if get_language is not None else None) or "en"
+    translate, get_language = found
+    return translate, get_language() or "en"
 
 
 def _wants_html(conn: HTTPConnection) -> bool:

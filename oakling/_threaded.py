@@ -37,8 +37,17 @@ if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
 
     from oakling._dispatch import RouteHandler
+    from oakling.types import Scope
 
-__all__ = ["Portal", "body_source", "extract", "is_async_callable", "portal_to", "serve"]
+__all__ = [
+    "Portal",
+    "body_source",
+    "extract",
+    "is_async_callable",
+    "portal_to",
+    "serve",
+    "serve_sync_fast",
+]
 
 Portal = Callable[[Awaitable[Any]], Any]
 
@@ -77,6 +86,15 @@ def _call(portal: Portal, func: Callable[..., Any], *args: Any) -> Any:
     if inspect.isawaitable(result):
         result = portal(result)
     return result
+
+
+def serve_sync_fast(scope: Scope, func: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """Call a fast-path sync handler in its thread (this frame holds the scope).
+
+    NOTE: ``oakling.globals.request_on_stack`` finds the request here, so
+    ``flash()`` without a request works in a sync handler taking nothing.
+    """
+    return func(**kwargs)
 
 
 def serve(

@@ -6,7 +6,8 @@ import contextlib
 import inspect
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import quote
 
@@ -135,7 +136,12 @@ class App(Router):
         self.limits: Limits = settings.limits()
         self._table: RouteTable | None = None
         self._entry: ASGIApp | None = None
+        self._guarded = False
+        self.response_start_hooks: list[Callable[[Scope, list[tuple[bytes, bytes]]], None]] = []
+        self._first_start_hooks: list[Callable[[Scope, list[tuple[bytes, bytes]]], None]] = []
+        self._last_start_hooks: list[Callable[[Scope, list[tuple[bytes, bytes]]], None]] = []
         self._direct: RouteTable | None = None
+        self._inner: RouteTable | None = None
         self._rsgi: Any = None
         # NOTE: set by oakling.globals.install_request_context: the outermost
         # layer then sets the request context (no middleware of its own).
@@ -182,6 +188,30 @@ class App(Router):
         while index < len(stack) and getattr(stack[index].cls, "outermost", False):
             index += 1
         stack.insert(index, Middleware(cls, *args, **kwargs))
+
+    def add_response_start_hook(
+        self, hook: Callable[[Scope, list[tuple[bytes, bytes]]], None], *, last: bool = False
+    ) -> None:
+        """Have ``hook(scope, headers)`` see every HTTP response's headers as it starts.
+
+        For batteries that add a header to every response (the i18n
+        battery's ``Content-Language`` and ``Vary``) without a middleware
+        layer: the hook runs once per response, error pages and mounted apps
+        included, at the app's outermost layer, and may append to
+        ``headers`` (a list of ``(name, value)`` byte pairs, names lower
+        case); it must not raise. Hooks run in the order added, those added
+        with ``last=True`` after all others (the page cache's, which must
+        judge the headers the client gets, ``Vary`` included).
+
+        Raises:
+            RuntimeError: If the app has started serving.
+        """
+        self._check_not_built("add a response start hook")
+        if last:
+            self._last_start_hooks.append(hook)
+        else:
+            self._first_start_hooks.append(hook)
+        self.response_start_hooks[:] = [*self._first_start_hooks, *self._last_start_hooks]
 
     def add_check(self, check: Check, *, deploy: bool = False) -> None:
         """Add a system check run by ``oakling check`` (Django's ``register``).
@@ -320,10 +350,14 @@ class App(Router):
         entry: ASGIApp = self._dispatch
         for spec in reversed(self.user_middleware):
             entry = spec.build(entry)
-        if self.user_middleware or self._request_context:
-            entry = _ServerErrors(entry, self)
+        # NOTE: with middleware, __call__ itself turns an error raised outside
+        # routes into a 500 (inlined: no extra frame).
+        self._guarded = bool(
+            self.user_middleware or self._request_context or self.response_start_hooks
+        )
         self._entry = entry
-        self._direct = None if self.user_middleware or self._request_context else table
+        self._direct = None if self._guarded else table
+        self._inner = table if self._guarded and not self.user_middleware else None
 
     def _app_wide_hooks(self) -> _AppWide:
         """Return the app-wide hooks of every included router (Flask's ``*_app_*``)."""
@@ -439,9 +473,53 @@ class App(Router):
         if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        if self._entry is None:
+        entry = self._entry
+        if entry is None:
             self.build()
-        await self._entry(scope, receive, send)  # type: ignore[misc]
+            entry = self._entry
+        if not self._guarded:
+            await entry(scope, receive, send)  # type: ignore[misc]
+            return
+        # PERF: the guard of an app with middleware, inlined (one frame for
+        # the whole request): a ContextVar set when a battery asked for the
+        # request context, and a 500 for an error raised outside routes.
+        token = _request_context.set((scope, receive)) if self._request_context else None
+        try:
+            table = self._inner
+            if table is not None and scope["type"] == "http":
+                # PERF: no middleware (only the request context or start
+                # hooks): routes answer their own errors, so the route table
+                # is called directly, and send is wrapped only for hooks.
+                hooks = self.response_start_hooks
+                if hooks:
+                    send = partial(_hooked_send, scope, hooks, send)
+                methods = table.static.get(scope["path"])
+                handler = None if methods is None else methods.get(scope["method"])
+                if handler is not None:
+                    await handler(scope, receive, send)
+                else:
+                    await table.dispatch_http(scope, receive, send)
+                return
+            if scope["type"] != "http":
+                await entry(scope, receive, send)  # type: ignore[misc]
+                return
+            # PERF: a partial of a plain function: each send is a C call and a
+            # Python call returning the server's awaitable, not a coroutine.
+            state = [False, scope, self.response_start_hooks]
+            outer = partial(_outer_send, state, send)
+            try:
+                await entry(scope, receive, outer)  # type: ignore[misc]
+            except Exception as ex:
+                if state[0]:
+                    raise
+                request = Request(scope, receive, self.limits)
+                response, reraise = await self.error_response(request, ex, self._app_error_chain())
+                await response(scope, receive, outer)
+                if reraise is not None:
+                    raise
+        finally:
+            if token is not None:
+                _request_context.reset(token)
 
     # -- RSGI (granian --interface rsgi): the same app through oakling.rsgi ---
 
@@ -667,49 +745,34 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
-class _ServerErrors:
-    """Outermost layer when middleware exists: a 500 for errors raised outside routes.
+def _hooked_send(
+    scope: Scope,
+    hooks: list[Callable[[Scope, list[tuple[bytes, bytes]]], None]],
+    send: Send,
+    message: Any,
+) -> Awaitable[None]:
+    """Pass ``message`` to the server, the start hooks run on its headers first."""
+    if message["type"] == "http.response.start":
+        headers = list(message.get("headers", ()))
+        for hook in hooks:
+            hook(scope, headers)
+        message = {**message, "headers": headers}
+    return send(message)
 
-    It also sets the request context of :mod:`oakling.globals` when a battery
-    asked for it (``install_request_context``).
+
+def _outer_send(state: list[Any], send: Send, message: Any) -> Awaitable[None]:
+    """Pass ``message`` to the server, noting the start and running the start hooks.
+
+    ``state`` is ``[started, scope, hooks]``; each hook may append to the
+    response's headers (a copy of the list the sender gave).
     """
-
-    __slots__ = ("app", "context", "oakling_app")
-
-    def __init__(self, app: ASGIApp, oakling_app: App) -> None:
-        self.app = app
-        self.oakling_app = oakling_app
-        self.context = oakling_app._request_context
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one ASGI connection."""
-        # PERF: a tuple and a ContextVar set, not a middleware layer; one
-        # frame for the whole request (a helper coroutine would cost every app).
-        token = _request_context.set((scope, receive)) if self.context else None
-        try:
-            if scope["type"] != "http":
-                await self.app(scope, receive, send)
-                return
-            started = False
-
-            async def tracking_send(message: Any) -> None:
-                nonlocal started
-                if message["type"] == "http.response.start":
-                    started = True
-                await send(message)
-
-            try:
-                await self.app(scope, receive, tracking_send)
-            except Exception as ex:
-                if started:
-                    raise
-                request = Request(scope, receive, self.oakling_app.limits)
-                response, reraise = await self.oakling_app.error_response(
-                    request, ex, self.oakling_app._app_error_chain()
-                )
-                await response(scope, receive, send)
-                if reraise is not None:
-                    raise
-        finally:
-            if token is not None:
-                _request_context.reset(token)
+    if message["type"] == "http.response.start":
+        state[0] = True
+        hooks = state[2]
+        if hooks:
+            headers = list(message.get("headers", ()))
+            scope = state[1]
+            for hook in hooks:
+                hook(scope, headers)
+            message = {**message, "headers": headers}
+    return send(message)

@@ -31,6 +31,7 @@ copies the context). Outside a request, reading any of them raises
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
@@ -135,6 +136,62 @@ def _current(name: str) -> _RequestContext:
 
 def _get_g() -> _Namespace:
     return _current("g").g
+
+
+_STACK_CODES: dict[Any, str] = {}
+
+
+def _stack_codes() -> dict[Any, str]:
+    if not _STACK_CODES:
+        from oakling._dispatch import RouteHandler
+        from oakling._threaded import serve, serve_sync_fast
+
+        # NOTE: the core's frames that hold the request being handled, and
+        # the local naming it ("scope": a fast-path route, no Request yet).
+        _STACK_CODES[RouteHandler.__call__.__code__] = "scope"
+        _STACK_CODES[serve.__code__] = "request"
+        _STACK_CODES[serve_sync_fast.__code__] = "scope"
+    return _STACK_CODES
+
+
+def request_on_stack() -> HTTPConnection | None:
+    """Return the request whose route is running below this call, or None.
+
+    For batteries whose request-less form (``flash(message)``) must cost
+    nothing to requests that never call it: instead of a ``ContextVar`` set
+    per request, the call stack is walked (only when called) up to the
+    core's route frame, on the loop or in a sync request's thread. Code in a
+    task of its own (``asyncio.create_task``) or in middleware has no such
+    frame: it gets None, and should pass the request or install
+    :class:`RequestGlobals`, whose context is copied into new tasks.
+    """
+    codes = _stack_codes()
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = codes.get(frame.f_code)
+        if name is not None:
+            local = frame.f_locals
+            request = local.get("request")
+            if isinstance(request, HTTPConnection):
+                return request
+            scope = local.get(name)
+            if isinstance(scope, dict):
+                found: HTTPConnection | None = scope.get(_STACK_KEY)
+                if found is None:
+                    app = scope["app"]
+                    receive = local.get("receive") or _no_body
+                    found = scope[_STACK_KEY] = Request(scope, receive, app.limits)
+                return found
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+_STACK_KEY = "oakling.stack_request"
+
+
+async def _no_body() -> dict[str, Any]:
+    # NOTE: a sync fast-path handler takes no body; its thread's frame has no receive.
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def _get_request() -> HTTPConnection:

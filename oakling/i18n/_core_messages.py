@@ -1,7 +1,7 @@
 """The core's user-facing strings, for extraction into the i18n battery's catalogue.
 
 The core (``oakling/_errors.py``) imports no battery: its error pages look up
-``scope["oakling.gettext"]``, which the i18n middleware sets. pybabel cannot
+``app.extensions["oakling.translator"]``, which the i18n plugin sets. pybabel cannot
 see strings built at run time (``HTTPStatus(404).phrase``), so they are
 listed here with the no-op marker ``N_``; a test checks the list is complete.
 """

@@ -1,10 +1,10 @@
-"""The locale middleware: activate the request's language and time zone."""
+"""The URL-prefix middleware, and the helper merging ``Vary``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from oakling.types import ASGIApp, Message, Receive, Scope, Send
+from oakling.types import ASGIApp, Receive, Scope, Send
 
 from . import translation
 
@@ -15,60 +15,35 @@ __all__ = ["LocaleMiddleware"]
 
 
 class LocaleMiddleware:
-    """Activate the negotiated language and zone around the app (pure ASGI).
+    """Serve ``/de/tasks`` as ``/tasks`` in German (pure ASGI; ``url_prefix`` only).
 
-    Django's ``LocaleMiddleware``: the language comes from the plugin's chain
-    (see :meth:`I18n.select_language`), resolved when first used; every HTTP
-    response gets ``Content-Language`` and ``Vary`` (the request headers the
-    choice depended on). With ``url_prefix`` on, a path starting with a
-    supported language (``/de/tasks``) is served as ``/tasks`` with ``/de``
-    added to ``root_path``, so ``url_for`` keeps the prefix.
+    Django's ``i18n_patterns``: a path starting with a supported language is
+    served with the prefix moved to ``root_path`` (so ``url_for`` keeps it)
+    and that language active. Without ``url_prefix`` the plugin adds no
+    middleware at all: the request's language is made on first use from the
+    app's request context, and ``Content-Language``/``Vary`` come from a
+    response start hook (:meth:`I18n.add_response_headers`).
     """
 
     def __init__(self, app: ASGIApp, i18n: I18n) -> None:
         self.app = app
         self.i18n = i18n
-        # PERF: header bytes built once.
-        self._vary = i18n.vary_header.encode("latin-1")
-        self._prefixes: dict[str, str] = (
-            {tag.lower(): tag for tag in i18n.languages} if i18n.url_prefix else {}
-        )
-        self._content_language = {
-            tag: (b"content-language", tag.encode("latin-1")) for tag in i18n.languages
-        }
+        self._prefixes: dict[str, str] = {tag.lower(): tag for tag in i18n.languages}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one connection with its language and zone active."""
+        """Serve one connection, with the prefix's language active if it has one."""
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        i18n = self.i18n
-        prefix = None
-        if self._prefixes:
-            scope, prefix = self._strip_prefix(scope)
-        active = translation._Active(prefix, None, i18n, scope)
+        scope, prefix = self._strip_prefix(scope)
+        if prefix is None:
+            await self.app(scope, receive, send)
+            return
+        active = translation._Active(prefix, None, self.i18n, scope, prefixed=True)
         token = translation._active.set(active)
-        # NOTE: the core's error pages translate through these keys (no battery import).
-        scope["oakling.gettext"] = translation.gettext
-        scope["oakling.get_language"] = translation.get_language
         try:
-            if kind == "websocket":
-                await self.app(scope, receive, send)
-                return
-            content_language = self._content_language
-            vary = self._vary if prefix is None else b""
-
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    language = active._tag or active.tag
-                    headers = [*message.get("headers", ()), content_language[language]]
-                    if vary:
-                        _add_vary(headers, vary)
-                    message = {**message, "headers": headers}
-                await send(message)
-
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, send)
         finally:
             translation._active.reset(token)
 
@@ -91,6 +66,12 @@ class LocaleMiddleware:
 
 def _add_vary(headers: list[tuple[bytes, bytes]], vary: bytes) -> None:
     """Merge ``vary`` into the response's ``Vary`` (RFC 9110 section 12.5.5)."""
+    if b"vary" not in dict(headers):
+        # PERF: most responses have no Vary: one C call finds that. A
+        # "Vary" spelled in capitals gets a second field, which RFC 9110
+        # section 5.3 reads as one list.
+        headers.append((b"vary", vary))
+        return
     for index, (name, value) in enumerate(headers):
         # PERF: only a 4-byte name can be Vary; most are never lowercased.
         if len(name) == 4 and name.lower() == b"vary":

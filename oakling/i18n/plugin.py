@@ -12,7 +12,9 @@ from oakling.requests import HTTPConnection
 from oakling.types import Scope
 
 from . import timezones, translation
+from .middleware import _add_vary
 from .negotiation import LanguageMatcher
+from .translation import _SCOPE_KEY, _UNSET, _active
 
 if TYPE_CHECKING:
     from oakling.applications import App
@@ -101,7 +103,8 @@ class I18n:
         self._time_zone_arg = time_zone
         self.chain = tuple(chain)
         self.url_prefix = url_prefix
-        self.locale_selector = locale_selector
+        self._locale_selector = locale_selector
+        self._steps = self._chain_steps()
         self.timezone_selector = timezone_selector
         self._translations_arg = translations_dir
         self.views_prefix = views_prefix.rstrip("/")
@@ -150,6 +153,9 @@ class I18n:
         self._cookie_bytes = self.cookie_name.encode("latin-1")
         self.timezone_cookie_name = str(settings.get("TIMEZONE_COOKIE_NAME") or "oakling_timezone")
         self.matcher = LanguageMatcher(tags, default)
+        # PERF: one shared object per language; requests point at them.
+        self._language_objects = {tag: translation._Active(tag, None, self) for tag in tags}
+        translation._shared.update(self._language_objects.values())
         self._header_cache = {}
         vary = []
         if "header" in self.chain:
@@ -157,6 +163,12 @@ class I18n:
         if "cookie" in self.chain:
             vary.append("Cookie")
         self.vary_header = ", ".join(vary)
+        # PERF: header bytes built once.
+        self._vary = self.vary_header.encode("latin-1")
+        self._vary_field = (b"vary", self._vary)
+        self._content_language = {
+            tag: (b"content-language", tag.encode("latin-1")) for tag in self.languages
+        }
         timezones.set_default_timezone(zone)
         folders = self._translations_arg
         if folders is None:
@@ -166,13 +178,69 @@ class I18n:
                 translation.add_catalogue(folder, "messages")
         app.extensions[self.name] = self
 
+        from oakling.globals import install_request_context
+
         from .middleware import LocaleMiddleware
         from .templating import install_templates
         from .views import build_router
 
-        app.add_middleware(LocaleMiddleware, i18n=self)
+        # PERF: no middleware unless URL prefixes are on: the language is made
+        # on first use from the core's request context (a ContextVar the app
+        # sets), and the headers come from a start hook, not a send wrapper.
+        install_request_context(app)
+        app.extensions["oakling.translator"] = (translation.gettext, translation.get_language)
+        app.add_response_start_hook(self.add_response_headers)
+        if self.url_prefix:
+            app.add_middleware(LocaleMiddleware, i18n=self)
         app.include(build_router(self), prefix=self.views_prefix)
         install_templates(app, self)
+
+    @property
+    def locale_selector(self) -> LocaleSelector | None:
+        """``func(request) -> tag | None``: the ``"user"`` step of the chain."""
+        return self._locale_selector
+
+    @locale_selector.setter
+    def locale_selector(self, func: LocaleSelector | None) -> None:
+        self._locale_selector = func
+        self._steps = self._chain_steps()
+
+    def _chain_steps(self) -> tuple[str, ...]:
+        # NOTE: "url" is the middleware's step, done before the app runs; "user"
+        # without a selector does nothing.
+        skip = {"url"} if self._locale_selector is not None else {"url", "user"}
+        return tuple(step for step in self.chain if step not in skip)
+
+    def language_object(self, tag: str) -> Any:
+        """Return the shared activation object of a supported language ``tag``."""
+        return self._language_objects[tag]
+
+    def add_response_headers(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+        """Append ``Content-Language`` and merge ``Vary`` (a response start hook).
+
+        ``Vary`` names the request headers the choice depended on
+        (``Accept-Language``, ``Cookie``; RFC 9110 section 12.5.5), unless the
+        URL prefix chose the language. Negotiates now if nothing translated.
+        """
+        active = _active.get()
+        if active is _UNSET:
+            active = scope.get(_SCOPE_KEY)
+        if active is None:
+            # PERF: nothing translated: negotiate, with no language object.
+            language = self.select_language(scope)
+        else:
+            language = active._tag or active.tag
+            if active.prefixed:
+                headers.append(self._content_language[language])
+                return
+        headers.append(self._content_language[language])
+        if self._vary:
+            if b"vary" in dict(headers):
+                _add_vary(headers, self._vary)
+            else:
+                # PERF: most responses have no Vary: one C call finds that, and
+                # the field is appended with no merge call.
+                headers.append(self._vary_field)
 
     # -- negotiation ------------------------------------------------------------------
 
@@ -185,13 +253,12 @@ class I18n:
         match = self.matcher.match_tag
         # PERF: one pass over the headers; cookies are parsed only when the
         # Cookie header holds the language cookie's name.
-        accept = cookie = b""
-        for key, value in scope.get("headers", ()):
-            if key == b"accept-language":
-                accept = value
-            elif key == b"cookie":
-                cookie = value
-        for step in self.chain:
+        # PERF: dict() over the header pairs is one C call, not a Python loop;
+        # a repeated header keeps its last value, as the loop did.
+        found_headers = dict(scope.get("headers", ()))
+        accept = found_headers.get(b"accept-language", b"")
+        cookie = found_headers.get(b"cookie", b"")
+        for step in self._steps:
             if step == "header":
                 if accept:
                     # PERF: the usual browser header is one dict lookup, by bytes.
@@ -212,9 +279,9 @@ class I18n:
                         exact = self.matcher.supported.get(value.lower())
                         if exact is not None:
                             return exact
-            elif step == "user" and self.locale_selector is not None:
+            elif step == "user" and self._locale_selector is not None:
                 conn = conn or HTTPConnection(scope)
-                chosen = self.locale_selector(conn)
+                chosen = self._locale_selector(conn)
                 if chosen:
                     found = match(chosen)
                     if found is not None:

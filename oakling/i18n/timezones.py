@@ -55,6 +55,8 @@ class _ActiveZone:
         return zone
 
 
+#: The scope key of a request's zone, chosen on first use.
+_SCOPE_KEY = "oakling.i18n.zone"
 _active: ContextVar[_ActiveZone | None] = ContextVar("oakling.i18n.timezone", default=None)
 _default: list[dt.tzinfo] = [UTC]
 
@@ -85,9 +87,20 @@ def get_current_timezone() -> dt.tzinfo:
     if active is not None:
         return active.zone
     # NOTE: the middleware activates one object for language and zone.
-    request = translation._active.get()
+    request = translation._current()
     if request is not None:
         zone = request.zone()
+        if zone is not None:
+            return zone  # type: ignore[no-any-return]
+    scope = translation._request_scope()
+    if scope is not None:
+        # NOTE: the request's zone, chosen on first use and kept in its scope.
+        zone = scope.get(_SCOPE_KEY)
+        if zone is None:
+            app = scope.get("app")
+            i18n = app.extensions.get("i18n") if app is not None else None
+            if i18n is not None:
+                zone = scope[_SCOPE_KEY] = i18n.select_timezone(scope)
         if zone is not None:
             return zone  # type: ignore[no-any-return]
     return _default[0]

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from pathlib import Path
 from typing import Any, Protocol
+
+from oakling.globals import _context as _request_context
 
 __all__ = [
     "LazyString",
@@ -83,7 +86,16 @@ class _Active:
     middleware has set it.
     """
 
-    __slots__ = ("_resolve", "_scope", "_selector", "_tag", "_translations", "_zone")
+    __slots__ = (
+        "__weakref__",
+        "_resolve",
+        "_scope",
+        "_selector",
+        "_tag",
+        "_translations",
+        "_zone",
+        "prefixed",
+    )
 
     def __init__(
         self,
@@ -91,8 +103,11 @@ class _Active:
         resolve: Callable[[], str] | None = None,
         selector: Any = None,
         scope: Any = None,
+        prefixed: bool = False,
     ) -> None:
         self._tag = tag
+        # NOTE: chosen by the URL prefix: the response varies on no header.
+        self.prefixed = prefixed
         self._resolve = resolve
         # PERF: the middleware passes the plugin and the scope instead of two
         # partials: the zone is resolved from the same object, on demand.
@@ -117,7 +132,7 @@ class _Active:
     def zone(self) -> Any:
         """Return the request's zone (the plugin's chain), or None outside a request."""
         zone = self._zone
-        if zone is None and self._selector is not None:
+        if zone is None and self._selector is not None and self._scope is not None:
             zone = self._zone = self._selector.select_timezone(self._scope)
         return zone
 
@@ -134,7 +149,54 @@ class _Active:
         return translations
 
 
-_active: ContextVar[_Active | None] = ContextVar("oakling.i18n.language", default=None)
+#: Not activated here: the request's language (if any) applies.
+_UNSET: Any = object()
+#: An explicit activation (``activate``, ``override``, the URL prefix);
+#: None means "untranslated". Unset, the request being handled decides.
+_active: ContextVar[_Active | None] = ContextVar("oakling.i18n.language", default=_UNSET)
+#: The scope key of a request's lazily made language (see _current).
+_SCOPE_KEY = "oakling.i18n.active"
+
+
+def _current() -> _Active | None:
+    """Return the active language object: explicit, else the request's, else None.
+
+    PERF: a request costs no activation of its own: the app's request
+    context (``install_request_context``, one ``ContextVar`` the core sets)
+    leads to the scope, where the request's object is made on first use.
+    """
+    active = _active.get()
+    if active is not _UNSET:
+        return active
+    ctx = _request_context.get(None)
+    if ctx is None:
+        return None
+    scope = ctx[0] if type(ctx) is tuple else ctx.scope  # type: ignore[union-attr]
+    return _of_scope(scope)
+
+
+def _request_scope() -> Any:
+    """Return the scope of the request being handled here, or None."""
+    ctx = _request_context.get(None)
+    if ctx is None:
+        return None
+    return ctx[0] if type(ctx) is tuple else ctx.scope  # type: ignore[union-attr]
+
+
+def _of_scope(scope: Any) -> _Active | None:
+    """Return the language object of a request's scope, negotiating on first use.
+
+    PERF: the object is the plugin's shared one for the negotiated language
+    (its catalogue already loaded), so a request makes none of its own.
+    """
+    active: _Active | None = scope.get(_SCOPE_KEY)
+    if active is None:
+        app = scope.get("app")
+        i18n = app.extensions.get("i18n") if app is not None else None
+        if i18n is None:
+            return None
+        active = scope[_SCOPE_KEY] = i18n._language_objects[i18n.select_language(scope)]
+    return active
 
 
 # -- catalogues ------------------------------------------------------------------
@@ -143,6 +205,16 @@ _active: ContextVar[_Active | None] = ContextVar("oakling.i18n.language", defaul
 # added in front, so an app can reword a battery's message.
 _catalogues: list[tuple[str, str]] = []
 _loaded: dict[str, Translator] = {}
+#: The plugins' shared language objects, whose catalogues are dropped with _loaded's.
+_shared: weakref.WeakSet[_Active] = weakref.WeakSet()
+
+
+def _drop_loaded() -> None:
+    _loaded.clear()
+    for active in list(_shared):
+        active._translations = None
+
+
 _lock = threading.Lock()
 
 
@@ -165,14 +237,14 @@ def add_catalogue(directory: str | os.PathLike[str], domain: str = "messages") -
         if entry in _catalogues:
             _catalogues.remove(entry)
         _catalogues.insert(0, entry)
-        _loaded.clear()
+        _drop_loaded()
 
 
 def reset_catalogues() -> None:
     """Forget added catalogue folders and every loaded catalogue (tests use it)."""
     with _lock:
         _catalogues.clear()
-        _loaded.clear()
+        _drop_loaded()
 
 
 def _locale_names(tag: str) -> list[str]:
@@ -236,9 +308,13 @@ def activate(language: str) -> Token[_Active | None]:
 
 
 def deactivate(token: Token[_Active | None] | None = None) -> None:
-    """Restore the language before ``token``'s activation, or none at all."""
+    """Restore the language before ``token``'s activation, or the default one.
+
+    Without a token, as Django's ``deactivate``: no activation is left here,
+    so a request's own language applies again (English outside requests).
+    """
     if token is None:
-        _active.set(None)
+        _active.set(_UNSET)
     else:
         _active.reset(token)
 
@@ -246,12 +322,17 @@ def deactivate(token: Token[_Active | None] | None = None) -> None:
 @contextmanager
 def override(language: str | None) -> Iterator[None]:
     """Run the block with ``language`` active (None: untranslated); Django's name."""
-    current = _active.get()
+    current = _current()
     # NOTE: the request's zone stays active inside the block.
     replacement = (
         None
         if language is None
-        else _Active(language, None, current and current._selector, current and current._scope)
+        else _Active(
+            language,
+            None,
+            current and current._selector,
+            (current and current._scope) or _request_scope(),
+        )
     )
     token = _active.set(replacement)
     try:
@@ -262,7 +343,7 @@ def override(language: str | None) -> Iterator[None]:
 
 def get_language() -> str | None:
     """Return the active language tag (``"de"``), or None when none is active."""
-    active = _active.get()
+    active = _current()
     return None if active is None else active.tag
 
 
@@ -271,7 +352,7 @@ def get_language() -> str | None:
 
 def gettext(message: str) -> str:
     """Translate ``message`` into the active language (``_`` by convention)."""
-    active = _active.get()
+    active = _current()
     if active is None:
         return message
     # PERF: the loaded catalogue is read without the property after the first call.
@@ -285,7 +366,7 @@ def ngettext(singular: str, plural: str, number: int) -> str:
     which one ``number`` takes; without a translation English's rule applies
     (``singular`` for 1, else ``plural``).
     """
-    active = _active.get()
+    active = _current()
     if active is None:
         return singular if number == 1 else plural
     return active.translations.ngettext(singular, plural, number)
@@ -293,7 +374,7 @@ def ngettext(singular: str, plural: str, number: int) -> str:
 
 def pgettext(context: str, message: str) -> str:
     """Translate ``message`` told apart by ``context`` (``msgctxt``)."""
-    active = _active.get()
+    active = _current()
     if active is None:
         return message
     return active.translations.pgettext(context, message)
@@ -301,7 +382,7 @@ def pgettext(context: str, message: str) -> str:
 
 def npgettext(context: str, singular: str, plural: str, number: int) -> str:
     """Return the plural form for ``number`` of a message with a context."""
-    active = _active.get()
+    active = _current()
     if active is None:
         return singular if number == 1 else plural
     return active.translations.npgettext(context, singular, plural, number)

@@ -153,15 +153,20 @@ def set_level(request: HTTPConnection, level: int) -> bool:
 def _current_request(request: HTTPConnection | None, name: str) -> HTTPConnection:
     if request is not None:
         return request
-    from oakling.globals import _get_request
+    from oakling.globals import _context, _get_request, request_on_stack
 
-    try:
+    # NOTE: RequestGlobals' context first (it reaches tasks a handler starts);
+    # else the route frame on the call stack, which costs nothing per request.
+    if _context.get(None) is not None:
         return _get_request()
-    except RuntimeError as ex:
+    found = request_on_stack()
+    if found is None:
         raise RuntimeError(
-            f"{name}() outside a request: it is called while a request is handled "
-            f"(the Messages plugin sets that context); {ex}"
-        ) from None
+            f"{name}() outside a request: call it while a route is handled, pass "
+            f"request=, or install RequestGlobals() (its context reaches middleware "
+            f"and tasks the handler starts)"
+        )
+    return found
 
 
 def flash(

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from oakling.exceptions import ImproperlyConfigured
-from oakling.globals import install_request_context
 from oakling.requests import HTTPConnection
 
 from .api import get_flashed_messages, get_messages
@@ -57,8 +56,9 @@ class Messages:
         if self._level_arg is None:
             self.level = int(app.settings.get("MESSAGE_LEVEL", INFO, cast=int))
         app.extensions[self.name] = self
-        # NOTE: flash() takes no request: it reads the one being handled.
-        install_request_context(app)
+        # PERF: flash() takes no request: it finds the one being handled on the
+        # call stack when called (oakling.globals.request_on_stack), so an app
+        # pays nothing per request for it.
         app.add_template_global("get_flashed_messages", _template_flashed)
         app.add_template_global("get_messages", _template_messages)
         app.add_template_global("DEFAULT_MESSAGE_LEVELS", DEFAULT_LEVELS)
@@ -89,7 +89,7 @@ def _template_flashed(
 def _template_messages(context: jinja2.runtime.Context) -> Any:
     request = _request_of(context)
     if request is None:
-        from oakling.globals import _get_request
+        from .api import _current_request
 
-        request = _get_request()
+        request = _current_request(None, "get_messages")
     return get_messages(request)

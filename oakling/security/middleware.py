@@ -281,8 +281,8 @@ class SecurityMiddleware:
 
     async def _refuse(self, scope: Scope, send: Send, refusal: _Refusal) -> None:
         logger.warning("Refused %s: %s", scope["type"], refusal.log_text)
-        # NOTE: this middleware runs outside the i18n one, so the text is
-        # English unless a language is active around the app.
+        # NOTE: translated when the i18n battery is installed: it reads the
+        # request context the app sets outside every middleware.
         body = (refusal.debug_text if self.debug else gettext("Invalid Host header")).encode(
             "utf-8"
         )

@@ -374,6 +374,30 @@ def test_csrf_failure_page_is_translated_and_json_stays_english():
     assert api.json()["detail"] == "CSRF token missing or session expired."
 
 
+def test_host_refusal_speaks_the_request_language():
+    """The security battery's Host check runs before any route, and still translates."""
+    from oakling.config import Settings
+    from oakling.security import Security
+
+    app = App(
+        settings=Settings(SECRET_KEY=SECRET, ALLOWED_HOSTS=["testserver"]),
+        plugins=[Security(), I18n(languages=["en", "de"], default="en")],
+    )
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    with TestClient(app) as client:
+        german = client.get("/", headers={"host": "evil.example", "accept-language": "de"})
+        english = client.get("/", headers={"host": "evil.example"})
+        fine = client.get("/", headers={"accept-language": "de"})
+    assert german.status_code == 400 and german.text == "Ungültiger Host-Header"
+    assert german.headers["content-language"] == "de"
+    assert english.status_code == 400 and english.text == "Invalid Host header"
+    assert fine.text == "ok" and fine.headers["content-language"] == "de"
+
+
 def test_csrf_forms_speak_the_active_language():
     pytest.importorskip("wtforms")
     from wtforms import StringField, validators

@@ -352,3 +352,116 @@ def test_a_tampered_message_record_is_ignored(make_app: Callable[..., App]) -> N
     with TestClient(app) as client:
         client.post("/poison")
         assert client.get("/read").json() == ["fine"]
+
+
+def test_request_less_flash_works_wherever_a_route_runs(make_app: Callable[..., App]) -> None:
+    """flash() finds the request from hooks, dependencies, sync and async handlers."""
+    from oakling import Depends
+
+    app = make_app()
+
+    def flashing_dependency() -> str:
+        flash("from a sync dependency")
+        return "ok"
+
+    @app.before_request
+    async def hook(request: Request) -> None:
+        if request.url.path == "/hooked":
+            flash("from an async hook")
+
+    @app.post("/hooked")
+    async def hooked() -> None:
+        flash("from an async handler taking nothing")
+
+    @app.post("/sync-fast")
+    def sync_fast() -> None:
+        flash("from a sync handler taking nothing")
+
+    @app.post("/sync-path/{number}")
+    def sync_path(number: int) -> None:
+        flash(f"from a sync handler taking the path {number}")
+
+    @app.post("/dependency")
+    def dependency(value: str = Depends(flashing_dependency)) -> None:
+        flash(f"from a sync handler after the dependency said {value}")
+
+    @app.get("/read")
+    async def read() -> list[str]:
+        return get_flashed_messages()
+
+    with TestClient(app) as client:
+        client.post("/hooked")
+        assert client.get("/read").json() == [
+            "from an async hook",
+            "from an async handler taking nothing",
+        ]
+        client.post("/sync-fast")
+        assert client.get("/read").json() == ["from a sync handler taking nothing"]
+        client.post("/sync-path/7")
+        assert client.get("/read").json() == ["from a sync handler taking the path 7"]
+        client.post("/dependency")
+        assert client.get("/read").json() == [
+            "from a sync dependency",
+            "from a sync handler after the dependency said ok",
+        ]
+
+
+def test_messages_set_no_request_context(make_app: Callable[..., App]) -> None:
+    """Installed but unused, Messages adds nothing per request: no ContextVar, no layer."""
+    from oakling.globals import has_request_context
+
+    app = make_app()
+    seen: list[bool] = []
+
+    @app.get("/")
+    async def index() -> str:
+        seen.append(has_request_context())
+        return "ok"
+
+    with TestClient(app) as client:
+        assert client.get("/").text == "ok"
+    assert seen == [False]
+    assert app._request_context is False
+
+
+def test_flash_in_a_task_of_its_own_says_how_to_reach_the_request(
+    make_app: Callable[..., App],
+) -> None:
+    """A task the handler starts has no route frame: a clear error, unless RequestGlobals."""
+    import asyncio
+
+    from oakling.globals import RequestGlobals
+
+    app = make_app()
+    errors: list[str] = []
+
+    async def later() -> None:
+        try:
+            flash("from a task")
+        except RuntimeError as ex:
+            errors.append(str(ex))
+
+    @app.post("/spawn")
+    async def spawn() -> None:
+        await asyncio.create_task(later())
+
+    with TestClient(app) as client:
+        client.post("/spawn")
+    assert len(errors) == 1 and "RequestGlobals()" in errors[0] and "request=" in errors[0]
+
+    with_globals = make_app()
+    with_globals.install(RequestGlobals())
+
+    @with_globals.post("/spawn")
+    async def spawn_again() -> None:
+        await asyncio.create_task(later())
+
+    @with_globals.get("/read")
+    async def read() -> list[str]:
+        return get_flashed_messages()
+
+    errors.clear()
+    with TestClient(with_globals) as client:
+        client.post("/spawn")
+        assert client.get("/read").json() == ["from a task"]
+    assert errors == []
