@@ -11,7 +11,7 @@ from oakling.exceptions import ImproperlyConfigured
 
 from .backends.base import BaseCache
 from .handler import DEFAULT_CACHE_ALIAS, CacheHandler, caches, create_cache, parse_caches
-from .middleware import CacheMiddleware
+from .middleware import record_final_headers
 
 if TYPE_CHECKING:
     from oakling.applications import App
@@ -25,7 +25,7 @@ class Cache:
     ``App(plugins=[Cache()])`` (after ``Database()`` for database caches)
     builds the caches of the ``CACHES`` setting into the process-wide
     :data:`~oakling.cache.caches` (``cache`` is ``caches["default"]``),
-    adds :class:`CacheMiddleware` (so ``cache_page`` judges the final
+    adds a response start hook (so ``cache_page`` judges the final
     response), the ``{% cache %}`` template tag, ``oakling cache clear`` and
     the closing of clients at shutdown. It is ``app.extensions["cache"]``.
 
@@ -73,7 +73,9 @@ class Cache:
         config.update({alias: {} for alias in ready})
         self.caches.configure(config, instances)
         app.extensions[self.name] = self
-        app.add_middleware(CacheMiddleware)
+        # PERF: a response start hook, not a middleware layer; last, so the
+        # page cache judges the headers every other battery added.
+        app.add_response_start_hook(record_final_headers, last=True)
         app.on_startup(lambda: self._add_tag(app))
         app.on_shutdown(self.caches.aclose_all)
         app.cli_commands.append(cache_command)

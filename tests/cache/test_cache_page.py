@@ -428,3 +428,35 @@ def test_cache_page_needs_a_positive_timeout() -> None:
 
 def test_httpx_is_the_client() -> None:
     assert httpx.__version__
+
+
+@pytest.mark.parametrize("order", ["cache first", "i18n first"])
+def test_a_translated_page_is_never_served_in_another_language(
+    store: MemoryCache, order: str
+) -> None:
+    """The i18n battery's Vary: Accept-Language keys the page, whatever the plugin order."""
+    pytest.importorskip("babel")
+    from oakling.i18n import I18n, gettext
+
+    i18n = I18n(languages=["en", "de"], default="en", chain=("header",))
+    cache = Cache({"default": store})
+    plugins = [cache, i18n] if order == "cache first" else [i18n, cache]
+    app = App(settings=Settings(SECRET_KEY=SECRET), plugins=plugins)
+    calls: list[str] = []
+
+    @app.get("/missing")
+    @cache_page(60)
+    async def missing() -> str:
+        calls.append("handler")
+        return gettext("Not Found")
+
+    with TestClient(app) as client:
+        german = client.get("/missing", headers={"accept-language": "de"})
+        english = client.get("/missing", headers={"accept-language": "en"})
+        german_again = client.get("/missing", headers={"accept-language": "de"})
+    assert german.text == german_again.text == "Nicht gefunden"
+    assert english.text == "Not Found"
+    assert german_again.headers["content-language"] == "de"
+    assert english.headers["content-language"] == "en"
+    assert "accept-language" in german_again.headers["vary"].lower()
+    assert calls == ["handler", "handler"]  # the second German request was a hit
