@@ -176,6 +176,8 @@ class ThrottleStorage(RateLimitStorage):
     Args:
         url: ``memory://`` or ``redis://host:port/db`` (``rediss://`` for
             TLS); None means memory.
+        **options: :class:`~oakling.ratelimit.RateLimitStorage`'s options
+            (``socket_timeout``, ``retry_interval``, ``in_memory_fallback``).
 
     Raises:
         limits.errors.ConfigurationError: For an unknown storage scheme, or
@@ -184,8 +186,8 @@ class ThrottleStorage(RateLimitStorage):
             (memcached).
     """
 
-    def __init__(self, url: str | None = None) -> None:
-        super().__init__(url)
+    def __init__(self, url: str | None = None, **options: Any) -> None:
+        super().__init__(url, **options)
         # Fail at startup on a storage without moving windows (memcached),
         # not at the first form post.
         MovingWindowRateLimiter(storage_from_string(_storage_uri(self.url), **self._options()))
