@@ -213,3 +213,23 @@ def test_a_frozen_redis_server_recovers_within_a_second_of_sigcont() -> None:
     assert set(during) == {503}
     assert took < TIMEOUT * 4, took
     assert statuses[-1] == 429, statuses  # counted again within 1 s
+
+
+def test_unknown_storage_options_are_refused_at_startup() -> None:
+    from oakling.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="storage_options"):
+        App(plugins=[Limiter(storage_options={"socket_timeuot": 1})])
+
+
+def test_storage_options_and_the_fallback_setting_reach_the_storage() -> None:
+    from oakling.config import Settings
+
+    app = App(
+        settings=Settings(extra={"RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": "true"}),
+        plugins=[Limiter(storage_options={"socket_timeout": 0.3, "retry_interval": 2.0})],
+    )
+    storage = app.extensions["ratelimit"].storage
+    assert storage.socket_timeout == 0.3
+    assert storage.breaker.interval == 2.0
+    assert storage.in_memory_fallback is True
