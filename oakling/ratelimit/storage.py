@@ -24,6 +24,7 @@ first request after Redis answers again is counted within that interval.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 import weakref
@@ -155,6 +156,16 @@ class _MemoryStorage(MemoryStorage):
                 self.events[key] = []
             self.storage.pop(key, None)
             self.expirations.pop(key, None)
+
+
+# PERF: limits wraps these methods in an error translator in *every* subclass
+# of its Storage (``__init_subclass__``), so subclassing MemoryStorage wrapped
+# each of them twice, and ``incr`` (through its own ``self.get``) cost three
+# wrapper calls per request. The translator only acts with ``wrap_exceptions``,
+# which this storage never sets: the plain functions behave the same.
+for _name in ("incr", "get", "get_expiry", "check", "reset", "clear"):
+    setattr(_MemoryStorage, _name, inspect.unwrap(getattr(_MemoryStorage, _name)))
+del _name
 
 
 def _unwrapped(storage: Any, name: str) -> Callable[..., Any]:
