@@ -27,7 +27,8 @@ from tests.conftest import redis_problem, skip_or_fail
 from tests.redis_faults import HangingProxy, StoppedRedis, private_port
 
 JSON = {"Accept": "application/json"}
-TIMEOUT = 0.2
+# NOTE: well above what a request takes on a loaded machine, so a wait is a timeout.
+TIMEOUT = 0.4
 REDIS_URL = os.environ.get("OAKLING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -184,13 +185,16 @@ def test_login_throttle_on_a_hung_redis_answers_503_at_once(
         app.extensions["db"].create_all()
         assert client.post("/auth/login", data=form).status_code < 500
         proxy.hang()
-        started = time.monotonic()
-        answers = [client.post("/auth/login", data=form, headers=JSON) for _ in range(10)]
-        took = time.monotonic() - started
-    # fail closed: an outage never lifts the password-guessing cap; and fast
+        answers, durations = [], []
+        for _ in range(10):
+            started = time.monotonic()
+            answers.append(client.post("/auth/login", data=form, headers=JSON))
+            durations.append(time.monotonic() - started)
+    # fail closed: an outage never lifts the password-guessing cap; and at once
     assert {answer.status_code for answer in answers} == {503}
     assert all(answer.headers["retry-after"] for answer in answers)
-    assert took < TIMEOUT * 4, took
+    assert max(durations) < TIMEOUT * 1.9, durations
+    assert len([value for value in durations if value >= TIMEOUT * 0.9]) <= 2, durations
 
 
 def test_a_frozen_redis_server_recovers_within_a_second_of_sigcont() -> None:
@@ -202,7 +206,7 @@ def test_a_frozen_redis_server_recovers_within_a_second_of_sigcont() -> None:
             server.freeze()
             started = time.monotonic()
             during = [client.get("/closed", headers=JSON).status_code for _ in range(10)]
-            took = time.monotonic() - started
+            took = time.monotonic() - started  # without the breaker: 10 timeouts
             thawed = server.thaw()
             statuses = []
             while time.monotonic() - thawed < 1.0 and statuses[-1:] != [429]:
