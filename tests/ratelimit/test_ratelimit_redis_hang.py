@@ -237,3 +237,37 @@ def test_storage_options_and_the_fallback_setting_reach_the_storage() -> None:
     assert storage.socket_timeout == 0.3
     assert storage.breaker.interval == 2.0
     assert storage.in_memory_fallback is True
+
+
+def test_in_memory_fallback_keeps_the_login_cap_while_redis_hangs(
+    proxy: HangingProxy, tmp_path: Path
+) -> None:
+    from oakling.auth import Auth
+    from oakling.config import Settings
+    from oakling.db import Database
+    from oakling.sessions import Sessions
+
+    app = App(
+        settings=Settings(SECRET_KEY="k" * 50),
+        plugins=[
+            Database(f"sqlite:///{tmp_path / 'auth.db'}"),
+            Sessions(),
+            Limiter(
+                storage_uri=proxy.url,
+                storage_options={"socket_timeout": TIMEOUT},
+                in_memory_fallback=True,
+            ),
+            Auth(throttle_account="3 per 15 minutes"),
+        ],
+    )
+    form = {"username": f"ann{time.monotonic_ns()}", "password": "wrong"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        app.extensions["db"].create_all()
+        proxy.hang()
+        statuses = [client.post("/auth/login", data=form).status_code for _ in range(4)]
+        refused = client.post("/auth/login", data=form)
+    # counted in this worker's memory: wrong passwords are answered (no 503), and
+    # the cap still holds during the outage (per worker)
+    assert statuses == [400, 400, 400, 429]
+    assert refused.status_code == 429
+    assert refused.headers["ratelimit-policy"] == '"login-account";q=3;w=900'
