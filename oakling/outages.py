@@ -13,7 +13,10 @@ A service that flaps (a pool that times out one request and serves the next)
 is logged once per interval too: the time of the last line outlives the
 outage, and an outage that was not logged is not announced as over.
 
-Batteries share the process-wide :data:`outages` instance.
+Batteries share the process-wide :data:`outages` instance. A
+:class:`CircuitBreaker` beside it keeps a failed service from costing its
+timeout on every request: after a failure the service is skipped for a short
+interval, then one request at a time probes it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import threading
 import time
 
-__all__ = ["OutageLog", "outages"]
+__all__ = ["CircuitBreaker", "OutageLog", "outages"]
 
 logger = logging.getLogger("oakling.outage")
 
@@ -129,3 +132,72 @@ class OutageLog:
 
 #: The process-wide outage log the batteries report to.
 outages = OutageLog()
+
+
+class CircuitBreaker:
+    """Skip a failed service for ``interval`` seconds, then let one probe through.
+
+    The three states of Nygard's circuit breaker (*Release It!*, 2007),
+    kept to what a cache or a rate-limit store needs:
+
+    - closed: every call goes to the service (:meth:`allow` is one
+      attribute test);
+    - open, for ``interval`` seconds after a failure: :meth:`allow`
+      answers False, so the caller answers without I/O (a cache miss, a
+      limit failing open or closed) instead of paying the service's
+      timeout on every request;
+    - half-open, once the interval is over: the first :meth:`allow`
+      answers True (the probe) and opens the breaker for another interval,
+      so the calls made while the probe waits are still skipped. The
+      probe's :meth:`succeeded` closes it, its :meth:`failed` opens it
+      again.
+
+    A probe that hangs (a service that accepts connections and never
+    answers) costs that one request its timeout, and the next interval
+    lets another probe through: once the service answers, a call goes
+    through within ``interval`` seconds (plus its round trip), however long
+    the timeout. A probe lost to a cancelled request likewise only delays
+    the next one by an interval. Thread-safe enough for its purpose: two
+    threads may both probe at the same instant, never more per interval.
+
+    Args:
+        interval: Seconds a failed service is skipped.
+    """
+
+    __slots__ = ("interval", "open_until")
+
+    def __init__(self, interval: float = 0.5) -> None:
+        if interval < 0:
+            raise ValueError(f"interval must be >= 0 seconds, not {interval}")
+        self.interval = interval
+        #: Monotonic time the breaker stays open until; 0.0 when closed.
+        self.open_until = 0.0
+
+    def allow(self) -> bool:
+        """Tell whether a call may go to the service now (see the class doc)."""
+        until = self.open_until
+        if not until:
+            return True  # PERF: closed, the common case
+        now = time.monotonic()
+        if now < until:
+            return False
+        # NOTE: half-open: this call is the probe; the others wait an interval more.
+        self.open_until = now + self.interval
+        return True
+
+    def failed(self) -> None:
+        """Record a failed call: skip the service for ``interval`` seconds."""
+        self.open_until = time.monotonic() + self.interval
+
+    def succeeded(self) -> None:
+        """Record a successful call: close the breaker."""
+        self.open_until = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        """Whether calls are being skipped right now."""
+        return bool(self.open_until) and time.monotonic() < self.open_until
+
+    def __repr__(self) -> str:
+        state = "closed" if not self.open_until else ("open" if self.is_open else "half-open")
+        return f"CircuitBreaker({state}, interval={self.interval})"

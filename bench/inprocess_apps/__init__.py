@@ -196,7 +196,8 @@ CASES: dict[str, Case] = {
         description=(
             "GET /ratelimited -> 'Hello, World!' as text/plain, behind a per-client-IP "
             "rate limit in memory (fixed window) that is never reached: the plaintext "
-            "case plus the cost of counting"
+            "case plus the cost of counting (Starlette and FastAPI: slowapi; FastAPI "
+            "[fastapi-limiter]: pyrate-limiter's memory bucket; Flask: Flask-Limiter)"
         ),
         path="/ratelimited",
         media_type="text/plain",
@@ -250,6 +251,11 @@ CASES: dict[str, Case] = {
     ),
 }
 
+_FLASK_WSGI = (
+    "Flask is WSGI: in-process it answers plaintext and the Flask-Limiter case only, through "
+    "an inline WSGI call (bench/inprocess_apps/flask.py); its other figures come from bench/run.py"
+)
+
 #: ``{case: {framework: why it has no app}}``: peers without the feature in
 #: their own package (an add-on would measure the add-on, not the framework).
 NOT_APPLICABLE: dict[str, dict[str, str]] = {
@@ -259,6 +265,11 @@ NOT_APPLICABLE: dict[str, dict[str, str]] = {
         "blacksheep": "no response cache in BlackSheep",
         "falcon": "no response cache in Falcon",
         "litestar": "Litestar's response cache (cache=True) not written yet for this harness",
+        "flask": _FLASK_WSGI,
+    },
+    **{
+        case: {"flask": _FLASK_WSGI}
+        for case in ("json", "path-param", "typed", "deps", "response-model")
     },
 }
 
@@ -307,6 +318,7 @@ FRAMEWORKS: dict[str, Framework] = {
     "litestar": Framework("litestar", "litestar"),
     "blacksheep": Framework("blacksheep", "blacksheep"),
     "falcon": Framework("falcon", "falcon"),
+    "flask": Framework("flask", "flask"),
 }
 
 BENCHES: list[Bench] = []

@@ -8,13 +8,15 @@ other handlers return dicts, which FastAPI validates against nothing (no
 # NOTE: no ``from __future__ import annotations``: handlers are defined inside
 # factories; FastAPI resolves string annotations from the module's globals only.
 
+import importlib.util
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import PlainTextResponse
 from harness import ASGIApp
 from inprocess_apps import (
     HELLO,
+    RATE_LIMIT,
     ROUTES_IN_TABLE,
     USER,
     bench,
@@ -121,3 +123,48 @@ def fastapi_response_model() -> ASGIApp:
         return USER
 
     return app
+
+
+def _slowapi_ratelimited() -> ASGIApp:
+    from slowapi import Limiter, _rate_limit_exceeded_handler
+    from slowapi.errors import RateLimitExceeded
+    from slowapi.util import get_remote_address
+
+    limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")
+    app = FastAPI()
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)  # type: ignore[arg-type]
+
+    @app.get("/ratelimited", response_class=PlainTextResponse)
+    @limiter.limit(RATE_LIMIT)
+    async def limited(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(HELLO)
+
+    return app
+
+
+def _fastapi_limiter_ratelimited() -> ASGIApp:
+    # NOTE: fastapi-limiter 0.2 counts with pyrate-limiter; with no bucket
+    # given, in this process's memory (InMemoryBucket), which fits the harness.
+    from fastapi_limiter.depends import RateLimiter
+    from pyrate_limiter import Duration, Limiter, Rate
+
+    amount = int(RATE_LIMIT.split("/", 1)[0])
+    limiter = RateLimiter(limiter=Limiter(Rate(amount, Duration.MINUTE)))
+    app = FastAPI()
+
+    @app.get("/ratelimited", response_class=PlainTextResponse, dependencies=[Depends(limiter)])
+    async def limited() -> PlainTextResponse:
+        return PlainTextResponse(HELLO)
+
+    return app
+
+
+# NOTE: slowapi (Flask-Limiter's port, on the same limits library, memory
+# storage, fixed window as oakling's row) is the idiomatic FastAPI rate limit
+# that fits the in-process harness; fastapi-limiter is the other one users
+# pick. Each is skipped when not installed.
+if importlib.util.find_spec("slowapi") is not None:
+    bench("fastapi", "ratelimited")(_slowapi_ratelimited)
+if importlib.util.find_spec("fastapi_limiter") is not None:
+    bench("fastapi", "ratelimited", variant="fastapi-limiter")(_fastapi_limiter_ratelimited)

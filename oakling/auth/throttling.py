@@ -52,6 +52,7 @@ from limits.storage import storage_from_string
 
 from oakling.exceptions import ServiceUnavailable
 from oakling.i18n.translation import LazyString, gettext_lazy, ngettext
+from oakling.ratelimit.headers import policy_item, ratelimit_item
 from oakling.ratelimit.keys import network_of
 from oakling.ratelimit.storage import RateLimitStorage, StorageUnavailable, _storage_uri
 
@@ -105,11 +106,32 @@ class Throttled:
         scope: ``"account"`` or ``"ip"``: which cap.
         retry_after: Seconds until a post is allowed again (>= 1).
         action: ``"login"``, ``"password_reset"`` or ``"signup"``: which form.
+        limit: The cap reached (for the ``RateLimit-Policy`` field).
     """
 
     scope: Literal["account", "ip"]
     retry_after: int
     action: Action = "login"
+    limit: RateLimitItem | None = None
+
+    @property
+    def policy(self) -> str:
+        """The policy name in the ``RateLimit`` fields: ``"login-account"``, ``"signup-ip"``."""
+        return f"{self.action.replace('_', '-')}-{self.scope}"
+
+    def headers(self) -> dict[str, str]:
+        """Return the 429's fields, the same as a route limit's 429.
+
+        ``Retry-After`` (RFC 9110 section 10.2.3) and, when the cap is known,
+        ``RateLimit-Policy: "login-account";q=10;w=900`` and ``RateLimit:
+        "login-account";r=0;t=<retry_after>`` of
+        draft-ietf-httpapi-ratelimit-headers-10.
+        """
+        fields = {"Retry-After": str(self.retry_after)}
+        if self.limit is not None:
+            fields["RateLimit-Policy"] = policy_item(self.policy, self.limit)
+            fields["RateLimit"] = ratelimit_item(self.policy, 0, self.retry_after)
+        return fields
 
     @property
     def message(self) -> str:
@@ -176,6 +198,8 @@ class ThrottleStorage(RateLimitStorage):
     Args:
         url: ``memory://`` or ``redis://host:port/db`` (``rediss://`` for
             TLS); None means memory.
+        **options: :class:`~oakling.ratelimit.RateLimitStorage`'s options
+            (``socket_timeout``, ``retry_interval``, ``in_memory_fallback``).
 
     Raises:
         limits.errors.ConfigurationError: For an unknown storage scheme, or
@@ -184,8 +208,8 @@ class ThrottleStorage(RateLimitStorage):
             (memcached).
     """
 
-    def __init__(self, url: str | None = None) -> None:
-        super().__init__(url)
+    def __init__(self, url: str | None = None, **options: Any) -> None:
+        super().__init__(url, **options)
         # Fail at startup on a storage without moving windows (memcached),
         # not at the first form post.
         MovingWindowRateLimiter(storage_from_string(_storage_uri(self.url), **self._options()))
@@ -253,7 +277,9 @@ class _Throttle:
     ) -> Throttled:
         """Return the refusal, with the seconds until the window frees a place."""
         stats = await self._call("get_window_stats", limit, scope, key)
-        return Throttled(scope, max(1, math.ceil(stats.reset_time - time.time())), self.action)
+        return Throttled(
+            scope, max(1, math.ceil(stats.reset_time - time.time())), self.action, limit
+        )
 
     async def _ip_check(
         self, limit: RateLimitItem, ip: str | None, *, count: bool

@@ -119,9 +119,12 @@ def _client_ip(request: Request) -> str | None:
 def _throttled(
     request: Request, name: str, context: dict[str, Any], refused: Throttled
 ) -> HTMLResponse:
-    """Return the form page ``name`` with the refusal's message: 429, Retry-After."""
-    headers = {"Retry-After": str(refused.retry_after)}
-    return _render(request, name, {**context, "error": refused.message}, 429, headers)
+    """Return the form page ``name`` with the refusal's message: 429.
+
+    With ``Retry-After`` and the ``RateLimit``/``RateLimit-Policy`` fields,
+    as a route limit's 429 (:meth:`Throttled.headers`).
+    """
+    return _render(request, name, {**context, "error": refused.message}, 429, refused.headers())
 
 
 # -- login and logout ---------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -345,6 +345,15 @@ class Limiter:
             development).
         storage: A :class:`RateLimitStorage` to share (the auth battery's
             throttles use the Limiter's when there is one).
+        storage_options: Keyword arguments of the :class:`RateLimitStorage`
+            made from ``storage_uri`` (Flask-Limiter's ``storage_options``):
+            ``socket_timeout`` (seconds, 1), ``retry_interval`` (seconds
+            Redis is skipped after a failure, 0.5).
+        in_memory_fallback: [RATELIMIT_IN_MEMORY_FALLBACK_ENABLED] while
+            Redis is unavailable, count in each worker's memory instead of
+            failing open or closed (off by default; see
+            :class:`RateLimitStorage`). Applies to the auth throttles too,
+            which share this storage.
 
     Raises:
         ImproperlyConfigured: From ``install``, for a bad setting.
@@ -363,8 +372,12 @@ class Limiter:
         headers_enabled: bool | None = None,
         enabled: bool | None = None,
         storage: RateLimitStorage | None = None,
+        storage_options: Mapping[str, Any] | None = None,
+        in_memory_fallback: bool | None = None,
     ) -> None:
         self._default_arg = default_limits
+        self._storage_options = dict(storage_options or {})
+        self._fallback_arg = in_memory_fallback
         self._storage_arg = storage_uri
         self._strategy_arg = strategy
         self.key_func = key_func
@@ -406,8 +419,15 @@ class Limiter:
             url = setting("RATELIMIT_STORAGE_URL", self._storage_arg, None) or settings.get(
                 "REDIS_URL"
             )
+            fallback = bool(
+                setting("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", self._fallback_arg, False, bool)
+            )
             try:
-                self.storage = RateLimitStorage(url)
+                self.storage = RateLimitStorage(
+                    url, **{"in_memory_fallback": fallback, **self._storage_options}
+                )
+            except TypeError as ex:
+                raise ImproperlyConfigured(f"bad Limiter storage_options: {ex}") from None
             except Exception as ex:  # noqa: BLE001 - limits raises several kinds
                 # SECURITY: limits quotes the URL, which may hold a password.
                 reason = str(ex).replace(str(url), f"{str(url).partition('://')[0]}://...")

@@ -6,18 +6,25 @@ namespace of its own. The counting itself is the ``limits`` library's, with
 its moving-window, fixed-window and sliding-window-counter strategies.
 
 A Redis storage uses oakling's redis-py options
-(:func:`oakling.sessions.backends.redis_options`: 1 s timeouts, one retry of
-a dead pooled connection); append ``?socket_timeout=2&socket_connect_timeout=2``
-to the URL to change them. A failure of Redis is raised as
-:class:`StorageUnavailable` after being reported to :data:`oakling.outages`
-(one log line per interval); each caller then applies its own policy (fail
-open or closed). Every call tries Redis again, so the first request after
-Redis returns is counted normally.
+(:func:`oakling.sessions.backends.redis_options`: connect and reply timeouts
+of ``socket_timeout`` seconds, 1 s by default, one retry of a dead pooled
+connection); options in the URL's query string
+(``?socket_timeout=0.5&socket_connect_timeout=0.5``) win. A failure of Redis
+is raised as :class:`StorageUnavailable` after being reported to
+:data:`oakling.outages` (one log line per interval); each caller then applies
+its own policy (fail open or closed).
+
+A :class:`~oakling.outages.CircuitBreaker` keeps a hung Redis (one that
+accepts connections and never answers) from costing every request its
+timeout: after a failure, calls raise :class:`StorageUnavailable` at once
+for ``retry_interval`` seconds (0.5 s), then one request probes Redis; the
+first request after Redis answers again is counted within that interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 import weakref
@@ -35,7 +42,7 @@ from limits.aio.strategies import (
 )
 from limits.storage import MemoryStorage, storage_from_string
 
-from oakling.outages import outages
+from oakling.outages import CircuitBreaker, outages
 
 __all__ = ["STRATEGIES", "Hit", "RateLimitStorage", "StorageUnavailable", "Strategy"]
 
@@ -63,6 +70,9 @@ _EXPIRY_INTERVAL = 1.0
 #: The service name reported to :data:`oakling.outages`.
 SERVICE = "Redis"
 
+#: Seconds Redis is skipped after a failure before one call probes it again.
+RETRY_INTERVAL = 0.5
+
 
 class StorageUnavailable(Exception):
     """The storage (Redis) is down or slower than its timeout.
@@ -71,6 +81,22 @@ class StorageUnavailable(Exception):
     that lets the request through (fail open) or refuses it with a 503
     (fail closed).
     """
+
+
+def _fail_fast(options: dict[str, Any]) -> dict[str, Any]:
+    """Return redis-py ``options`` retrying a dead connection, never a timeout.
+
+    redis-py's ``Retry`` retries timeouts too by default: a hung Redis would
+    cost each call twice the timeout.
+    """
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    retry = Retry(
+        ExponentialBackoff(cap=0.05, base=0.01), retries=1, supported_errors=(RedisConnectionError,)
+    )
+    return {**options, "retry": retry}
 
 
 def _storage_uri(url: str) -> str:
@@ -132,6 +158,16 @@ class _MemoryStorage(MemoryStorage):
             self.expirations.pop(key, None)
 
 
+# PERF: limits wraps these methods in an error translator in *every* subclass
+# of its Storage (``__init_subclass__``), so subclassing MemoryStorage wrapped
+# each of them twice, and ``incr`` (through its own ``self.get``) cost three
+# wrapper calls per request. The translator only acts with ``wrap_exceptions``,
+# which this storage never sets: the plain functions behave the same.
+for _name in ("incr", "get", "get_expiry", "check", "reset", "clear"):
+    setattr(_MemoryStorage, _name, inspect.unwrap(getattr(_MemoryStorage, _name)))
+del _name
+
+
 def _unwrapped(storage: Any, name: str) -> Callable[..., Any]:
     """Return ``storage.name`` without limits' ``_wrap_errors`` wrapper, bound."""
     method = getattr(type(storage), name)
@@ -147,14 +183,38 @@ class RateLimitStorage:
     Args:
         url: ``memory://`` or ``redis://host:port/db`` (``rediss://`` for
             TLS); None means memory. Flask-Limiter's ``storage_uri``.
+        socket_timeout: Seconds to wait for Redis to connect and to answer
+            each command (the URL's ``?socket_timeout=`` wins).
+        retry_interval: Seconds Redis is skipped after a failure (every
+            call raises :class:`StorageUnavailable` without I/O) before one
+            call probes it again.
+        in_memory_fallback: While Redis is unavailable, count in this
+            process's memory instead of raising :class:`StorageUnavailable`
+            (Flask-Limiter's ``in_memory_fallback_enabled``): limits keep
+            holding, per worker (N workers let up to N times the limit
+            through), and the fail-open/fail-closed policies are not used.
+            The fallback counters are dropped when Redis answers again.
 
     Raises:
         limits.errors.ConfigurationError: For an unknown storage scheme, or
             Redis without the ``redis`` package.
+        ValueError: For a negative ``retry_interval``.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        socket_timeout: float | None = None,
+        retry_interval: float = RETRY_INTERVAL,
+        in_memory_fallback: bool = False,
+    ) -> None:
         self.url = url or "memory://"
+        self.socket_timeout = socket_timeout
+        self.breaker = CircuitBreaker(retry_interval)
+        self.in_memory_fallback = in_memory_fallback
+        self._fallback: dict[str, sync_strategies.RateLimiter] = {}
+        self._fallback_storage: _MemoryStorage | None = None
         self.is_memory = self.url.startswith(("memory:", "async+memory:"))
         self._is_redis = self.url.startswith(("redis", "rediss", "async+redis"))
         # NOTE: async storages hold locks and connections of one event loop;
@@ -258,8 +318,10 @@ class RateLimitStorage:
                 # NOTE: our own pool, so close() can release its connections.
                 from oakling.sessions.backends import redis_options
 
+                timeout = self.socket_timeout
                 pool = redis.asyncio.ConnectionPool.from_url(
-                    self.url.removeprefix("async+"), **redis_options()
+                    self.url.removeprefix("async+"),
+                    **_fail_fast(redis_options() if timeout is None else redis_options(timeout)),
                 )
                 self._pools[loop] = pool
                 options["connection_pool"] = pool
@@ -297,18 +359,46 @@ class RateLimitStorage:
 
         Raises:
             StorageUnavailable: When Redis is down or too slow (reported to
-                :data:`oakling.outages` first).
+                :data:`oakling.outages` first), or failed less than
+                ``retry_interval`` seconds ago (then without trying it).
         """
         if self._memory is not None:
             return getattr(self._memory_limiter(strategy), method)(item, *identifiers, **options)
+        breaker = self.breaker
+        if breaker.open_until and not breaker.allow():
+            # PERF: a Redis known down costs no I/O and no timeout.
+            if self.in_memory_fallback:
+                return self._fallback_call(strategy, method, item, *identifiers, **options)
+            raise StorageUnavailable(f"{SERVICE} failed less than {breaker.interval} s ago")
         limiter = self.limiter(strategy)
         try:
             result = await getattr(limiter, method)(item, *identifiers, **options)
         except Exception as ex:  # noqa: BLE001 - limits and redis-py raise several kinds
+            breaker.failed()
             outages.failed(SERVICE, ex)
+            if self.in_memory_fallback:
+                return self._fallback_call(strategy, method, item, *identifiers, **options)
             raise StorageUnavailable(str(ex)) from None
+        if breaker.open_until:
+            breaker.succeeded()
+        if self._fallback_storage is not None:
+            # NOTE: Redis is back: its counters rule again; the outage's are dropped.
+            self._fallback_storage = None
+            self._fallback = {}
         outages.recovered(SERVICE)
         return result
+
+    def _fallback_call(
+        self, strategy: str, method: str, item: RateLimitItem, *identifiers: str, **options: Any
+    ) -> Any:
+        """Run a limiter method on this process's fallback counters (Redis is away)."""
+        if self._fallback_storage is None:
+            self._fallback_storage = _MemoryStorage()
+            self._fallback = {}
+        limiter = self._fallback.get(strategy)
+        if limiter is None:
+            limiter = self._fallback[strategy] = _SYNC_STRATEGIES[strategy](self._fallback_storage)
+        return getattr(limiter, method)(item, *identifiers, **options)
 
     async def close(self) -> None:
         """Release this event loop's storage connections (run at app shutdown)."""

@@ -28,11 +28,30 @@ from tests.conftest import skip_or_fail
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "inprocess.py"
 IMPORTTIME = BENCH.with_name("importtime.py")
-FRAMEWORKS = ["raw", "oakling", "starlette", "fastapi", "litestar", "blacksheep", "falcon"]
+FRAMEWORKS = [
+    "raw",
+    "oakling",
+    "starlette",
+    "fastapi",
+    "litestar",
+    "blacksheep",
+    "falcon",
+    "flask",
+]
 PEERS = set(FRAMEWORKS) - {"raw", "oakling"}
 CASES = {"plaintext", "json", "path-param", "typed", "deps", "response-model", "cached-hit"}
-# NOTE: cases only some frameworks answer (a peer needs an extension for it).
-OPTIONAL_CASES = {"ratelimited": {"raw", "oakling", "starlette"}, "i18n": {"oakling"}}
+# NOTE: cases only some frameworks answer (a peer needs an extension for it:
+# slowapi, fastapi-limiter, Flask-Limiter).
+OPTIONAL_CASES = {
+    "ratelimited": {"raw", "oakling", "starlette", "fastapi", "flask"},
+    "i18n": {"oakling"},
+}
+#: The rate-limit extension each peer's ``ratelimited`` row needs.
+LIMITERS = {
+    "starlette": ["slowapi"],
+    "fastapi": ["slowapi", "fastapi_limiter"],
+    "flask": ["flask_limiter"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -322,3 +341,22 @@ def test_json_bodies_are_compared_as_values(harness: ModuleType) -> None:
     )
     with pytest.raises(harness.BenchError, match="body"):
         harness.check(wrong, case)
+
+
+@pytest.mark.parametrize("framework", sorted(LIMITERS))
+def test_each_rate_limit_extension_is_timed_beside_oakling(
+    report: dict[str, Any], framework: str
+) -> None:
+    missing = [name for name in LIMITERS[framework] if importlib.util.find_spec(name) is None]
+    if importlib.util.find_spec(framework) is None or missing:
+        skip_or_fail(
+            f"{framework} or {missing} not installed (pip install -r bench/requirements.txt)"
+        )
+    rows = [
+        row
+        for row in report["results"]
+        if row["framework"] == framework and row["case"] == "ratelimited"
+    ]
+    # one row per extension (fastapi: slowapi, and fastapi-limiter as a variant), all checked
+    assert len(rows) == len(LIMITERS[framework]), rows
+    assert all(row["ok"] and row["ratio_to_oakling"] > 0 for row in rows), rows

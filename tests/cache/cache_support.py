@@ -36,6 +36,8 @@ _databases: dict[str, Any] = {}
 
 def database_for(kind: str, tmp_path: Path) -> Any:
     """Return a ``Database`` for ``kind`` with the cache table created."""
+    from sqlalchemy import inspect
+
     from oakling.cache.backends.database import CacheEntry
     from oakling.db import Database
 
@@ -47,7 +49,14 @@ def database_for(kind: str, tmp_path: Path) -> Any:
         if problem:
             skip_or_fail(problem)
     database = Database(url)
-    CacheEntry.__table__.create(database.sync_engine(), checkfirst=True)
+    engine = database.sync_engine()
+    inspector = inspect(engine)
+    if inspector.has_table("oakling_cache"):
+        columns = {column["name"] for column in inspector.get_columns("oakling_cache")}
+        if columns != {column.name for column in CacheEntry.__table__.columns}:
+            # NOTE: the table of an older oakling in a reused test database.
+            CacheEntry.__table__.drop(engine)
+    CacheEntry.__table__.create(engine, checkfirst=True)
     return database
 
 

@@ -1,5 +1,8 @@
 """Limits on Redis: shared counters, and a Redis outage that is never a 500.
 
+Recovery is "within 1 s of Redis answering", not "the first request": after a
+failure the storage's circuit breaker skips Redis for its retry interval.
+
 The outage tests kill a private redis-server on port 6393; the shared Redis
 (db 2 by default for this suite) holds the counters of the others.
 """
@@ -86,12 +89,16 @@ def test_redis_outage_general_limits_fail_open_and_recover_within_a_second(
             assert all(r.exc_info is None for r in caplog.records)
             accepting = private_redis.start()
             after = []
-            while len(after) < 4:
-                after.append((client.get("/open").status_code, time.monotonic()))
+            # NOTE: the circuit breaker skips Redis for up to 0.5 s after its last
+            # failure (those requests fail open, uncounted); then it counts again.
+            while time.monotonic() - accepting < 1.5 and after[-1:] != [429]:
+                after.append(client.get("/open").status_code)
+                time.sleep(0.02)
+            counted_again = time.monotonic() - accepting
     assert set(during) == {200}  # no 500, and no limit while Redis is away
-    # counted again from the first request after Redis is back
-    assert [status for status, _ in after] == [200, 200, 200, 429]
-    assert after[3][1] - accepting < 1.0
+    # counted again within 1 s of Redis coming back: 3 fit the new window, then 429
+    assert after[-1] == 429, after
+    assert counted_again < 1.0
     assert any("available again" in r.getMessage() for r in caplog.records)
 
 
@@ -105,6 +112,9 @@ def test_redis_outage_fail_closed_limits_answer_503_with_retry_after(
         assert client.get("/free").status_code == 200  # a route without limits is served
         accepting = private_redis.start()
         first = client.get("/closed")
+        while first.status_code == 503 and time.monotonic() - accepting < 1.5:
+            time.sleep(0.02)  # NOTE: the breaker's retry interval (0.5 s)
+            first = client.get("/closed")
         took = time.monotonic() - accepting
     assert {answer.status_code for answer in answers} == {503}
     assert all(answer.headers["retry-after"] for answer in answers)
@@ -160,8 +170,11 @@ def test_one_outage_general_limits_open_login_throttle_closed(
         private_redis.stop()
         limited = [client.get("/limited").status_code for _ in range(5)]
         login = client.post("/auth/login", data=form, headers=JSON)
-        private_redis.start()
+        accepting = private_redis.start()
         after = client.post("/auth/login", data=form)
+        while after.status_code == 503 and time.monotonic() - accepting < 1.0:
+            time.sleep(0.02)  # NOTE: the breaker's retry interval (0.5 s)
+            after = client.post("/auth/login", data=form)
     assert limited == [200] * 5
     assert login.status_code == 503
     assert login.headers["retry-after"]

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final
 
-from oakling.outages import outages
+from oakling.outages import CircuitBreaker, outages
 
 from ..serializers import Serializer, decode, encode, get_serializer
 
@@ -35,8 +35,8 @@ DEFAULT_TIMEOUT: Final[Any] = _DefaultTimeout()
 KeyFunction = Callable[[str, str, int], str]
 
 #: Seconds a failed store is skipped (every call is a miss, no I/O) before
-#: it is tried again: an outage costs nothing per request, and recovery
-#: is seen within this time.
+#: one call probes it again (``OPTIONS["RETRY_INTERVAL"]``): an outage costs
+#: nothing per request, and recovery is seen within this time.
 RETRY_INTERVAL = 0.5
 
 _MISSING: Final[Any] = object()
@@ -75,6 +75,9 @@ class BaseCache:
             influence, see :class:`~oakling.cache.serializers.PickleSerializer`).
         lock_timeout: Seconds ``get_or_set`` waits for another worker or
             thread computing the same key before computing it itself.
+        retry_interval: Seconds a store that failed (down, or slower than
+            its timeout) is skipped, every call a miss without I/O, before
+            one call probes it again (:class:`~oakling.outages.CircuitBreaker`).
     """
 
     #: The name outages of this backend are logged under.
@@ -92,6 +95,7 @@ class BaseCache:
         key_function: KeyFunction | str | None = None,
         serializer: str | Serializer | None = None,
         lock_timeout: float = 10.0,
+        retry_interval: float = RETRY_INTERVAL,
     ) -> None:
         self.default_timeout = timeout
         self.key_prefix = key_prefix
@@ -105,7 +109,7 @@ class BaseCache:
         self.lock_timeout = lock_timeout
         # NOTE: exceptions meaning "the store is unreachable": a miss, not an error.
         self._errors: tuple[type[BaseException], ...] = ()
-        self._down_until = 0.0
+        self.breaker = CircuitBreaker(retry_interval)
         self._flights: dict[str, _Flight] = {}
         self._flights_lock = threading.Lock()
         self._async_flights: dict[tuple[int, str], asyncio.Future[Any]] = {}
@@ -142,32 +146,34 @@ class BaseCache:
     # -- outages -----------------------------------------------------------------
 
     def _failed(self, ex: BaseException) -> None:
-        self._down_until = time.monotonic() + RETRY_INTERVAL
+        self.breaker.failed()
         outages.failed(self.service, ex)
 
     def _call(self, func: Callable[..., Any], *args: Any, miss: Any) -> Any:
-        if self._down_until:
-            if time.monotonic() < self._down_until:
-                return miss  # PERF: a store known down costs no I/O
-            self._down_until = 0.0
+        breaker = self.breaker
+        if breaker.open_until and not breaker.allow():
+            return miss  # PERF: a store known down costs no I/O
         try:
             result = func(*args)
         except self._errors as ex:
             self._failed(ex)
             return miss
+        if breaker.open_until:
+            breaker.succeeded()
         outages.recovered(self.service)
         return result
 
     async def _acall(self, func: Callable[..., Awaitable[Any]], *args: Any, miss: Any) -> Any:
-        if self._down_until:
-            if time.monotonic() < self._down_until:
-                return miss
-            self._down_until = 0.0
+        breaker = self.breaker
+        if breaker.open_until and not breaker.allow():
+            return miss
         try:
             result = await func(*args)
         except self._errors as ex:
             self._failed(ex)
             return miss
+        if breaker.open_until:
+            breaker.succeeded()
         outages.recovered(self.service)
         return result
 

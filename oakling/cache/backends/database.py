@@ -17,7 +17,18 @@ from typing import TYPE_CHECKING, Any, cast
 from oakling.exceptions import ImproperlyConfigured
 
 try:
-    from sqlalchemy import Double, LargeBinary, String, Table, delete, exc, or_, select, update
+    from sqlalchemy import (
+        Double,
+        LargeBinary,
+        String,
+        Table,
+        delete,
+        exc,
+        func,
+        or_,
+        select,
+        update,
+    )
     from sqlalchemy.dialects import mysql
     from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,8 +66,9 @@ class CacheEntry(Model):
     """One cached value: Django's cache table.
 
     Columns: ``cache_key`` (exact, case-sensitive), ``value`` (the
-    serialized bytes) and ``expires`` (Unix time in seconds, NULL for
-    never; indexed for ``clear_expired``).
+    serialized bytes), ``expires`` (Unix time in seconds, NULL for
+    never; indexed for ``clear_expired``) and ``stored_at`` (Unix time the
+    value was last written; indexed: culling deletes the oldest first).
     """
 
     __tablename__ = "oakling_cache"
@@ -64,6 +76,7 @@ class CacheEntry(Model):
     cache_key: Mapped[str] = mapped_column(_KEY_TYPE, primary_key=True)
     value: Mapped[bytes] = mapped_column(_VALUE_TYPE)
     expires: Mapped[float | None] = mapped_column(Double, nullable=True, index=True)
+    stored_at: Mapped[float] = mapped_column(Double, index=True, default=0.0, server_default="0")
 
 
 _TABLE = cast(Table, CacheEntry.__table__)
@@ -80,6 +93,15 @@ def _expires(ttl: float | None) -> float | None:
     return None if ttl is None else time.time() + ttl
 
 
+def _row(key: str, value: bytes, ttl: float | None) -> dict[str, Any]:
+    return {
+        "cache_key": _stored_key(key),
+        "value": value,
+        "expires": _expires(ttl),
+        "stored_at": time.time(),
+    }
+
+
 def _live(now: float) -> Any:
     return or_(CacheEntry.expires.is_(None), CacheEntry.expires > now)
 
@@ -94,17 +116,47 @@ class DatabaseCache(BaseCache):
     in each one's own syntax). An unreachable database is a miss, logged
     once per interval, as for Redis.
 
+    Bounded as Django's ``DatabaseCache``: before each write (``set``,
+    ``add``, ``set_many``) the rows of the table are counted; past
+    ``max_entries``, the expired rows are deleted, then, if still past it,
+    ``1 / cull_frequency`` of the remaining rows, oldest written first
+    (Django deletes by key order instead). ``cull_frequency=0`` empties the
+    table instead. The count covers every cache sharing the table, as in
+    Django. Culling is best effort: a cull that fails (a deadlock between
+    two workers culling at once) is skipped and the write goes on.
+
     Args:
         database: A ``Database``, or its URL (``LOCATION``); default the
             app's ``app.extensions["db"]`` (install ``Database()`` first).
+        max_entries: Rows allowed before culling (``MAX_ENTRIES``, 300 as
+            Django); None never counts nor culls (a large table whose
+            expired rows a cron job deletes with ``clear_expired``).
+        cull_frequency: Cull ``1/cull_frequency`` of the rows when full
+            (``CULL_FREQUENCY``, 3 as Django); 0 empties the table.
         **options: :class:`~oakling.cache.backends.base.BaseCache` options.
+
+    Raises:
+        ValueError: For ``max_entries`` below 1 or a negative ``cull_frequency``.
     """
 
     service = "cache database"
     shared = True
 
-    def __init__(self, database: Database | str | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        database: Database | str | None = None,
+        *,
+        max_entries: int | None = 300,
+        cull_frequency: int = 3,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
+        if max_entries is not None and max_entries < 1:
+            raise ValueError(f"MAX_ENTRIES must be at least 1 (or None), not {max_entries}")
+        if cull_frequency < 0:
+            raise ValueError(f"CULL_FREQUENCY must be 0 or more, not {cull_frequency}")
+        self.max_entries = max_entries
+        self.cull_frequency = cull_frequency
         if isinstance(database, str):
             from oakling.db import Database as DatabaseClass
 
@@ -158,12 +210,14 @@ class DatabaseCache(BaseCache):
         return self._dialect() in ("mysql", "mariadb")
 
     def _upsert(self, key: str, value: bytes, ttl: float | None) -> Executable:
-        row = {"cache_key": _stored_key(key), "value": value, "expires": _expires(ttl)}
+        row = _row(key, value, ttl)
         dialect = self._dialect()
         if dialect in ("mysql", "mariadb"):
             mysql_insert = mysql.insert(_TABLE).values(**row)
             return mysql_insert.on_duplicate_key_update(
-                value=mysql_insert.inserted.value, expires=mysql_insert.inserted.expires
+                value=mysql_insert.inserted.value,
+                expires=mysql_insert.inserted.expires,
+                stored_at=mysql_insert.inserted.stored_at,
             )
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -172,11 +226,15 @@ class DatabaseCache(BaseCache):
         statement = insert(_TABLE).values(**row)
         return statement.on_conflict_do_update(
             index_elements=["cache_key"],
-            set_={"value": statement.excluded.value, "expires": statement.excluded.expires},
+            set_={
+                "value": statement.excluded.value,
+                "expires": statement.excluded.expires,
+                "stored_at": statement.excluded.stored_at,
+            },
         )
 
     def _insert_missing(self, key: str, value: bytes, ttl: float | None) -> Executable:
-        row = {"cache_key": _stored_key(key), "value": value, "expires": _expires(ttl)}
+        row = _row(key, value, ttl)
         dialect = self._dialect()
         if dialect in ("mysql", "mariadb"):
             return mysql.insert(_TABLE).values(**row).prefix_with("IGNORE")
@@ -226,6 +284,77 @@ class DatabaseCache(BaseCache):
             statement = statement.where(CacheEntry.cache_key.startswith(prefix, autoescape=True))
         return statement
 
+    # -- culling (Django's MAX_ENTRIES / CULL_FREQUENCY) --------------------------
+
+    @staticmethod
+    def _count_statement() -> Executable:
+        return select(func.count()).select_from(_TABLE)
+
+    def _cull_plan(self, count: int) -> bool:
+        """Tell whether a table of ``count`` rows must be culled before a write."""
+        return self.max_entries is not None and count > self.max_entries
+
+    @staticmethod
+    def _expired_statement(now: float) -> Executable:
+        return delete(_TABLE).where(CacheEntry.expires <= now)
+
+    def _oldest_statement(self, remaining: int) -> Executable:
+        """Select the ``stored_at`` below which ``1/cull_frequency`` of the rows lie."""
+        return (
+            select(CacheEntry.stored_at)
+            .order_by(CacheEntry.stored_at)
+            .offset(remaining // self.cull_frequency)
+            .limit(1)
+        )
+
+    @staticmethod
+    def _older_than(cutoff: float) -> Executable:
+        return delete(_TABLE).where(CacheEntry.stored_at < cutoff)
+
+    def _cull(self) -> None:
+        """Make room before a write, as Django's ``_cull`` (see the class doc)."""
+        if self.max_entries is None:
+            return
+        try:
+            with self.database.session() as session, session.begin():
+                count = int(session.execute(self._count_statement()).scalar_one())
+                if not self._cull_plan(count):
+                    return
+                if self.cull_frequency == 0:
+                    session.execute(delete(_TABLE))
+                    return
+                result = session.execute(self._expired_statement(time.time()))
+                remaining = count - int(getattr(result, "rowcount", 0) or 0)
+                if self._cull_plan(remaining):
+                    cutoff = session.execute(self._oldest_statement(remaining)).scalar()
+                    if cutoff is not None:
+                        session.execute(self._older_than(cutoff))
+        except exc.DBAPIError:
+            # NOTE: best effort: the write goes on; the next one culls (or
+            # reports the outage, if the database is gone).
+            return
+
+    async def _acull(self) -> None:
+        """Make room before a write; see :meth:`_cull`."""
+        if self.max_entries is None:
+            return
+        try:
+            async with self.database.async_session() as session, session.begin():
+                count = int((await session.execute(self._count_statement())).scalar_one())
+                if not self._cull_plan(count):
+                    return
+                if self.cull_frequency == 0:
+                    await session.execute(delete(_TABLE))
+                    return
+                result = await session.execute(self._expired_statement(time.time()))
+                remaining = count - int(getattr(result, "rowcount", 0) or 0)
+                if self._cull_plan(remaining):
+                    cutoff = (await session.execute(self._oldest_statement(remaining))).scalar()
+                    if cutoff is not None:
+                        await session.execute(self._older_than(cutoff))
+        except exc.DBAPIError:
+            return
+
     async def aclose(self) -> None:
         """Close the engines of a database this cache made from a URL."""
         if self._owns and self._db is not None:
@@ -241,10 +370,12 @@ class DatabaseCache(BaseCache):
             return self._rows(session.execute(self._select(keys)), keys)
 
     def _set(self, key: str, value: bytes, ttl: float | None) -> None:
+        self._cull()
         with self.database.session() as session, session.begin():
             session.execute(self._upsert(key, value, ttl))
 
     def _set_many(self, items: dict[str, bytes], ttl: float | None) -> None:
+        self._cull()
         with self.database.session() as session, session.begin():
             for key, value in items.items():
                 session.execute(self._upsert(key, value, ttl))
@@ -253,6 +384,7 @@ class DatabaseCache(BaseCache):
         # NOTE: insert first; only a conflict deletes an expired row and tries
         # again, each in its own transaction (InnoDB's gap locks deadlock a
         # delete-then-insert of the same missing key in concurrent transactions).
+        self._cull()
         with self.database.session() as session, session.begin():
             if self._inserted(session.execute(self._insert_missing(key, value, ttl))):
                 return True
@@ -336,12 +468,14 @@ class DatabaseCache(BaseCache):
     async def _aset(self, key: str, value: bytes, ttl: float | None) -> None:
         if self._threaded:
             return await run_in_threadpool(self._set, key, value, ttl)
+        await self._acull()
         async with self.database.async_session() as session, session.begin():
             await session.execute(self._upsert(key, value, ttl))
 
     async def _aset_many(self, items: dict[str, bytes], ttl: float | None) -> None:
         if self._threaded:
             return await run_in_threadpool(self._set_many, items, ttl)
+        await self._acull()
         async with self.database.async_session() as session, session.begin():
             for key, value in items.items():
                 await session.execute(self._upsert(key, value, ttl))
@@ -349,6 +483,7 @@ class DatabaseCache(BaseCache):
     async def _aadd(self, key: str, value: bytes, ttl: float | None) -> bool:
         if self._threaded:
             return await run_in_threadpool(self._add, key, value, ttl)
+        await self._acull()
         async with self.database.async_session() as session, session.begin():
             result = await session.execute(self._insert_missing(key, value, ttl))
             if self._inserted(result):

@@ -31,7 +31,8 @@ def redis_options(timeout: float = REDIS_TIMEOUT, *, asyncio_client: bool) -> di
 
     ``timeout`` seconds to connect and per reply, one quick retry on a
     connection error (a pooled connection that died in a Redis restart is
-    replaced, not reported), health checks of connections idle for 30 s.
+    replaced, not reported) but none on a timeout (a hung Redis costs one
+    timeout, not two), health checks of connections idle for 30 s.
     Options in the URL's query string (``?socket_timeout=2``) win.
     """
     from redis.backoff import ExponentialBackoff
@@ -40,11 +41,21 @@ def redis_options(timeout: float = REDIS_TIMEOUT, *, asyncio_client: bool) -> di
     if asyncio_client:
         from redis.asyncio.retry import Retry as AsyncRetry
 
-        retry: Any = AsyncRetry(ExponentialBackoff(cap=0.05, base=0.01), retries=1)
+        retry: Any = AsyncRetry(
+            ExponentialBackoff(cap=0.05, base=0.01),
+            retries=1,
+            supported_errors=(RedisConnectionError,),
+        )
     else:
         from redis.retry import Retry
 
-        retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1)
+        # NOTE: redis-py retries timeouts too by default: a hung Redis would
+        # cost twice the timeout per call.
+        retry = Retry(
+            ExponentialBackoff(cap=0.05, base=0.01),
+            retries=1,
+            supported_errors=(RedisConnectionError,),
+        )
     return {
         "socket_connect_timeout": timeout,
         "socket_timeout": timeout,
@@ -64,14 +75,20 @@ class RedisCache(BaseCache):
     key while the others poll for its value (best effort: after
     ``lock_timeout`` seconds, or if the lock holder dies, they compute it).
 
-    When Redis is down or slower than ``timeout``: reads are misses, writes
-    are dropped, nothing raises; the outage is logged once per interval
-    (``oakling.outage``) and Redis is tried again every 0.5 s.
+    When Redis is down, hung or slower than ``socket_timeout``: reads are
+    misses, writes are dropped, nothing raises; the outage is logged once
+    per interval (``oakling.outage``). After a failure Redis is skipped for
+    ``retry_interval`` seconds (every call a miss, no I/O), then one call
+    probes it (:class:`~oakling.outages.CircuitBreaker`): a hung Redis costs
+    one request per interval its timeout, not every request.
 
     Args:
         location: ``redis://host:port/db`` URL (``LOCATION``).
-        timeout_seconds: Connect and reply timeout (``OPTIONS["SOCKET_TIMEOUT"]``).
-        **options: :class:`~oakling.cache.backends.base.BaseCache` options.
+        socket_timeout: Seconds to connect and to wait for each reply
+            (``OPTIONS["SOCKET_TIMEOUT"]``, 1 s; the URL's
+            ``?socket_timeout=`` wins).
+        **options: :class:`~oakling.cache.backends.base.BaseCache` options
+            (``RETRY_INTERVAL`` among them).
     """
 
     service = "Redis"
