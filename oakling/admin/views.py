@@ -140,6 +140,7 @@ _TEMPLATE_OPTIONS = {
     "admin/delete_confirmation.html": "delete_confirmation_template",
     "admin/delete_selected_confirmation.html": "delete_selected_confirmation_template",
     "admin/object_history.html": "object_history_template",
+    "admin/action_form.html": "action_form_template",
 }
 
 
@@ -514,7 +515,31 @@ def _run_action(
         _flush_or_refuse(session)
         return RedirectResponse(back, status_code=303)
     func, description = actions[name]
-    result = func(request, session, objects)
+    for obj in objects:
+        # SECURITY: the per-object hooks too, not only the model permission.
+        for needed in getattr(func, "allowed_permissions", ("change",)):
+            if not model_admin.has_permission(request, needed, obj):
+                raise _Refused(403, N_("You may not run this action."))
+    form_class = getattr(func, "action_form", None)
+    if form_class is None:
+        result = func(request, session, objects)
+    else:
+        applied = "_apply" in form
+        action_form = form_class(form if applied else None, meta={"csrf_context": request})
+        if not (applied and action_form.validate()):
+            context = {
+                **_base_context(site, request, model_admin),
+                "title": description,
+                "action_name": name,
+                "action_form": action_form,
+                "objects": [
+                    (getattr(obj, model_admin.pk_attr), model_admin.object_repr(obj))
+                    for obj in objects
+                ],
+            }
+            status = 400 if applied else 200
+            return _render(request, site, "admin/action_form.html", context, status)
+        result = func(request, session, objects, action_form)
     for obj in objects:
         _log(session, request, model_admin, obj, CHANGE, f"Action: {description}.")
     _flush_or_refuse(session)
