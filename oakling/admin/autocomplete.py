@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import false, or_
-
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -95,7 +93,7 @@ def search_related(
             a model or field that offers no autocomplete, 403 without the
             permissions.
     """
-    from .changelist import MAX_QUERY_LENGTH, _search_clause
+    from .changelist import MAX_QUERY_LENGTH, join_field, search_where
 
     unknown = set(params) - _PARAMS
     if unknown:
@@ -120,25 +118,14 @@ def search_related(
     page = int(raw_page)
     statement = target.get_queryset(request)
     dialect = session.get_bind(mapper=target.mapper).dialect.name
-    for word in term.split()[:10]:
-        clauses = []
-        for spec in target.search_fields:
-            lookup = spec[0] if spec[:1] in ("^", "=", "@") else ""
-            name = spec[1:] if lookup else spec
-            if "__" in name:
-                continue  # NOTE: related fields need the changelist's joins
-            clause = _search_clause(getattr(target.model, name), lookup, word, dialect)
-            if clause is not None:
-                clauses.append(clause)
-        statement = statement.where(or_(*clauses) if clauses else false())
+    # NOTE: the changelist's search, joins of ``rel__field`` included.
+    aliases: dict[str, Any] = {}
+    statement = search_where(target, statement, term.split()[:10], dialect, aliases)
     pk = getattr(target.model, target.pk_attr)
-    order = [
-        getattr(target.model, name.lstrip("-")).desc()
-        if name.startswith("-")
-        else getattr(target.model, name).asc()
-        for name in target.ordering
-        if "__" not in name
-    ]
+    order = []
+    for name in target.ordering:
+        statement, expression = join_field(target, statement, name.lstrip("-"), aliases)
+        order.append(expression.desc() if name.startswith("-") else expression.asc())
     statement = statement.order_by(*order, pk).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
     rows = list(session.scalars(statement).unique().all())
     return {
