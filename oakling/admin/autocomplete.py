@@ -9,8 +9,9 @@ from ``/<prefix>/autocomplete?app_label=&model_name=&field_name=&term=``
 ``{"results": [{"id": "3", "text": "Ann"}], "pagination": {"more": false}}``.
 
 SECURITY: the endpoint answers only for a field listed in the source
-``ModelAdmin``'s ``autocomplete_fields``, to a user who may view or change the
-source model and may view the related one; its rows come from the related
+``ModelAdmin``'s ``autocomplete_fields`` (or an inline's, for the rows of
+inlines), to a user who may view or add the source model and may view the
+related one; its rows come from the related
 ``ModelAdmin``'s ``get_queryset`` and are searched by its ``search_fields``
 only. An id typed in the form must be a row of that same queryset.
 """
@@ -83,6 +84,21 @@ def related_admin(site: Admin, model_admin: ModelAdmin, field_name: str) -> Mode
     return target
 
 
+def _source(site: Admin, app_label: str, model_name: str, field_name: str) -> ModelAdmin | None:
+    """Return the admin (a registered model's, else an inline's) listing ``field_name``."""
+    found = site.model_admin(app_label, model_name)
+    if found is not None and field_name in found.autocomplete_fields:
+        return found
+    for inline in site.inlines():
+        if (
+            inline.app_label == app_label
+            and inline.model_name == model_name
+            and field_name in inline.autocomplete_fields
+        ):
+            return inline
+    return None
+
+
 def search_related(
     site: Admin, request: Request, session: Session, params: dict[str, str]
 ) -> dict[str, Any]:
@@ -98,9 +114,9 @@ def search_related(
     unknown = set(params) - _PARAMS
     if unknown:
         raise AutocompleteRefused(400, f"{sorted(unknown)[0][:50]!r} is not a parameter here")
-    source = site.model_admin(params.get("app_label", ""), params.get("model_name", ""))
     field_name = params.get("field_name", "")
-    if source is None or field_name not in source.autocomplete_fields:
+    source = _source(site, params.get("app_label", ""), params.get("model_name", ""), field_name)
+    if source is None:
         raise AutocompleteRefused(404, "No such autocomplete field.")
     target = related_admin(site, source, field_name)
     if not (source.has_view_permission(request) or source.has_add_permission(request)):

@@ -602,6 +602,15 @@ def _form_page(
             raise _Refused(
                 403, gettext(_MAY_NOT["change"]) % {"name": model_admin.verbose_name_plural}
             )
+        added_row = form_data.get("_addrow")
+        if isinstance(added_row, str) and added_row:
+            # NOTE: "Add another" without JavaScript: the page again with the
+            # posted values and one more blank row; nothing is validated or saved.
+            for formset in formsets:
+                if formset.prefix == added_row:
+                    formset.add_blank_row()
+            form_data = None
+    if form_data is not None:
         valid = form.validate()
         # NOTE: every inline is validated, so that all errors show at once.
         valid = all([formset.is_valid() for formset in formsets]) and valid

@@ -12,42 +12,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import ForeignKey, String, event
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import event
 
 from oakling.admin import Admin, ModelAdmin
-from oakling.db import Database, Model
 from oakling.testing import TestClient
 
 from .conftest import AuthorAdmin, BookAdmin, login
-from .shop import Author, Book
-
-
-class Shelf(Model):
-    __tablename__ = "shop_shelf"
-    __permission_label__ = "shop"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    items: Mapped[list[ShelfItem]] = relationship(back_populates="shelf")
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class ShelfItem(Model):
-    __tablename__ = "shop_shelf_item"
-    __permission_label__ = "shop"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    label: Mapped[str] = mapped_column(String(100))
-    shelf_id: Mapped[int] = mapped_column(ForeignKey("shop_shelf.id", ondelete="CASCADE"))
-    book_id: Mapped[int | None] = mapped_column(ForeignKey("shop_book.id"), default=None)
-    shelf: Mapped[Shelf] = relationship(back_populates="items")
-    book: Mapped[Book | None] = relationship()
-
-    def __str__(self) -> str:
-        return self.label
+from .shop import Author, Book, Shelf, ShelfItem
 
 
 class ShelfAdmin(ModelAdmin):
@@ -74,18 +45,9 @@ def _site() -> Admin:
     return site
 
 
-TABLES = [Shelf.__table__, ShelfItem.__table__]
-
-
 @pytest.fixture
-def app(admin_app: Any, admin_url: str, users: Any) -> Iterator[Any]:
+def app(admin_app: Any, shelf_tables: None, users: Any) -> Iterator[Any]:
     built = admin_app(_site())
-    engine = Database(admin_url).sync_engine()  # NOTE: its own engine, disposed below
-    # NOTE: table by table: metadata.drop_all(tables=...) drops the shared enum types too.
-    for table in reversed(TABLES):
-        table.drop(engine, checkfirst=True)
-    for table in TABLES:
-        table.create(engine)
     users(built)
     with built.extensions["db"].session() as session:
         ann, bob = Author(name="Ann Émile"), Author(name="Bob")
@@ -103,12 +65,7 @@ def app(admin_app: Any, admin_url: str, users: Any) -> Iterator[Any]:
             ]
         )
         session.commit()
-    try:
-        yield built
-    finally:
-        for table in reversed(TABLES):
-            table.drop(engine, checkfirst=True)
-        engine.dispose()
+    yield built
 
 
 def _statements(app: Any, client: TestClient, path: str) -> tuple[Any, list[str]]:
