@@ -435,9 +435,7 @@ def _changelist(
         "prev_url": changelist.url_with(p=str(changelist.page - 1))
         if changelist.page > 1
         else None,
-        "next_url": changelist.url_with(p=str(changelist.page + 1))
-        if changelist.has_next
-        else None,
+        "next_url": changelist.next_url(),
     }
     return _render(request, site, "admin/change_list.html", context, status)
 
