@@ -333,7 +333,7 @@ class InlineFormSet:
                 valid = False
         return valid
 
-    def save(self, parent_obj: Any) -> list[str]:
+    def save(self, parent_obj: Any) -> list[dict[str, Any]]:
         """Add, change and delete the children; return the change messages.
 
         Raises:
@@ -343,14 +343,14 @@ class InlineFormSet:
         from .forms import apply_form, autocomplete_errors, initial_data, unique_errors
 
         inline = self.inline
-        messages: list[str] = []
+        messages: list[dict[str, Any]] = []
         parent_pk = getattr(parent_obj, inline.parent.pk_attr)
         name = inline.verbose_name
         for row in self.rows:
             if row.skip:
                 continue
             if row.delete:
-                messages.append(f"Deleted {name} “{inline.object_repr(row.obj)}”.")
+                messages.append({"deleted": {"name": name, "object": inline.object_repr(row.obj)}})
                 inline.delete_model(self.request, self.session, row.obj)
                 continue
             adding = row.obj is None
@@ -382,12 +382,20 @@ class InlineFormSet:
             inline.save_model(self.request, self.session, obj, not adding)
             if adding:
                 self.session.flush()
-                messages.append(f"Added {name} “{inline.object_repr(obj)}”.")
+                messages.append({"added": {"name": name, "object": inline.object_repr(obj)}})
             else:
-                from .changes import describe_changes
+                from .changes import field_changes
 
-                details = describe_changes(inline, self.specs, before, obj, changed)
-                messages.append(f"Changed {details} for {name} “{inline.object_repr(obj)}”.")
+                fields = field_changes(inline, self.specs, before, obj, changed)
+                messages.append(
+                    {
+                        "changed": {
+                            "name": name,
+                            "object": inline.object_repr(obj),
+                            "fields": fields,
+                        }
+                    }
+                )
         return messages
 
     # -- what the templates read ------------------------------------------------------

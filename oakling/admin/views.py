@@ -266,10 +266,16 @@ def _log(
     model_admin: ModelAdmin,
     obj: Any,
     flag: int,
-    message: str,
+    message: list[dict[str, Any]],
     object_id: Any = None,
 ) -> None:
-    """Add a LogEntry to the request's transaction (written with the change)."""
+    """Add a LogEntry to the request's transaction (written with the change).
+
+    ``message`` is the structured change message (:mod:`oakling.admin.changes`),
+    stored as JSON and rendered in the reader's language.
+    """
+    from .changes import dump_change_message
+
     user = request.user
     pk = object_id if object_id is not None else getattr(obj, model_admin.pk_attr)
     session.add(
@@ -280,7 +286,7 @@ def _log(
             object_id=str(pk),
             object_repr=model_admin.object_repr(obj)[:200],
             action_flag=flag,
-            change_message=message,
+            change_message=dump_change_message(message),
         )
     )
 
@@ -291,15 +297,16 @@ def _changed_message(
     before: dict[str, Any],
     obj: Any,
     changed: list[str],
-    inline_messages: list[str],
-) -> str:
-    from .changes import describe_changes
+    inline_messages: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    from .changes import field_changes
 
-    parts = []
+    parts: list[dict[str, Any]] = []
     if changed:
-        parts.append(f"Changed {describe_changes(model_admin, specs, before, obj, changed)}.")
+        fields = field_changes(model_admin, specs, before, obj, changed)
+        parts.append({"changed": {"fields": fields}})
     parts.extend(inline_messages)
-    return " ".join(parts) if parts else "No fields changed."
+    return parts
 
 
 async def _form_data(request: Request) -> FormData | None:
@@ -508,7 +515,9 @@ def _run_action(
             return _render(request, site, "admin/delete_selected_confirmation.html", context)
         for obj in objects:
             pk = getattr(obj, model_admin.pk_attr)
-            _log(session, request, model_admin, obj, DELETION, "Deleted (delete selected).", pk)
+            _log(
+                session, request, model_admin, obj, DELETION, [{"deleted": {"selected": True}}], pk
+            )
             model_admin.delete_model(request, session, obj)
         _flush_or_refuse(session)
         return RedirectResponse(back, status_code=303)
@@ -539,7 +548,7 @@ def _run_action(
             return _render(request, site, "admin/action_form.html", context, status)
         result = func(request, session, objects, action_form)
     for obj in objects:
-        _log(session, request, model_admin, obj, CHANGE, f"Action: {description}.")
+        _log(session, request, model_admin, obj, CHANGE, [{"action": {"description": description}}])
     _flush_or_refuse(session)
     if isinstance(result, Response):
         return result
@@ -672,15 +681,15 @@ def _save(
         saved, changed = model_admin.construct(request, session, form, specs, obj)
         model_admin.save_model(request, session, saved, not adding)
         session.flush()
-        inline_messages: list[str] = []
+        inline_messages: list[dict[str, Any]] = []
         for formset in formsets:
             inline_messages.extend(formset.save(saved))
         session.flush()
         if adding:
-            message = " ".join(["Added.", *inline_messages])
+            record = [{"added": {}}, *inline_messages]
         else:
-            message = _changed_message(model_admin, specs, before, saved, changed, inline_messages)
-        _log(session, request, model_admin, saved, ADDITION if adding else CHANGE, message)
+            record = _changed_message(model_admin, specs, before, saved, changed, inline_messages)
+        _log(session, request, model_admin, saved, ADDITION if adding else CHANGE, record)
         session.flush()
     except FormInvalid as ex:
         # NOTE: nothing of the refused form may reach the request's commit.
@@ -752,7 +761,7 @@ def _delete_page(
     base = site.url(model_admin.app_label, model_admin.model_name)
     if form is not None:
         pk = getattr(obj, model_admin.pk_attr)
-        _log(session, request, model_admin, obj, DELETION, "Deleted.", pk)
+        _log(session, request, model_admin, obj, DELETION, [{"deleted": {}}], pk)
         model_admin.delete_model(request, session, obj)
         _flush_or_refuse(session)
         return RedirectResponse(base, status_code=303)
@@ -812,7 +821,7 @@ def _password_page(
             except PasswordValidationError as ex:
                 form.password2.errors = [*form.password2.errors, *ex.messages]
             else:
-                _log(session, request, model_admin, obj, CHANGE, "Changed password.")
+                _log(session, request, model_admin, obj, CHANGE, [{"password": {}}])
                 base = site.url(model_admin.app_label, model_admin.model_name)
                 return RedirectResponse(
                     f"{base}/{getattr(obj, model_admin.pk_attr)}/change", status_code=303
