@@ -6,6 +6,10 @@
     python bench/admin.py --requests 20 --json
     OAKLING_BENCH_ADMIN_URL=postgresql://postgres@127.0.0.1/mydb python bench/admin.py
 
+``OAKLING_BENCH_ADMIN_ROWS`` makes a smaller table (the smoke test's; a
+database loaded with another row count is reloaded) and
+``OAKLING_BENCH_ADMIN_PORTS=7201,7202`` moves the two servers.
+
 The database (default ``oakling_bench_admin``, created when missing) gets two
 tables, loaded once with ``generate_series`` and kept between runs:
 ``bench_owner`` (100 owners) and ``bench_item`` (1,000,000 rows: id, title,
@@ -46,9 +50,10 @@ import psycopg  # noqa: E402
 
 from bench.admin_apps import DATABASE_URL, PASSWORD, USERNAME  # noqa: E402
 
-ROWS = 1_000_000
+ROWS = int(os.environ.get("OAKLING_BENCH_ADMIN_ROWS", "1000000"))
 OWNERS = 100
-PORTS = {"oakling": 16601, "django": 16602}
+_PORTS = os.environ.get("OAKLING_BENCH_ADMIN_PORTS", "16601,16602").split(",")
+PORTS = {"oakling": int(_PORTS[0]), "django": int(_PORTS[1])}
 APPS = {
     "oakling": "bench.admin_apps.oakling_app:create_app",
     "django": "bench.admin_apps.django_site:create_app",
@@ -65,18 +70,25 @@ class Page:
     expect: str
 
 
-def pages() -> list[Page]:
-    """Return the four pages: first, a search, a filter, page 5,000 (newest first)."""
+def pages(far: int = 5000) -> list[Page]:
+    """Return the pages: first, a search, a filter, page 5,000 typed and reached by "Next".
+
+    Args:
+        far: The far page's number (5,000 on 1,000,000 rows; smaller for a
+            smaller table).
+    """
     oak = "/admin/bench/item"
     dj = "/admin/djangoapp/item/"
-    # Page 5000 of 100 rows, newest first: ids ROWS - 499,900 down to ROWS - 499,999.
-    page5000_top = ROWS - 4999 * 100
+    # Page `far` of 100 rows, newest first: ids ROWS - (far - 1) * 100 downwards.
+    far_top = ROWS - (far - 1) * 100
+    far_label = f"page {far:,}"
+    term = 123456 if ROWS >= 123456 else ROWS // 8 + 1  # one row of 1M, a few of a small table
     return [
         Page("first page", {"oakling": oak, "django": dj}, f"item {ROWS} "),
         Page(
-            "search (q=123456)",
-            {"oakling": f"{oak}?q=123456", "django": f"{dj}?q=123456"},
-            "item 123456 ",
+            f"search (q={term})",
+            {"oakling": f"{oak}?q={term}", "django": f"{dj}?q={term}"},
+            f"item {term} ",
         ),
         Page(
             "filter (done, owner 7)",
@@ -87,16 +99,25 @@ def pages() -> list[Page]:
             f"item {_newest_done_of_owner_7()} ",
         ),
         Page(
-            "page 5,000",
-            {"oakling": f"{oak}?p=5000", "django": f"{dj}?p=5000"},
-            f"item {page5000_top} ",
+            far_label,
+            {"oakling": f"{oak}?p={far}", "django": f"{dj}?p={far}"},
+            f"item {far_top} ",
+        ),
+        # oakling's "Next" link from the page before carries the keyset position
+        # k (its last row's id); Django has no such link: its page is ?p= again.
+        Page(
+            f"{far_label} by Next",
+            {"oakling": f"{oak}?p={far}&k={far_top + 1}", "django": f"{dj}?p={far}"},
+            f"item {far_top} ",
         ),
     ]
 
 
 def _newest_done_of_owner_7() -> int:
     # owner_id = 1 + (i * 31) % 100 and done = (i % 3 = 0), as loaded below
-    return max(i for i in range(ROWS - 3000, ROWS + 1) if (i * 31) % 100 == 6 and i % 3 == 0)
+    return max(
+        i for i in range(max(1, ROWS - 3000), ROWS + 1) if (i * 31) % 100 == 6 and i % 3 == 0
+    )
 
 
 # -- data ------------------------------------------------------------------------------
@@ -117,7 +138,10 @@ def ensure_database(url: str) -> None:
             "SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'bench_loaded'"
         ).fetchone()
         if done:
-            return
+            loaded = conn.execute("SELECT max(id) FROM bench_item").fetchone()
+            if loaded is not None and loaded[0] == ROWS:
+                return
+            conn.execute("DROP TABLE bench_loaded")  # NOTE: loaded with another row count
         started = time.perf_counter()
         print(f"loading {ROWS:,} rows into {name} (once) ...", file=sys.stderr)
         conn.execute("DROP TABLE IF EXISTS bench_item, bench_owner")
@@ -387,7 +411,13 @@ def main(argv: list[str] | None = None) -> int:
         " and Django's case-insensitive LIKE); without it the index is dropped",
     )
     parser.add_argument(
-        "--pages", default="", help="comma-separated page numbers to run (1-4), default all"
+        "--pages", default="", help="comma-separated page numbers to run (1-5), default all"
+    )
+    parser.add_argument(
+        "--far-page",
+        type=int,
+        default=0,
+        help="the far page's number (default 5,000, or the middle page of a smaller table)",
     )
     args = parser.parse_args(argv)
     ensure_database(DATABASE_URL)
@@ -395,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_oakling()
     setup_django()
     os.sched_setaffinity(0, {1})
-    chosen = pages()
+    far = args.far_page or min(5000, max(2, ROWS // 200))
+    chosen = pages(far)
     if args.pages:
         chosen = [chosen[int(number) - 1] for number in args.pages.split(",")]
     results = run(args.requests, args.warmup, chosen)

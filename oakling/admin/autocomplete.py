@@ -9,8 +9,9 @@ from ``/<prefix>/autocomplete?app_label=&model_name=&field_name=&term=``
 ``{"results": [{"id": "3", "text": "Ann"}], "pagination": {"more": false}}``.
 
 SECURITY: the endpoint answers only for a field listed in the source
-``ModelAdmin``'s ``autocomplete_fields``, to a user who may view or change the
-source model and may view the related one; its rows come from the related
+``ModelAdmin``'s ``autocomplete_fields`` (or an inline's, for the rows of
+inlines), to a user who may view or add the source model and may view the
+related one; its rows come from the related
 ``ModelAdmin``'s ``get_queryset`` and are searched by its ``search_fields``
 only. An id typed in the form must be a row of that same queryset.
 """
@@ -18,8 +19,6 @@ only. An id typed in the form must be a row of that same queryset.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import false, or_
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -85,6 +84,21 @@ def related_admin(site: Admin, model_admin: ModelAdmin, field_name: str) -> Mode
     return target
 
 
+def _source(site: Admin, app_label: str, model_name: str, field_name: str) -> ModelAdmin | None:
+    """Return the admin (a registered model's, else an inline's) listing ``field_name``."""
+    found = site.model_admin(app_label, model_name)
+    if found is not None and field_name in found.autocomplete_fields:
+        return found
+    for inline in site.inlines():
+        if (
+            inline.app_label == app_label
+            and inline.model_name == model_name
+            and field_name in inline.autocomplete_fields
+        ):
+            return inline
+    return None
+
+
 def search_related(
     site: Admin, request: Request, session: Session, params: dict[str, str]
 ) -> dict[str, Any]:
@@ -95,14 +109,14 @@ def search_related(
             a model or field that offers no autocomplete, 403 without the
             permissions.
     """
-    from .changelist import MAX_QUERY_LENGTH, _search_clause
+    from .changelist import MAX_QUERY_LENGTH, join_field, search_where
 
     unknown = set(params) - _PARAMS
     if unknown:
         raise AutocompleteRefused(400, f"{sorted(unknown)[0][:50]!r} is not a parameter here")
-    source = site.model_admin(params.get("app_label", ""), params.get("model_name", ""))
     field_name = params.get("field_name", "")
-    if source is None or field_name not in source.autocomplete_fields:
+    source = _source(site, params.get("app_label", ""), params.get("model_name", ""), field_name)
+    if source is None:
         raise AutocompleteRefused(404, "No such autocomplete field.")
     target = related_admin(site, source, field_name)
     if not (source.has_view_permission(request) or source.has_add_permission(request)):
@@ -120,25 +134,14 @@ def search_related(
     page = int(raw_page)
     statement = target.get_queryset(request)
     dialect = session.get_bind(mapper=target.mapper).dialect.name
-    for word in term.split()[:10]:
-        clauses = []
-        for spec in target.search_fields:
-            lookup = spec[0] if spec[:1] in ("^", "=", "@") else ""
-            name = spec[1:] if lookup else spec
-            if "__" in name:
-                continue  # NOTE: related fields need the changelist's joins
-            clause = _search_clause(getattr(target.model, name), lookup, word, dialect)
-            if clause is not None:
-                clauses.append(clause)
-        statement = statement.where(or_(*clauses) if clauses else false())
+    # NOTE: the changelist's search, joins of ``rel__field`` included.
+    aliases: dict[str, Any] = {}
+    statement = search_where(target, statement, term.split()[:10], dialect, aliases)
     pk = getattr(target.model, target.pk_attr)
-    order = [
-        getattr(target.model, name.lstrip("-")).desc()
-        if name.startswith("-")
-        else getattr(target.model, name).asc()
-        for name in target.ordering
-        if "__" not in name
-    ]
+    order = []
+    for name in target.ordering:
+        statement, expression = join_field(target, statement, name.lstrip("-"), aliases)
+        order.append(expression.desc() if name.startswith("-") else expression.asc())
     statement = statement.order_by(*order, pk).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
     rows = list(session.scalars(statement).unique().all())
     return {

@@ -140,7 +140,7 @@ class EditableRows:
 
     def save(self, objects: list[Any]) -> bool:
         """Validate every row, then save the changed objects; False when any row is refused."""
-        from .changes import describe_changes
+        from .changes import field_changes
         from .forms import apply_form, initial_data, unique_errors
         from .models import CHANGE
         from .views import _log
@@ -165,8 +165,15 @@ class EditableRows:
                         form[name].errors = [*form[name].errors, message]
                     raise FormInvalid(errors)
                 model_admin.save_model(self.request, self.session, obj, True)
-                details = describe_changes(model_admin, self.specs, before, obj, changed)
-                _log(self.session, self.request, model_admin, obj, CHANGE, f"Changed {details}.")
+                fields = field_changes(model_admin, self.specs, before, obj, changed)
+                _log(
+                    self.session,
+                    self.request,
+                    model_admin,
+                    obj,
+                    CHANGE,
+                    [{"changed": {"fields": fields}}],
+                )
             self.session.flush()
         except FormInvalid:
             self.session.rollback()

@@ -15,6 +15,14 @@ The rows post as ``<prefix>-TOTAL_FORMS`` and ``<prefix>-<n>-<field>``, with
 delete it (Django's formset names; the prefix is ``<model>_set``). The
 parent and every child are saved in one transaction with one ``LogEntry``
 on the parent naming what changed ("Added book “Dune”.").
+
+An inline's ``readonly_fields`` are shown as text in its rows (columns,
+properties, or methods of the inline taking the child). Its
+``autocomplete_fields`` are id inputs with suggestions, like the parent's;
+a typed id must be a row of the related admin's ``get_queryset``. "Add
+another" is a submit button (``_addrow=<prefix>``): the page comes back,
+nothing saved, with the posted rows and one more blank row; with JavaScript
+on, ``inlines.js`` adds the row in place from a ``<template>``.
 """
 
 from __future__ import annotations
@@ -126,7 +134,7 @@ class StackedInline(InlineModelAdmin):
 class InlineRow:
     """One row of an inline: its form, and the child it edits (None for a new one)."""
 
-    index: int
+    index: int | str  # "__prefix__" for the row inlines.js copies
     form: Any
     obj: Any = None
     pk: Any = None
@@ -190,9 +198,73 @@ class InlineFormSet:
             self._read(form_data, existing)
         for row in self.rows:
             fill_choices(row.form, self.specs, session, inline.site.label)
+        self._label_autocomplete()
 
-    def _row(self, index: int, form_data: Any, data: Any) -> InlineRow:
-        form = self.row_class(form_data, prefix=f"{self.prefix}-{index}", data=data)
+    @property
+    def room(self) -> int:
+        """How many more children may be added on this page (``max_num`` minus the rows)."""
+        if not self.can_add:
+            return 0
+        return max(0, self.inline.max_num - len(self.rows))
+
+    def add_blank_row(self) -> bool:
+        """Append one blank row (the "Add another" button); return False when there is no room."""
+        if self.room <= 0:
+            return False
+        from .forms import fill_choices
+
+        row = self._row(len(self.rows), None, None)
+        fill_choices(row.form, self.specs, self.session, self.inline.site.label)
+        self.rows.append(row)
+        return True
+
+    def empty_row(self) -> InlineRow:
+        """Return the blank row ``inlines.js`` copies, numbered ``__prefix__`` (Django's)."""
+        from .forms import fill_choices
+
+        row = self._row("__prefix__", None, None)
+        fill_choices(row.form, self.specs, self.session, self.inline.site.label)
+        return row
+
+    def _label_autocomplete(self) -> None:
+        """Name the row each autocomplete id points to: one query per field, not per row."""
+        for name, spec in self.specs.items():
+            if spec.kind != "fk_id":
+                continue
+            assert spec.target_admin is not None  # NOTE: set for every "fk_id" field
+            target = spec.target_admin()
+            wanted: dict[Any, list[Any]] = {}
+            for row in self.rows:
+                bound = row.form[name]
+                raw = bound.data
+                if raw in (None, "") or bound.errors:
+                    continue
+                text = str(raw).strip()
+                if target.pk_column.type.python_type is int:
+                    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+                        continue
+                    key: Any = int(text)
+                else:
+                    key = text
+                wanted.setdefault(key, []).append(bound)
+            if not wanted:
+                continue
+            pk = getattr(target.model, target.pk_attr)
+            statement = target.get_queryset(self.request).where(pk.in_(list(wanted)))
+            for found in self.session.scalars(statement).unique():
+                for bound in wanted.get(getattr(found, target.pk_attr), []):
+                    bound.description = target.object_repr(found)
+
+    def readonly_labels(self) -> list[str]:
+        """The headings of the inline's ``readonly_fields``."""
+        return [label for label, _ in _readonly_of(self.inline, None)]
+
+    def readonly(self, row: InlineRow) -> list[tuple[str, Any]]:
+        """Return ``[(label, escaped value)]`` of ``readonly_fields`` for a row (blank if new)."""
+        return _readonly_of(self.inline, row.obj)
+
+    def _row(self, index: int | str, form_data: Any, data: Any) -> InlineRow:
+        form = self.row_class(form_data, prefix=f"{self.prefix}-{index}-", data=data)
         return InlineRow(index, form)
 
     def _read(self, form_data: FormData, existing: list[Any]) -> None:
@@ -261,27 +333,33 @@ class InlineFormSet:
                 valid = False
         return valid
 
-    def save(self, parent_obj: Any) -> list[str]:
+    def save(self, parent_obj: Any) -> list[dict[str, Any]]:
         """Add, change and delete the children; return the change messages.
 
         Raises:
             FormInvalid: When a row's values are refused (the row has the
                 errors; the caller rolls back).
         """
-        from .forms import apply_form, initial_data, unique_errors
+        from .forms import apply_form, autocomplete_errors, initial_data, unique_errors
 
         inline = self.inline
-        messages: list[str] = []
+        messages: list[dict[str, Any]] = []
         parent_pk = getattr(parent_obj, inline.parent.pk_attr)
         name = inline.verbose_name
         for row in self.rows:
             if row.skip:
                 continue
             if row.delete:
-                messages.append(f"Deleted {name} “{inline.object_repr(row.obj)}”.")
+                messages.append({"deleted": {"name": name, "object": inline.object_repr(row.obj)}})
                 inline.delete_model(self.request, self.session, row.obj)
                 continue
             adding = row.obj is None
+            # SECURITY: a typed related id must be in the related admin's queryset.
+            wrong = autocomplete_errors(self.request, self.session, inline, row.form, self.specs)
+            if wrong:
+                for field_name, message in wrong.items():
+                    row.form[field_name].errors = [*row.form[field_name].errors, message]
+                raise FormInvalid(message="; ".join(wrong.values()))
             obj = inline.model() if adding else row.obj
             before = {} if adding else initial_data(obj, self.specs)
             with self.session.no_autoflush:
@@ -304,12 +382,20 @@ class InlineFormSet:
             inline.save_model(self.request, self.session, obj, not adding)
             if adding:
                 self.session.flush()
-                messages.append(f"Added {name} “{inline.object_repr(obj)}”.")
+                messages.append({"added": {"name": name, "object": inline.object_repr(obj)}})
             else:
-                from .changes import describe_changes
+                from .changes import field_changes
 
-                details = describe_changes(inline, self.specs, before, obj, changed)
-                messages.append(f"Changed {details} for {name} “{inline.object_repr(obj)}”.")
+                fields = field_changes(inline, self.specs, before, obj, changed)
+                messages.append(
+                    {
+                        "changed": {
+                            "name": name,
+                            "object": inline.object_repr(obj),
+                            "fields": fields,
+                        }
+                    }
+                )
         return messages
 
     # -- what the templates read ------------------------------------------------------
@@ -327,6 +413,25 @@ class InlineFormSet:
 
     def __repr__(self) -> str:
         return f"<InlineFormSet {self.prefix} rows={len(self.rows)}>"
+
+
+def _readonly_of(inline: InlineModelAdmin, obj: Any) -> list[tuple[str, Any]]:
+    """Return ``[(label, escaped value)]`` for ``inline.readonly_fields`` of ``obj`` (or blanks)."""
+    from markupsafe import Markup
+
+    from .views import display
+
+    rows: list[tuple[str, Any]] = []
+    for name in inline.readonly_fields:
+        method = getattr(type(inline), name, None)
+        if callable(method):
+            label = str(getattr(method, "short_description", name.replace("_", " ").capitalize()))
+            value = getattr(inline, name)(obj) if obj is not None else None
+        else:
+            label = name.replace("_", " ").capitalize()
+            value = getattr(obj, name, None) if obj is not None else None
+        rows.append((label, display(value) if obj is not None else Markup("")))
+    return rows
 
 
 def _unchanged(form: Any, blank: Any) -> bool:

@@ -2,10 +2,12 @@
 
 Django's ``django.contrib.admin.models.LogEntry`` on :class:`oakling.db.Model`,
 table ``admin_log``. The model is named by its label (``tasks.task``) instead
-of Django's content type, and the change message is plain text naming the
-changed fields. Like the auth battery's models, the table ships as a model on
-``Model.metadata``: the project's ``oakling db makemigrations`` writes its
-migration (the demo's is ``examples/tasks/migrations/versions/0004_*``).
+of Django's content type, and the change message is JSON naming the
+changed fields with their values (Django's structured message, rendered in the
+reader's language by :meth:`LogEntry.get_change_message`). Like the auth
+battery's models, the table ships as a model on ``Model.metadata``: the
+project's ``oakling db makemigrations`` writes its migration (the demo's is
+``examples/tasks/migrations/versions/0004_*``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,16 @@ class LogEntry(Model):
     object_repr: Mapped[str] = mapped_column(String(200))
     action_flag: Mapped[int] = mapped_column(SmallInteger)
     change_message: Mapped[str] = mapped_column(Text, default="")
+
+    def get_change_message(self) -> str:
+        """Return the change message in the current language (Django's ``get_change_message``).
+
+        Stored as JSON (:mod:`oakling.admin.changes`); a plain-text message
+        (older entries) is returned as it is.
+        """
+        from .changes import render_change_message
+
+        return render_change_message(self.change_message)
 
     @property
     def action_name(self) -> str:

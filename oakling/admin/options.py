@@ -54,6 +54,7 @@ def action(
     *,
     description: str | None = None,
     permissions: Sequence[str] = ("change",),
+    form: type[Any] | None = None,
 ) -> Callable[[_F], _F]: ...
 
 
@@ -62,6 +63,7 @@ def action(
     *,
     description: str | None = None,
     permissions: Sequence[str] = ("change",),
+    form: type[Any] | None = None,
 ) -> _F | Callable[[_F], _F]:
     """Mark a ``ModelAdmin`` method as an action of the changelist (Django's ``@admin.action``).
 
@@ -69,22 +71,38 @@ def action(
     selected objects (only those in the user's ``get_queryset``); it may
     return a response, else the list is shown again. The user needs every
     permission in ``permissions`` (``"view"``, ``"add"``, ``"change"``,
-    ``"delete"``) on the model, checked on every POST.
+    ``"delete"``) on the model and, through the ``has_*_permission(request,
+    obj)`` hooks, on every selected object, checked on every POST.
+
+    An action that asks for input (Django's ``action_form``, "set status
+    to ...") names a form: a :class:`~oakling.csrf.forms.CSRFForm`
+    subclass. Choosing the action then shows a page with the form and the
+    selected objects (no JavaScript needed); once the form validates, the
+    method is called as ``method(request, session, objects, form)``. An
+    invalid form is shown again with its errors (400) and nothing runs.
 
     Args:
         function: The method (when used without parentheses).
         description: The label in the actions menu; default the method's
             name with spaces.
         permissions: The permissions the action needs, ``("change",)``.
+        form: A ``CSRFForm`` subclass asking for the action's input, or None.
 
     Returns:
         The method, marked; or a decorator when called with options.
     """
+    if form is not None:
+        from oakling.csrf.forms import CSRFForm
+
+        if not (isinstance(form, type) and issubclass(form, CSRFForm)):
+            # SECURITY: the action's form checks its own CSRF token too.
+            raise TypeError("@action(form=...) takes a subclass of oakling.csrf.forms.CSRFForm")
 
     def mark(func: _F) -> _F:
         func.admin_action = True  # type: ignore[attr-defined]  # NOTE: a marker attribute
         func.short_description = description or func.__name__.replace("_", " ")  # type: ignore[attr-defined]  # NOTE: idem
         func.allowed_permissions = tuple(permissions)  # type: ignore[attr-defined]  # NOTE: idem
+        func.action_form = form  # type: ignore[attr-defined]  # NOTE: idem
         return func
 
     if function is not None:
@@ -141,7 +159,7 @@ class ModelAdmin:
         change_list_template: A template name replacing the changelist's
             (likewise ``change_form_template``, ``delete_confirmation_template``,
             ``delete_selected_confirmation_template``,
-            ``object_history_template``). Without one, the first found of
+            ``object_history_template``, ``action_form_template``). Without one, the first found of
             ``admin/<app>/<model>/<page>.html``, ``admin/<app>/<page>.html``
             and ``admin/<page>.html`` is used, as in Django.
         verbose_name: The model's name in pages, default from the class name
@@ -169,6 +187,7 @@ class ModelAdmin:
     delete_confirmation_template: str | None = None
     delete_selected_confirmation_template: str | None = None
     object_history_template: str | None = None
+    action_form_template: str | None = None
     list_max_export: int = 10_000
     verbose_name: str = ""
     verbose_name_plural: str = ""

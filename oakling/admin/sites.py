@@ -182,6 +182,14 @@ class Admin:
         """Return the instance of ``inline_class`` for ``model_admin`` (made at registration)."""
         return self._inlines[id(model_admin), inline_class]
 
+    def inlines(self) -> list[ModelAdmin]:
+        """Return the inline instances (``InlineModelAdmin``) of every registered ``ModelAdmin``."""
+        return [
+            inline
+            for inline in self._inlines.values()
+            if self._registry.get(inline.parent.model) is inline.parent
+        ]
+
     def label(self, obj: Any) -> str:
         """Return the text naming ``obj`` in selects and filters.
 

@@ -140,6 +140,7 @@ _TEMPLATE_OPTIONS = {
     "admin/delete_confirmation.html": "delete_confirmation_template",
     "admin/delete_selected_confirmation.html": "delete_selected_confirmation_template",
     "admin/object_history.html": "object_history_template",
+    "admin/action_form.html": "action_form_template",
 }
 
 
@@ -265,10 +266,16 @@ def _log(
     model_admin: ModelAdmin,
     obj: Any,
     flag: int,
-    message: str,
+    message: list[dict[str, Any]],
     object_id: Any = None,
 ) -> None:
-    """Add a LogEntry to the request's transaction (written with the change)."""
+    """Add a LogEntry to the request's transaction (written with the change).
+
+    ``message`` is the structured change message (:mod:`oakling.admin.changes`),
+    stored as JSON and rendered in the reader's language.
+    """
+    from .changes import dump_change_message
+
     user = request.user
     pk = object_id if object_id is not None else getattr(obj, model_admin.pk_attr)
     session.add(
@@ -279,7 +286,7 @@ def _log(
             object_id=str(pk),
             object_repr=model_admin.object_repr(obj)[:200],
             action_flag=flag,
-            change_message=message,
+            change_message=dump_change_message(message),
         )
     )
 
@@ -290,15 +297,16 @@ def _changed_message(
     before: dict[str, Any],
     obj: Any,
     changed: list[str],
-    inline_messages: list[str],
-) -> str:
-    from .changes import describe_changes
+    inline_messages: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    from .changes import field_changes
 
-    parts = []
+    parts: list[dict[str, Any]] = []
     if changed:
-        parts.append(f"Changed {describe_changes(model_admin, specs, before, obj, changed)}.")
+        fields = field_changes(model_admin, specs, before, obj, changed)
+        parts.append({"changed": {"fields": fields}})
     parts.extend(inline_messages)
-    return " ".join(parts) if parts else "No fields changed."
+    return parts
 
 
 async def _form_data(request: Request) -> FormData | None:
@@ -434,9 +442,7 @@ def _changelist(
         "prev_url": changelist.url_with(p=str(changelist.page - 1))
         if changelist.page > 1
         else None,
-        "next_url": changelist.url_with(p=str(changelist.page + 1))
-        if changelist.has_next
-        else None,
+        "next_url": changelist.next_url(),
     }
     return _render(request, site, "admin/change_list.html", context, status)
 
@@ -509,14 +515,40 @@ def _run_action(
             return _render(request, site, "admin/delete_selected_confirmation.html", context)
         for obj in objects:
             pk = getattr(obj, model_admin.pk_attr)
-            _log(session, request, model_admin, obj, DELETION, "Deleted (delete selected).", pk)
+            _log(
+                session, request, model_admin, obj, DELETION, [{"deleted": {"selected": True}}], pk
+            )
             model_admin.delete_model(request, session, obj)
         _flush_or_refuse(session)
         return RedirectResponse(back, status_code=303)
     func, description = actions[name]
-    result = func(request, session, objects)
     for obj in objects:
-        _log(session, request, model_admin, obj, CHANGE, f"Action: {description}.")
+        # SECURITY: the per-object hooks too, not only the model permission.
+        for needed in getattr(func, "allowed_permissions", ("change",)):
+            if not model_admin.has_permission(request, needed, obj):
+                raise _Refused(403, N_("You may not run this action."))
+    form_class = getattr(func, "action_form", None)
+    if form_class is None:
+        result = func(request, session, objects)
+    else:
+        applied = "_apply" in form
+        action_form = form_class(form if applied else None, meta={"csrf_context": request})
+        if not (applied and action_form.validate()):
+            context = {
+                **_base_context(site, request, model_admin),
+                "title": description,
+                "action_name": name,
+                "action_form": action_form,
+                "objects": [
+                    (getattr(obj, model_admin.pk_attr), model_admin.object_repr(obj))
+                    for obj in objects
+                ],
+            }
+            status = 400 if applied else 200
+            return _render(request, site, "admin/action_form.html", context, status)
+        result = func(request, session, objects, action_form)
+    for obj in objects:
+        _log(session, request, model_admin, obj, CHANGE, [{"action": {"description": description}}])
     _flush_or_refuse(session)
     if isinstance(result, Response):
         return result
@@ -577,6 +609,15 @@ def _form_page(
             raise _Refused(
                 403, gettext(_MAY_NOT["change"]) % {"name": model_admin.verbose_name_plural}
             )
+        added_row = form_data.get("_addrow")
+        if isinstance(added_row, str) and added_row:
+            # NOTE: "Add another" without JavaScript: the page again with the
+            # posted values and one more blank row; nothing is validated or saved.
+            for formset in formsets:
+                if formset.prefix == added_row:
+                    formset.add_blank_row()
+            form_data = None
+    if form_data is not None:
         valid = form.validate()
         # NOTE: every inline is validated, so that all errors show at once.
         valid = all([formset.is_valid() for formset in formsets]) and valid
@@ -640,15 +681,15 @@ def _save(
         saved, changed = model_admin.construct(request, session, form, specs, obj)
         model_admin.save_model(request, session, saved, not adding)
         session.flush()
-        inline_messages: list[str] = []
+        inline_messages: list[dict[str, Any]] = []
         for formset in formsets:
             inline_messages.extend(formset.save(saved))
         session.flush()
         if adding:
-            message = " ".join(["Added.", *inline_messages])
+            record = [{"added": {}}, *inline_messages]
         else:
-            message = _changed_message(model_admin, specs, before, saved, changed, inline_messages)
-        _log(session, request, model_admin, saved, ADDITION if adding else CHANGE, message)
+            record = _changed_message(model_admin, specs, before, saved, changed, inline_messages)
+        _log(session, request, model_admin, saved, ADDITION if adding else CHANGE, record)
         session.flush()
     except FormInvalid as ex:
         # NOTE: nothing of the refused form may reach the request's commit.
@@ -720,7 +761,7 @@ def _delete_page(
     base = site.url(model_admin.app_label, model_admin.model_name)
     if form is not None:
         pk = getattr(obj, model_admin.pk_attr)
-        _log(session, request, model_admin, obj, DELETION, "Deleted.", pk)
+        _log(session, request, model_admin, obj, DELETION, [{"deleted": {}}], pk)
         model_admin.delete_model(request, session, obj)
         _flush_or_refuse(session)
         return RedirectResponse(base, status_code=303)
@@ -780,7 +821,7 @@ def _password_page(
             except PasswordValidationError as ex:
                 form.password2.errors = [*form.password2.errors, *ex.messages]
             else:
-                _log(session, request, model_admin, obj, CHANGE, "Changed password.")
+                _log(session, request, model_admin, obj, CHANGE, [{"password": {}}])
                 base = site.url(model_admin.app_label, model_admin.model_name)
                 return RedirectResponse(
                     f"{base}/{getattr(obj, model_admin.pk_attr)}/change", status_code=303

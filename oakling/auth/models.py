@@ -20,7 +20,9 @@ Permissions are rows of ``auth_permission`` whose ``codename`` is
 ``migrate``); users get permissions directly or through groups, and
 ``user.has_perm("tasks.change_task")`` checks them. Groups and permissions
 are loaded with the user (``lazy="selectin"``), so permission checks do no
-I/O, which matters in async code where a lazy load cannot happen.
+I/O, which matters in async code where a lazy load cannot happen; the
+middleware's ``request.user`` instead comes with the set of its codenames,
+read in the user's own query (``_perm_cache``, as in Django's backend).
 
 Datetimes are timezone-aware UTC on every backend (SQLite stores them
 naive; they come back with ``tzinfo=UTC``).
@@ -245,6 +247,11 @@ class User(Model):
         """
         if not self.is_active:
             return set()
+        # PERF: request.user comes with its codenames, loaded in the user's
+        # query (services.get_user_with_permissions), like Django's _perm_cache.
+        cached: frozenset[str] | None = self.__dict__.get("_perm_cache")
+        if cached is not None:
+            return set(cached)
         direct = {perm.codename for perm in self.user_permissions}
         return direct | self.get_group_permissions()
 
@@ -258,6 +265,9 @@ class User(Model):
             return False
         if self.is_superuser:
             return True
+        cached: frozenset[str] | None = self.__dict__.get("_perm_cache")
+        if cached is not None:
+            return codename in cached
         return codename in self.get_all_permissions()
 
     def has_perms(self, codenames: Iterable[str]) -> bool:

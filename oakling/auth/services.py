@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Update, select, update
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +47,8 @@ __all__ = [
     "get_user_by_username",
     "get_user_by_username_sync",
     "get_user_sync",
+    "get_user_with_permissions",
+    "get_user_with_permissions_sync",
     "normalize_email",
     "session_auth_hash",
     "set_password",
@@ -378,6 +381,70 @@ def get_user_sync(session: Session, user_id: object) -> User | None:
     """Do what :func:`get_user` does, with a sync session."""
     valid = _valid_id(user_id)
     return None if valid is None else session.get(User, valid)
+
+
+def _with_permissions(user_id: int) -> Any:
+    """Return the one statement of a user and its permission codenames (one row each)."""
+    from sqlalchemy import true, union
+    from sqlalchemy.orm import raiseload
+
+    from .models import Permission, auth_group_permissions, auth_user_groups, auth_user_permissions
+
+    direct = (
+        select(Permission.codename)
+        .join(auth_user_permissions, auth_user_permissions.c.permission_id == Permission.id)
+        .where(auth_user_permissions.c.user_id == user_id)
+    )
+    grouped = (
+        select(Permission.codename)
+        .join(auth_group_permissions, auth_group_permissions.c.permission_id == Permission.id)
+        .join(auth_user_groups, auth_user_groups.c.group_id == auth_group_permissions.c.group_id)
+        .where(auth_user_groups.c.user_id == user_id)
+    )
+    # NOTE: UNION removes duplicates: one row per distinct codename, never a
+    # groups x permissions product; a user with none gets one row, codename NULL.
+    codes = union(direct, grouped).subquery("codes")
+    return (
+        select(User, codes.c.codename)
+        .outerjoin(codes, true())
+        .where(User.id == user_id)
+        .options(raiseload(User.groups), raiseload(User.user_permissions))
+    )
+
+
+def _attach_permissions(rows: Sequence[Any]) -> User | None:
+    if not rows:
+        return None
+    user: User = rows[0][0]
+    # NOTE: a plain instance attribute, not a mapped one (Django's _perm_cache).
+    user.__dict__["_perm_cache"] = frozenset(row[1] for row in rows if row[1] is not None)
+    return user
+
+
+async def get_user_with_permissions(session: AsyncSession, user_id: object) -> User | None:
+    """Return the user with this id and its permissions, in one query; else None.
+
+    What the auth middleware loads for ``request.user``: the user row joined
+    to the distinct codenames it holds directly or through its groups
+    (Django's ``ModelBackend`` caches the same set in ``user._perm_cache``).
+    ``has_perm`` and ``get_all_permissions`` then read that set; the
+    ``groups`` and ``user_permissions`` relationships are not loaded and
+    raise if read (load the user with :func:`get_user` in your own session
+    to change them). Bad ids give None, as with :func:`get_user`.
+    """
+    valid = _valid_id(user_id)
+    if valid is None:
+        return None
+    result = await session.execute(_with_permissions(valid))
+    return _attach_permissions(result.all())
+
+
+def get_user_with_permissions_sync(session: Session, user_id: object) -> User | None:
+    """Do what :func:`get_user_with_permissions` does, with a sync session."""
+    valid = _valid_id(user_id)
+    if valid is None:
+        return None
+    return _attach_permissions(session.execute(_with_permissions(valid)).all())
 
 
 async def get_user_by_username(session: AsyncSession, username: str) -> User | None:

@@ -32,7 +32,7 @@ from oakling.testing import TestClient
 from tests.auth.conftest import AUTH_TABLES
 from tests.conftest import skip_or_fail
 
-from .shop import Author, Book
+from .shop import Author, Book, Shelf, ShelfItem
 
 PASSWORD = "correct horse battery staple"
 SECRET = "admin-test-secret-" + "z" * 40
@@ -100,6 +100,26 @@ def admin_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         if kind != "sqlite":
             Model.metadata.drop_all(setup.sync_engine(), tables=TABLES)
         setup.sync_engine().dispose()
+
+
+SHELF_TABLES: list[Table] = [Shelf.__table__, ShelfItem.__table__]  # type: ignore[list-item]
+
+
+@pytest.fixture
+def shelf_tables(admin_url: str) -> Iterator[None]:
+    """Create the shelf tables (children of books, for inlines and related searches)."""
+    engine = Database(admin_url).sync_engine()  # NOTE: its own engine, disposed below
+    # NOTE: table by table: metadata.drop_all(tables=...) drops the shared enum types too.
+    for table in reversed(SHELF_TABLES):
+        table.drop(engine, checkfirst=True)
+    for table in SHELF_TABLES:
+        table.create(engine)
+    try:
+        yield
+    finally:
+        for table in reversed(SHELF_TABLES):
+            table.drop(engine, checkfirst=True)
+        engine.dispose()
 
 
 @pytest.fixture

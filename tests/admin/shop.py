@@ -47,3 +47,30 @@ class Book(Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Shelf(Model):
+    __tablename__ = "shop_shelf"
+    __permission_label__ = "shop"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    items: Mapped[list[ShelfItem]] = relationship(back_populates="shelf")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShelfItem(Model):
+    __tablename__ = "shop_shelf_item"
+    __permission_label__ = "shop"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(100))
+    shelf_id: Mapped[int] = mapped_column(ForeignKey("shop_shelf.id", ondelete="CASCADE"))
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("shop_book.id"), default=None)
+    shelf: Mapped[Shelf] = relationship(back_populates="items")
+    book: Mapped[Book | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.label

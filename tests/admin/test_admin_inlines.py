@@ -108,7 +108,7 @@ def test_add_change_and_delete_children_with_the_parent(admin_app: Any, users: A
         assert session.get(Author, author_id).name == "Ann B"
         entries = session.query(LogEntry).filter_by(object_id=str(author_id)).all()
         assert len(entries) == 1
-        message = entries[0].change_message
+        message = entries[0].get_change_message()
         assert "Changed name (“Ann” → “Ann B”)." in message
         assert (
             "Changed title (“Keep” → “Kept”) and pages (empty → “12”) for book “Kept”." in message
@@ -162,7 +162,7 @@ def test_add_page_adds_the_parent_and_its_children(admin_app: Any, users: Any) -
             "First"
         ]
         entry = session.query(LogEntry).one()
-        assert entry.change_message == "Added. Added book “First”."
+        assert entry.get_change_message() == "Added. Added book “First”."
 
 
 def test_forged_inline_id_of_another_parents_child_is_refused(admin_app: Any, users: Any) -> None:

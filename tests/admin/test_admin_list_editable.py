@@ -63,7 +63,8 @@ def test_edit_several_rows_in_the_list(admin_app: Any, users: Any) -> None:
         entries = session.query(LogEntry).all()
         assert [entry.object_id for entry in entries] == [str(first)]  # the unchanged row: no entry
         assert (
-            entries[0].change_message == "Changed is published (No → Yes) and pages (“0” → “12”)."
+            entries[0].get_change_message()
+            == "Changed is published (No → Yes) and pages (“0” → “12”)."
         )
 
 

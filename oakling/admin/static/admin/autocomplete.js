@@ -32,6 +32,8 @@
       }, 200);
     });
   }
+  window.oaklingAdmin = window.oaklingAdmin || {};
+  window.oaklingAdmin.attachAutocomplete = attach;  // for rows inlines.js adds
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("input[data-autocomplete]").forEach(attach);
   });
