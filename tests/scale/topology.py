@@ -227,9 +227,14 @@ def healthy(url: str) -> Callable[[], bool]:
     return lambda: httpx.get(url + "/healthz", timeout=2).status_code == 200
 
 
+def haproxy_binary() -> str | None:
+    """Return HAProxy's path (Debian puts it in /usr/sbin), or None."""
+    return shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin:" + os.defpath)
+
+
 def requirements() -> None:
     """Skip (fail in CI) unless every service and tool of the topology is here."""
-    if shutil.which("haproxy") is None and not Path("/usr/sbin/haproxy").exists():
+    if haproxy_binary() is None:
         skip_or_fail("HAProxy is not installed (apt-get install haproxy)")
     for problem in (redis_problem(REDIS_URL), amqp_problem(AMQP_URL)):
         if problem:
@@ -260,7 +265,7 @@ def scaled_demo(logs: Path) -> Iterator[Topology]:
                 service.stop()
 
         stack.callback(stop_all)
-        haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        haproxy = haproxy_binary() or "haproxy"
         balancer_env = {
             **env,
             "HAPROXY": haproxy,
