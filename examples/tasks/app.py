@@ -819,12 +819,30 @@ def create_app(database_url: str | None = None) -> App:
             (drivers: ``pip install 'oakling[db]'``, plus ``[postgres]`` or
             ``[mysql]``).
 
+    ``DATABASE_POOL_SIZE`` and ``DATABASE_MAX_OVERFLOW`` size each engine's
+    pool (SQLAlchemy's ``pool_size`` and ``max_overflow``; oakling's
+    defaults 10 and 10), for deployments of many processes on one server.
+
     Raises:
         oakling.exceptions.ImproperlyConfigured: For an invalid security
             setting (``ALLOWED_HOSTS``, ``SESSION_*``, ``CSRF_*``, ...).
     """
     settings = demo_settings()
-    database = Database(database_url or settings.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    # NOTE: every process has a pool per engine (sync and async): with many
+    # processes on one server, DATABASE_POOL_SIZE and DATABASE_MAX_OVERFLOW
+    # keep the sum under its max_connections (docs/deployment.md).
+    pool = {
+        option: settings.get(name, cast=int)
+        for option, name in (
+            ("pool_size", "DATABASE_POOL_SIZE"),
+            ("max_overflow", "DATABASE_MAX_OVERFLOW"),
+        )
+        if settings.get(name) is not None
+    }
+    database = Database(
+        database_url or settings.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        engine_options=pool,
+    )
     # NOTE: before Auth, which then counts its throttles in the same store.
     limiter = Limiter()
     # The API is limited per token (per user for a browser session):

@@ -124,3 +124,15 @@ def test_the_shipped_haproxy_config_is_valid() -> None:
     config = ROOT / "examples" / "tasks" / "deploy" / "haproxy.cfg"
     checked = subprocess.run([haproxy, "-c", "-f", str(config)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_pool_is_sized_by_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tasks.db'}"
+    assert create_app(url).extensions["db"].engine_options == {}  # oakling's defaults
+    monkeypatch.setenv("OAKLING_DATABASE_POOL_SIZE", "4")
+    monkeypatch.setenv("OAKLING_DATABASE_MAX_OVERFLOW", "2")
+    options = create_app(url).extensions["db"].engine_options
+    assert options == {"pool_size": 4, "max_overflow": 2}
+    monkeypatch.setenv("OAKLING_DATABASE_POOL_SIZE", "many")
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_POOL_SIZE"):
+        create_app(url)

@@ -256,17 +256,19 @@ def drive(
                     load.after_kill += 1
 
 
-def test_killing_a_host_mid_load_loses_no_acknowledged_write_and_no_get(
-    demo: Topology,
-) -> None:
-    import psycopg
+def stop_a_host_under_load(demo: Topology, host: str, signum: int) -> Load:
+    """Drive 6 clients through HAProxy; send ``signum`` to ``host``'s group mid-load.
 
-    with httpx.Client(base_url=demo.host_b, timeout=10) as on_b:
-        sign_up(on_b, unique("eve"))
-        token = api_token(on_b)
-    load, stop, killed = Load(), threading.Event(), threading.Event()
+    Returns once HAProxy has the host DOWN and 30 more rounds went through,
+    with the load's outcomes; the POSTs that were acknowledged are checked
+    against PostgreSQL by the caller.
+    """
+    with httpx.Client(base_url=demo.host_b, timeout=10) as setup:
+        sign_up(setup, unique("eve"))
+        token = api_token(setup)
+    load, stop, stopped = Load(), threading.Event(), threading.Event()
     clients = [
-        threading.Thread(target=drive, args=(demo.balancer, token, number, load, stop, killed))
+        threading.Thread(target=drive, args=(demo.balancer, token, number, load, stop, stopped))
         for number in range(6)
     ]
     for thread in clients:
@@ -274,38 +276,61 @@ def test_killing_a_host_mid_load_loses_no_acknowledged_write_and_no_get(
     try:
         # NOTE: by counts, not seconds: the machine may be slow, never the test flaky.
         wait_until(lambda: len(load.posts) >= 30, timeout=40)
-        before = len(load.posts)
-        # No goodbye: the uvicorn master and both workers of host A, at once.
-        demo.services["host_a"].signal_group(signal.SIGKILL)
-        killed.set()
-        wait_until(lambda: demo.server_states().get("host_a") == "DOWN", timeout=10)
+        demo.services[host].signal_group(signum)
+        stopped.set()
+        wait_until(lambda: demo.server_states().get(host) == "DOWN", timeout=15)
         wait_until(lambda: load.after_kill >= 30, timeout=40)
     finally:
         stop.set()
         for thread in clients:
             thread.join(30)
-    assert before >= 30 and load.after_kill >= 30
-    acknowledged = {title for title, status in load.posts.items() if status == 201}
+    acknowledged = sum(1 for status in load.posts.values() if status == 201)
     print(
-        f"\nload: {len(load.posts)} POSTs ({len(acknowledged)} 201), {len(load.gets)} GETs,"
-        f" {load.after_kill} rounds after the kill;"
+        f"\n{host} {signal.Signals(signum).name}: {len(load.posts)} POSTs ({acknowledged} 201),"
+        f" {len(load.gets)} GETs, {load.after_kill} rounds after the signal;"
         f" POSTs not acknowledged: {sorted(set(load.posts.values()) - {201}, key=str)}"
     )
+    return load
+
+
+def check_no_acknowledged_write_lost(demo: Topology, load: Load) -> None:
+    import psycopg
+
+    acknowledged = {title for title, status in load.posts.items() if status == 201}
     with psycopg.connect(demo.database_url) as connection:
         stored = {
             row[0]
             for row in connection.execute("SELECT title FROM tasks_task WHERE title LIKE 'load %%'")
         }
-    # Every 201 is a row (a POST that died with host A may be a row its client
+    # Every 201 is a row (a POST that died with its host may be a row its client
     # was never told about: it was not acknowledged, so nothing was promised).
     assert acknowledged <= stored, sorted(acknowledged - stored)[:10]
-    # A POST that died with host A is told so: a 502 from HAProxy, or (for a
+    # A POST that died with its host is told so: a 502 from HAProxy, or (for a
     # request sent on a reused connection) its connection closed with no
     # answer, as the server would have done. Never a 4xx or a 500.
     failed_posts = {title: status for title, status in load.posts.items() if status != 201}
     assert set(failed_posts.values()) <= {502, 503, 504, "RemoteProtocolError", "ReadError"}, (
         failed_posts
     )
-    # GETs are idempotent: HAProxy retried each one that host A dropped on host B.
+    # GETs are idempotent: HAProxy retried each one that the host dropped on the other.
     errors = [outcome for outcome in load.gets if outcome != 200]
     assert errors == [], f"{len(errors)} of {len(load.gets)} GETs failed: {errors[:20]}"
+
+
+def test_killing_a_host_mid_load_loses_no_acknowledged_write_and_no_get(
+    demo: Topology,
+) -> None:
+    # No goodbye: the uvicorn master and both workers of host A, at once.
+    load = stop_a_host_under_load(demo, "host_a", signal.SIGKILL)
+    check_no_acknowledged_write_lost(demo, load)
+
+
+def test_a_host_back_and_the_other_stopped_gracefully_lose_nothing_either(
+    demo: Topology,
+) -> None:
+    # Host A comes back (HAProxy's checks see it UP again), then host B is
+    # stopped the way a deploy stops it: SIGTERM, in-flight requests finish.
+    demo.restart("host_a")
+    wait_until(lambda: demo.server_states().get("host_a") == "UP", timeout=60)
+    load = stop_a_host_under_load(demo, "host_b", signal.SIGTERM)
+    check_no_acknowledged_write_lost(demo, load)

@@ -96,6 +96,16 @@ class Topology:
     database_url: str
     env: dict[str, str]
     services: dict[str, Service] = field(default_factory=dict)
+    logs: Path = Path()
+    ports: list[int] = field(default_factory=list)
+
+    def restart(self, name: str) -> None:
+        """Start host ``name`` again (after it was stopped), as before, on its port."""
+        old = self.services[name]
+        old.stop()
+        port = self.ports[1] if name == "host_a" else self.ports[2]
+        self.services[name] = start(name, ["host", str(port)], self.env, self.logs, "ab")
+        wait_for(self.services[name], healthy(self.host_a if name == "host_a" else self.host_b))
 
     def server_states(self) -> dict[str, str]:
         """Return HAProxy's view of the hosts: ``{"host_a": "UP", ...}``."""
@@ -150,6 +160,16 @@ def run_queue(name: str) -> Iterator[None]:
                 pass
 
 
+def shipped_env() -> dict[str, str]:
+    """Return the variables of ``examples/tasks/deploy/scaled.env`` (``NAME=value`` lines)."""
+    variables = {}
+    for line in (SCRIPT.parent / "scaled.env").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            variables[name.strip()] = value.strip()
+    return variables
+
+
 def scaled_env(database_url: str, run: str) -> dict[str, str]:
     """Return the environment of every process: scaled.env's variables, for this run."""
     env = {
@@ -158,6 +178,8 @@ def scaled_env(database_url: str, run: str) -> dict[str, str]:
         if not key.startswith("OAKLING_") or key.startswith("OAKLING_TEST_")
     }
     prefix = f"oakling-scale:{run}:"
+    # The shipped variables first (the docs' scaled.env), then this run's services.
+    env.update(shipped_env())
     env.update(
         {
             "PYTHON": sys.executable,
@@ -165,7 +187,6 @@ def scaled_env(database_url: str, run: str) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
             "OAKLING_SECRET_KEY": secrets.token_urlsafe(50),
             "OAKLING_DATABASE_URL": database_url,
-            "OAKLING_SESSION_BACKEND": "redis",
             "OAKLING_REDIS_URL": REDIS_URL,
             "OAKLING_CACHES": json.dumps(
                 {
@@ -181,7 +202,6 @@ def scaled_env(database_url: str, run: str) -> dict[str, str]:
             "OAKLING_TASKS_BROKER_URL": AMQP_URL,
             "OAKLING_TASKS_RESULT_BACKEND": REDIS_URL,
             "OAKLING_TASKS_DEFAULT_QUEUE": f"oakling-scale-{run}",
-            "OAKLING_ALLOWED_HOSTS": '["localhost", "127.0.0.1"]',
             "OAKLING_LOGIN_THROTTLE_ACCOUNT": f"{LOGIN_LIMIT} per 15 minutes",
             # NOTE: every client of the test is 127.0.0.1: per-IP caps out of the way.
             "OAKLING_LOGIN_THROTTLE_IP": "10000 per hour",
@@ -193,10 +213,12 @@ def scaled_env(database_url: str, run: str) -> dict[str, str]:
     return env
 
 
-def start(name: str, args: list[str], env: Mapping[str, str], logs: Path) -> Service:
+def start(
+    name: str, args: list[str], env: Mapping[str, str], logs: Path, mode: str = "wb"
+) -> Service:
     """Start ``scaled.sh ARGS`` in a process group of its own, output to a log."""
     log = logs / f"{name}.log"
-    with log.open("wb") as handle:
+    with log.open(mode) as handle:
         process = subprocess.Popen(
             ["bash", str(SCRIPT), *args],
             cwd=ROOT,
@@ -258,6 +280,8 @@ def scaled_demo(logs: Path) -> Iterator[Topology]:
             stats=f"http://127.0.0.1:{ports[3]}",
             database_url=database_url,
             env=env,
+            logs=logs,
+            ports=ports,
         )
 
         def stop_all() -> None:
