@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -98,6 +99,17 @@ class Topology:
     services: dict[str, Service] = field(default_factory=dict)
     logs: Path = Path()
     ports: list[int] = field(default_factory=list)
+
+    def balancer_command(self, command: str) -> str:
+        """Send one command to HAProxy's admin socket; return its answer."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(5)
+            connection.connect(str(self.logs / "haproxy.sock"))
+            connection.sendall(command.encode() + b"\n")
+            answer = b""
+            while chunk := connection.recv(4096):
+                answer += chunk
+        return answer.decode()
 
     def restart(self, name: str) -> None:
         """Start host ``name`` again (after it was stopped), as before, on its port."""
@@ -297,6 +309,7 @@ def scaled_demo(logs: Path) -> Iterator[Topology]:
             "TASKS_HOST_A": f"127.0.0.1:{ports[1]}",
             "TASKS_HOST_B": f"127.0.0.1:{ports[2]}",
             "TASKS_LB_STATS": f"127.0.0.1:{ports[3]}",
+            "TASKS_LB_SOCKET": str(logs / "haproxy.sock"),
         }
         # NOTE: host A first: its workers migrate the new database (under the
         # migration lock); B's then find nothing left to do.
