@@ -173,13 +173,20 @@ def run_queue(name: str) -> Iterator[None]:
 
 
 def shipped_env() -> dict[str, str]:
-    """Return the variables of ``examples/tasks/deploy/scaled.env`` (``NAME=value`` lines)."""
-    variables = {}
-    for line in (SCRIPT.parent / "scaled.env").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, _, value = line.partition("=")
-            variables[name.strip()] = value.strip()
-    return variables
+    """Return the variables of ``examples/tasks/deploy/scaled.env``, loaded as the docs say.
+
+    ``set -a; . scaled.env`` in bash, so the values are what a shell makes of
+    them (quotes removed), not what the file spells.
+    """
+    script = 'set -a; . "$1"; set +a; env -0'
+    loaded = subprocess.run(
+        ["bash", "-c", script, "bash", str(SCRIPT.parent / "scaled.env")],
+        env={"PATH": os.environ.get("PATH", os.defpath)},
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    variables = dict(item.split("=", 1) for item in loaded.split("\0") if "=" in item)
+    return {name: value for name, value in variables.items() if name.startswith("OAKLING_")}
 
 
 def scaled_env(database_url: str, run: str) -> dict[str, str]:

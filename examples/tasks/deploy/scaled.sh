@@ -8,8 +8,9 @@
 #   examples/tasks/deploy/scaled.sh host PORT   one host: uvicorn, WEB_WORKERS workers
 #   examples/tasks/deploy/scaled.sh worker ...  oakling worker (Celery; more arguments go to it)
 #   examples/tasks/deploy/scaled.sh balancer    HAProxy, in the foreground
-#   examples/tasks/deploy/scaled.sh all         all of them: hosts on 8001 and 8002,
-#                                               HAProxy on 8000; Ctrl+C stops them
+#   examples/tasks/deploy/scaled.sh all         all of them: hosts on HOST_A_PORT (8001)
+#                                               and HOST_B_PORT (8002), HAProxy on
+#                                               TASKS_LB_BIND (8000); Ctrl+C stops them
 #
 # Variables (beyond the app's OAKLING_* settings): PYTHON (python3),
 # WEB_WORKERS (2), WORKER_CONCURRENCY (2), BIND_ADDRESS (127.0.0.1),
@@ -51,14 +52,17 @@ balancer)
     ;;
 all)
     need_key
+    port_a=${HOST_A_PORT:-8001} port_b=${HOST_B_PORT:-8002}
+    export TASKS_HOST_A=${TASKS_HOST_A:-127.0.0.1:$port_a} TASKS_HOST_B=${TASKS_HOST_B:-127.0.0.1:$port_b}
+    export TASKS_LB_BIND=${TASKS_LB_BIND:-127.0.0.1:8000} TASKS_LB_STATS=${TASKS_LB_STATS:-127.0.0.1:8404}
     pids=()
     trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
-    "$self" host 8001 & pids+=($!)
+    "$self" host "$port_a" & pids+=($!)
     sleep 3  # NOTE: the first host migrates the database; the others wait on its lock anyway
-    "$self" host 8002 & pids+=($!)
+    "$self" host "$port_b" & pids+=($!)
     "$self" worker & pids+=($!)
-    TASKS_HOST_A=127.0.0.1:8001 TASKS_HOST_B=127.0.0.1:8002 "$self" balancer & pids+=($!)
-    echo "the demo, scaled: http://127.0.0.1:8000/ (HAProxy stats: http://127.0.0.1:8404/)"
+    "$self" balancer & pids+=($!)
+    echo "the demo, scaled: http://$TASKS_LB_BIND/ (HAProxy stats: http://$TASKS_LB_STATS/)"
     wait -n
     ;;
 *)
