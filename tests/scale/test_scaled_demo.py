@@ -320,6 +320,25 @@ def check_no_acknowledged_write_lost(demo: Topology, load: Load) -> None:
     # GETs are idempotent: HAProxy retried each one that the host dropped on the other.
     errors = [outcome for outcome in load.gets if outcome != 200]
     assert errors == [], f"{len(errors)} of {len(load.gets)} GETs failed: {errors[:20]}"
+    # Every announcement left the outbox (TASKS_OUTBOX, scaled.env): sent after
+    # its commit, or by a surviving process's relay when its host died first.
+    with psycopg.connect(demo.database_url) as connection:
+
+        def outbox_empty() -> bool:
+            row = connection.execute("SELECT count(*) FROM oakling_task_outbox").fetchone()
+            connection.commit()
+            return row is not None and row[0] == 0
+
+        wait_until(outbox_empty, timeout=40)
+
+        def staged() -> bool:  # the outbox was in use (the statistics lag a little)
+            row = connection.execute(
+                "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'oakling_task_outbox'"
+            ).fetchone()
+            connection.commit()
+            return row is not None and row[0] > 0
+
+        wait_until(staged, timeout=10)
 
 
 def test_killing_a_host_mid_load_loses_no_acknowledged_write_and_no_get(
