@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from oakling import App, abort
 from oakling.config import Settings
-from oakling.db import Database, Model, Session
+from oakling.db import AsyncSession, Database, Model, Session
 from oakling.tasks import Tasks, task
 from oakling.tasks.durable import OutboxEntry
 from oakling.testing import TestClient
@@ -69,6 +69,14 @@ def make_app(broker_url: str, tmp_path: Path, queue: str) -> tuple[App, Database
         deliver.enqueue(row.id)
         if item == "refused":
             abort(409, "refused after the enqueue")
+        return {"id": row.id}
+
+    @app.post("/async-parcels")
+    async def send_parcel_async(item: str, session: AsyncSession) -> dict[str, int]:
+        row = Parcel(item=item)
+        session.add(row)
+        await session.flush()
+        deliver.enqueue(row.id)
         return {"id": row.id}
 
     return app, database
@@ -149,6 +157,18 @@ def test_a_broker_outage_keeps_every_acknowledged_writes_task(broker: dict[str, 
         assert queued() == 3
         assert client.post("/parcels", params={"item": "after"}).status_code == 200
         assert queued() == 4 and held(database) == 0
+
+
+def test_an_async_sessions_transaction_stages_its_tasks_too(broker: dict[str, Any]) -> None:
+    database, proxy, queued = broker["database"], broker["proxy"], broker["queued"]
+    with TestClient(broker["app"]) as client:
+        proxy.stop()
+        answer = client.post("/async-parcels", params={"item": "async-in-outage"})
+        assert answer.status_code == 200
+        assert items(database) == ["async-in-outage"] and held(database) == 1
+        proxy.start()
+        wait_until(lambda: held(database) == 0)
+        assert queued() == 1
 
 
 def test_a_rolled_back_request_stages_and_sends_nothing(broker: dict[str, Any]) -> None:
