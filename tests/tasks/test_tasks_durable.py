@@ -201,3 +201,15 @@ def test_the_relay_sends_what_a_dead_process_left(broker: dict[str, Any]) -> Non
     with TestClient(broker["app"]):
         wait_until(lambda: held(database) == 0)
         assert queued() == 1
+
+
+def test_the_outbox_without_a_database_is_refused_at_startup() -> None:
+    settings = Settings(
+        SECRET_KEY=SECRET,
+        extra={"TASKS_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//", "TASKS_OUTBOX": "true"},
+    )
+    app = App(settings=settings, plugins=[Tasks()])
+    # NOTE: the test client reports a failed lifespan startup as a RuntimeError.
+    with pytest.raises(RuntimeError, match="ImproperlyConfigured: TASKS_OUTBOX needs oakling.db"):
+        with TestClient(app):
+            pass
