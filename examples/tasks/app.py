@@ -36,6 +36,10 @@ Pages and endpoints:
   post/redirect/get), and the user's API tokens;
 - ``/api/tasks``: the same tasks as JSON (list, create, read, update, delete),
   rate-limited per token (``API_RATE_LIMIT``, 600 a minute by default);
+- ``GET /api/summary``: how many tasks the user has and how many are done,
+  kept in the app's cache (``oakling.cache``, memory by default, Redis with
+  ``OAKLING_REDIS_URL`` or ``OAKLING_CACHES``) until a change deletes it;
+- ``GET /healthz``: ``ok``, with no login: the load balancer's health check;
 - ``GET /events``: server-sent events announcing each change of the user's
   tasks, so every open tab of theirs updates when another one (or an API
   client) changes something. The feed is a channel per user
@@ -66,6 +70,12 @@ request's transaction has committed, and is dropped when it rolls back. A
 change that is rolled back (or whose commit fails) is never announced. The
 tasks run in-process by default (after the response, not durable); with
 ``OAKLING_TASKS_BROKER_URL`` they go through Celery to ``oakling worker``.
+
+Scaled out (several workers and hosts behind a load balancer), every piece
+of shared state moves to a service by environment variables alone: see
+``examples/tasks/deploy`` and docs/deployment.md, "Scaling out". Then
+``OAKLING_SECRET_KEY`` must be set (the same on every process): the demo
+refuses to start with ``CHANNELS_URL`` or ``TASKS_BROKER_URL`` set and no key.
 
 To change the model, write a migration from the repository root, against a
 scratch database brought to the latest revision first::
@@ -102,11 +112,13 @@ from oakling import (
 )
 from oakling.auth import Auth, CurrentUser, User, login_required
 from oakling.auth.tokens import create_token_sync, list_tokens_sync, revoke_token_sync
+from oakling.cache import Cache, cache
 from oakling.channels import Channels, sse_response
 from oakling.concurrency import run_in_threadpool
 from oakling.config import Settings, load_settings
 from oakling.csrf import CSRF
 from oakling.db import Database, Session, migrations
+from oakling.exceptions import ImproperlyConfigured
 from oakling.i18n import I18n, gettext
 from oakling.messages import Messages, flash
 from oakling.middleware import Middleware
@@ -127,7 +139,9 @@ __all__ = [
     "MIGRATIONS",
     "POLICY",
     "READ_SCOPE",
+    "SCALED_SETTINGS",
     "SESSION_BACKEND",
+    "SUMMARY_TIMEOUT",
     "VERSION_TABLE",
     "WRITE_SCOPE",
     "APIAccess",
@@ -136,12 +150,14 @@ __all__ = [
     "TaskChange",
     "TaskIn",
     "TaskPatch",
+    "TaskSummary",
     "create_app",
     "demo_settings",
     "get_announcer",
     "get_feed",
     "get_repository",
     "migrate_database",
+    "summary_key",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -179,6 +195,10 @@ random id, so logging out deletes the row and a copy of the old cookie is
 worth nothing. ``OAKLING_SESSION_BACKEND=redis`` (with ``OAKLING_REDIS_URL``)
 keeps them in Redis; ``cookie`` is the signed cookie of a bare ``App``,
 which logout cannot revoke."""
+
+SUMMARY_TIMEOUT = 300
+"""Seconds ``GET /api/summary`` is kept in the cache (``oakling.cache``'s
+default cache) when no change of the user's tasks deletes it sooner."""
 
 READ_SCOPE = "tasks:read"
 """The API token scope needed to read tasks (``GET``)."""
@@ -220,6 +240,13 @@ class RateLimited(msgspec.Struct):
     """The body of a 429: the token's (or session's) API rate limit is spent."""
 
     detail: str
+
+
+class TaskSummary(msgspec.Struct):
+    """The body of ``GET /api/summary``: how many tasks the user has, and how many are done."""
+
+    total: int
+    completed: int
 
 
 class TaskChange(msgspec.Struct):
@@ -268,9 +295,22 @@ async def get_feed(request: Request) -> Broadcaster[TaskChange]:
 Feed = Annotated[Broadcaster[TaskChange], Depends(get_feed)]
 
 
+def summary_key(owner_id: int) -> str:
+    """Return the cache key of a user's :class:`TaskSummary`."""
+    return f"tasks:summary:{owner_id}"
+
+
 @task(name="examples.tasks.announce")
 async def announce(change: TaskChange, owner_id: int, app: App) -> None:
-    """Publish ``change`` on the live feed, to its owner's pages (run after the commit)."""
+    """Announce ``change`` to its owner's pages (run after the commit).
+
+    First the owner's cached summary is deleted, then the change is
+    published on the live feed: a page that hears of a change and asks for
+    the summary gets a fresh one. With Celery this runs in ``oakling
+    worker``, so the cache and the channel layer must be the ones the web
+    processes use (Redis), or the delete and the publish reach nobody.
+    """
+    await cache.adelete(summary_key(owner_id))
     feed: Broadcaster[TaskChange] = app.state.feed
     await feed.apublish(change, owner_id)
 
@@ -351,6 +391,17 @@ def show_list(
     if "new_token" in context:
         response.headers["cache-control"] = "no-store"
     return response
+
+
+@pages.get("/healthz")
+async def healthz() -> Response:
+    """Answer ``ok`` (200) while this process serves: the load balancer's health check.
+
+    A liveness check, not a readiness one: it touches no service, so an
+    outage of the database or Redis (a 503 from the pages that need it)
+    does not take every host out of the balancer at once.
+    """
+    return Response("ok\n", media_type="text/plain", headers={"cache-control": "no-store"})
 
 
 @pages.get("/")
@@ -559,6 +610,23 @@ def create_task(request: Request, body: TaskIn, tasks: Tasks, changes: Changes) 
     return JSONResponse(task, 201, {"location": location})
 
 
+@api.get("/summary", responses=LIMITED, openapi_extra=READS)
+def task_summary(tasks: Tasks, user: CurrentUser) -> TaskSummary:
+    """Count the user's tasks and the completed ones (cached, see :data:`SUMMARY_TIMEOUT`).
+
+    The count is kept in the app's default cache until a change of the
+    user's tasks deletes it (:func:`announce`, after the commit) or
+    :data:`SUMMARY_TIMEOUT` passes. A cache that is down is a miss.
+    """
+
+    def count() -> dict[str, int]:
+        listed = tasks.list()
+        return {"total": len(listed), "completed": sum(1 for item in listed if item.completed)}
+
+    counted = cache.get_or_set(summary_key(user.id), count, timeout=SUMMARY_TIMEOUT)
+    return msgspec.convert(counted, TaskSummary)
+
+
 @api.get("/tasks/{task_id}", responses=LIMITED, openapi_extra=READS)
 def get_task(task_id: int, tasks: Tasks) -> Task:
     """Read one of the user's tasks."""
@@ -662,17 +730,45 @@ def versioned_assets(app: App) -> None:
     app.add_template_global("asset_url", asset_url)
 
 
+#: Settings that name a shared service only a deployment of several
+#: processes needs: with one of them set, ``SECRET_KEY`` must be set too.
+SCALED_SETTINGS = ("CHANNELS_URL", "TASKS_BROKER_URL")
+
+
+def _names_a_service(value: object) -> bool:
+    """Tell whether a URL setting names a service (not unset, not ``memory://``)."""
+    return bool(value) and not str(value).startswith("memory:")
+
+
 def demo_settings() -> Settings:
     """Return the settings (environment, ``.env``) with the demo's defaults filled in.
 
     What is set is kept; otherwise ``SECRET_KEY`` is random for this process
     (logins end when it does), ``ALLOWED_HOSTS`` is :data:`LOCAL_HOSTS`,
-    ``EMAIL_BACKEND`` is ``"console"`` (reset links are printed) and
-    ``SESSION_BACKEND`` is ``"database"`` (:data:`SESSION_BACKEND`).
+    ``EMAIL_BACKEND`` is ``"console"`` (reset links are printed),
+    ``SESSION_BACKEND`` is ``"database"`` (:data:`SESSION_BACKEND`) and,
+    when ``REDIS_URL`` is set, ``CACHES`` is a Redis cache there (the rate
+    limits and login throttles already count in that Redis).
+
+    Raises:
+        oakling.exceptions.ImproperlyConfigured: When ``CHANNELS_URL`` or
+            ``TASKS_BROKER_URL`` names a service (so the demo runs as
+            several processes: docs/deployment.md, "Scaling out") and
+            ``SECRET_KEY`` is not set: a random key per process would make
+            one process refuse the logins and CSRF tokens of the others.
     """
     settings = load_settings()
     changes: dict[str, Any] = {}
     if "SECRET_KEY" not in settings.sources:
+        shared = [name for name in SCALED_SETTINGS if _names_a_service(settings.get(name))]
+        if shared:
+            # NOTE: each process would make a key of its own, and a login (a
+            # signed cookie, a CSRF token) made by one would be refused by the next.
+            raise ImproperlyConfigured(
+                f"{', '.join(shared)} say the demo runs as several processes: set one "
+                "OAKLING_SECRET_KEY for all of them, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            )
         changes["SECRET_KEY"] = secrets.token_urlsafe(50)
     if not settings.ALLOWED_HOSTS:
         changes["ALLOWED_HOSTS"] = list(LOCAL_HOSTS)
@@ -681,6 +777,16 @@ def demo_settings() -> Settings:
         extra["EMAIL_BACKEND"] = "console"
     if not settings.get("SESSION_BACKEND"):
         extra["SESSION_BACKEND"] = SESSION_BACKEND
+    if settings.get("CACHES") is None and settings.get("REDIS_URL"):
+        # NOTE: the rate limits and throttles follow REDIS_URL by themselves;
+        # the cache does too, so that no shared state is left in one process.
+        extra["CACHES"] = {
+            "default": {
+                "BACKEND": "redis",
+                "LOCATION": settings.get("REDIS_URL"),
+                "KEY_PREFIX": "tasks-demo",
+            }
+        }
     if extra != settings.extra:
         changes["extra"] = extra
     return msgspec.structs.replace(settings, **changes) if changes else settings
@@ -713,12 +819,30 @@ def create_app(database_url: str | None = None) -> App:
             (drivers: ``pip install 'oakling[db]'``, plus ``[postgres]`` or
             ``[mysql]``).
 
+    ``DATABASE_POOL_SIZE`` and ``DATABASE_MAX_OVERFLOW`` size each engine's
+    pool (SQLAlchemy's ``pool_size`` and ``max_overflow``; oakling's
+    defaults 10 and 10), for deployments of many processes on one server.
+
     Raises:
         oakling.exceptions.ImproperlyConfigured: For an invalid security
             setting (``ALLOWED_HOSTS``, ``SESSION_*``, ``CSRF_*``, ...).
     """
     settings = demo_settings()
-    database = Database(database_url or settings.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    # NOTE: every process has a pool per engine (sync and async): with many
+    # processes on one server, DATABASE_POOL_SIZE and DATABASE_MAX_OVERFLOW
+    # keep the sum under its max_connections (docs/deployment.md).
+    pool = {
+        option: settings.get(name, cast=int)
+        for option, name in (
+            ("pool_size", "DATABASE_POOL_SIZE"),
+            ("max_overflow", "DATABASE_MAX_OVERFLOW"),
+        )
+        if settings.get(name) is not None
+    }
+    database = Database(
+        database_url or settings.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        engine_options=pool,
+    )
     # NOTE: before Auth, which then counts its throttles in the same store.
     limiter = Limiter()
     # The API is limited per token (per user for a browser session):
@@ -744,6 +868,8 @@ def create_app(database_url: str | None = None) -> App:
             CSRF(),
             Security(csp=POLICY),
             channels,
+            # NOTE: CACHES; memory unless set (or REDIS_URL, see demo_settings).
+            Cache(),
             OpenAPI(
                 title="oakling Tasks",
                 version="1.0",

@@ -21,9 +21,11 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # NOTE: imported for their tables: the foreign key below names auth_user,
-# and the demo's sessions live in oakling_session (its migrations make both).
+# the demo's sessions live in oakling_session, and with TASKS_OUTBOX its
+# announcements wait in oakling_task_outbox (its migrations make all three).
 import oakling.auth.models  # noqa: F401
 import oakling.sessions.database  # noqa: F401
+import oakling.tasks.durable  # noqa: F401
 from oakling.auth.models import User
 from oakling.db import Model
 

@@ -55,8 +55,12 @@ class Backend:
     def __init__(self, plugin: Tasks) -> None:
         self.plugin = plugin
 
-    def check(self, idempotent: bool) -> None:
-        """Raise before a task is held if it could not be sent (enqueue time)."""
+    def check(self, idempotent: bool, probe: bool = True) -> None:
+        """Raise before a task is held if it could not be sent (enqueue time).
+
+        ``probe=False`` checks the configuration only, not the broker (the
+        task will be a row of the outbox, ``TASKS_OUTBOX``).
+        """
 
     def result(self, task_id: str, task_name: str) -> TaskResult:
         """Return a handle on ``task_id``."""
@@ -65,8 +69,12 @@ class Backend:
     def dropped(self, message: TaskMessage) -> None:
         """Record that ``message`` was never sent."""
 
-    def send(self, messages: list[TaskMessage]) -> None:
-        """Send ``messages`` to the broker (durable backends; blocking)."""
+    def send(self, messages: list[TaskMessage], log_failure: bool = True) -> None:
+        """Send ``messages`` to the broker (durable backends; blocking).
+
+        ``log_failure=False``: a failure is not logged per message (they are
+        kept in the outbox, and sent later).
+        """
         raise NotImplementedError
 
     async def run(self, messages: list[TaskMessage]) -> None:
@@ -270,8 +278,10 @@ class CeleryBackend(Backend):
         )
         self._results = CeleryResults(self.celery) if result_backend else None
 
-    def check(self, idempotent: bool) -> None:
+    def check(self, idempotent: bool, probe: bool = True) -> None:
         """Fail at enqueue while the broker is down (a fresh connection probes it).
+
+        ``probe=False`` skips the broker: the task goes to the outbox.
 
         Raises:
             ServiceUnavailable: The broker is still down.
@@ -282,7 +292,7 @@ class CeleryBackend(Backend):
                 "idempotency keys on Celery need TASKS_RESULT_BACKEND (redis://...): "
                 "the worker records the keys it has run there"
             )
-        if not outages.is_down(BROKER):
+        if not probe or not outages.is_down(BROKER):
             return
         connection = self.celery.connection_for_write()
         try:
@@ -298,7 +308,7 @@ class CeleryBackend(Backend):
         """Return a handle reading the result backend (None: status stays PENDING)."""
         return TaskResult(task_id, task_name, self._results)
 
-    def send(self, messages: list[TaskMessage]) -> None:
+    def send(self, messages: list[TaskMessage], log_failure: bool = True) -> None:
         """Publish ``messages`` on one pooled connection, confirmed by the broker.
 
         Raises:
@@ -333,7 +343,7 @@ class CeleryBackend(Backend):
             if claimed:
                 self._unclaim(claimed)
             outages.failed(BROKER, ex)
-            for message in messages:
+            for message in messages if log_failure else ():
                 logger.error("task %s %s not sent: %r", message.task.name, message.task_id, ex)
             raise ServiceUnavailable(BROKER, RETRY_AFTER_SECONDS) from None
         if outages.is_down(BROKER):

@@ -66,6 +66,8 @@ class TaskMessage:
     idempotency_key: str | None
     countdown: float | None
     result: TaskResult
+    #: Its row in ``oakling_task_outbox`` once staged there (``TASKS_OUTBOX``).
+    outbox_id: int | None = None
 
     def payload(self) -> dict[str, Any]:
         """Return the arguments as JSON-ready builtins (the message body)."""
@@ -101,9 +103,34 @@ class Outbox:
             return
         backend = self.plugin.backend
         if backend.durable:
-            await run_in_threadpool(backend.send, messages)
+            database = self.plugin.outbox_database
+            if database is None:
+                await run_in_threadpool(backend.send, messages)
+            else:
+                await run_in_threadpool(_send_staged, backend, database, messages)
         else:
             await backend.run(messages)
+
+
+def _send_staged(backend: Any, database: Any, messages: list[TaskMessage]) -> None:
+    """Send messages that may be outbox rows; delete the rows the broker took.
+
+    Raises:
+        ServiceUnavailable: When the broker refused a message that is not
+            in the outbox (no transaction committed it there).
+    """
+    from .durable import forget
+
+    staged = all(message.outbox_id is not None for message in messages)
+    try:
+        backend.send(messages, log_failure=not staged)
+    except ServiceUnavailable:
+        if not staged:
+            raise
+        # NOTE: the data and its tasks are committed together: the relay sends them.
+        logger.warning("broker down: %d task(s) kept in the outbox for the relay", len(messages))
+        return
+    forget(database, [message.outbox_id for message in messages if message.outbox_id])
 
 
 def current_outbox() -> Outbox | None:
@@ -131,7 +158,10 @@ def submit(
 
         plugin = default_tasks()
     backend = plugin.backend
-    backend.check(idempotency_key is not None)
+    # NOTE: with the outbox, a request's task is a row of its transaction: a
+    # broker outage no longer fails the request, so it is not probed here.
+    staged = outbox is not None and plugin.outbox_database is not None
+    backend.check(idempotency_key is not None, probe=not staged)
     task_id = task.task_id(idempotency_key)
     message = TaskMessage(
         task, values, task_id, idempotency_key, countdown, backend.result(task_id, task.name)
@@ -156,9 +186,23 @@ def follow_transactions() -> None:
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
+    event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_rollback", _after_rollback)
     _listening = True
+
+
+def _before_commit(session: Any) -> None:
+    outbox = _current.get()
+    if (
+        outbox is not None
+        and outbox.pending
+        and session.info.get(TRANSACTION_MARK)
+        and outbox.plugin.outbox_database is not None
+    ):
+        from .durable import stage
+
+        stage(session, outbox.pending)
 
 
 def _after_commit(session: Any) -> None:

@@ -36,6 +36,10 @@ class Tasks:
       for periodic tasks) beside the web processes. ``TASKS_RESULT_BACKEND``
       (``redis://...``) keeps results and idempotency keys;
       ``TASKS_DEFAULT_QUEUE`` names the queue (default ``celery``).
+    - ``TASKS_OUTBOX=true`` (Celery, with ``oakling.db``): a request's tasks
+      are rows of its own transaction until the broker has them, and a relay
+      (``TASKS_OUTBOX_INTERVAL``, ``TASKS_OUTBOX_GRACE``) sends what an outage
+      left (:mod:`oakling.tasks.durable`).
 
     Args:
         broker_url: Overrides ``TASKS_BROKER_URL``.
@@ -60,6 +64,7 @@ class Tasks:
         self.app: App | None = None
         self._backend: Backend | None = None
         self._beat_jobs: list[asyncio.Task[None]] = []
+        self._relay: Any = None
 
     def install(self, app: App) -> None:
         """Register on ``app``: extension, middleware, 422 handler, shutdown.
@@ -126,9 +131,38 @@ class Tasks:
             self._backend = backend
         return backend
 
+    @property
+    def outbox_database(self) -> Any:
+        """The ``Database`` holding the outbox when ``TASKS_OUTBOX`` is on, else None.
+
+        Only with a durable backend (Celery): in-process tasks are lost with
+        the process anyway. See :mod:`oakling.tasks.durable`.
+
+        Raises:
+            ImproperlyConfigured: ``TASKS_OUTBOX`` is on but the app has no
+                ``Database`` plugin.
+        """
+        if not _flag(self._setting("TASKS_OUTBOX")) or not self.backend.durable:
+            return None
+        assert self.app is not None
+        database = self.app.extensions.get("db")
+        if database is None:
+            raise ImproperlyConfigured(
+                "TASKS_OUTBOX needs oakling.db: install Database() before Tasks()"
+            )
+        return database
+
     # -- lifespan -------------------------------------------------------------
 
     async def _start(self) -> None:
+        database = self.outbox_database
+        if database is not None:
+            from .durable import Relay
+
+            interval = float(self._setting("TASKS_OUTBOX_INTERVAL") or 5)
+            grace = float(self._setting("TASKS_OUTBOX_GRACE") or 10)
+            self._relay = Relay(self, database, interval=interval, grace=grace)
+            self._relay.start()
         beat = self._beat
         if beat is None:
             raw = self._setting("TASKS_BEAT")
@@ -156,11 +190,18 @@ class Tasks:
                 logger.exception("periodic task %s could not be enqueued", task.name)
 
     async def _stop(self) -> None:
+        if self._relay is not None:
+            await self._relay.stop()
+            self._relay = None
         for job in self._beat_jobs:
             job.cancel()
         self._beat_jobs = []
         if self._backend is not None:
             await self._backend.close()
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in {"1", "true", "yes", "on"} if value else False
 
 
 def _text(value: Any) -> str | None:

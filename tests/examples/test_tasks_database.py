@@ -43,9 +43,10 @@ DEMO_TABLES = (
     "auth_group",
     "auth_permission",
     "oakling_session",
+    "oakling_task_outbox",
     VERSION_TABLE,
 )
-LATEST = "0004_add_admin_log"
+LATEST = "0005_add_task_outbox"
 LOCK_NAME = "oakling-tasks-demo-tests"
 
 

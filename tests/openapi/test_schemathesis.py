@@ -30,7 +30,7 @@ def test_demo_document_is_valid(server: DemoServer) -> None:
 
     document = httpx.get(server.url + "/openapi.json").json()
     validate(document)
-    assert set(document["paths"]) == {"/api/tasks", "/api/tasks/{task_id}"}
+    assert set(document["paths"]) == {"/api/tasks", "/api/tasks/{task_id}", "/api/summary"}
     schemes = document["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {
         "type": "http",
