@@ -363,10 +363,11 @@ def clean_title(raw: str) -> str:
     """
     title = raw.strip()
     if not title:
-        raise ValueError("Please enter a title.")
+        raise ValueError(gettext("Please enter a title."))
     if len(title) > MAX_TITLE_LENGTH:
         raise ValueError(
-            f"A title has at most {MAX_TITLE_LENGTH} characters; this one has {len(title)}."
+            gettext("A title has at most %(limit)d characters; this one has %(length)d.")
+            % {"limit": MAX_TITLE_LENGTH, "length": len(title)}
         )
     return title
 
@@ -467,7 +468,9 @@ def create_token_form(
     """Make an API token (both scopes) and show it, this once: only its hash is kept."""
     label = name.strip() or "API token"
     if len(label) > 100:
-        message = f"A token name has at most 100 characters; this one has {len(label)}."
+        message = gettext("A token name has at most 100 characters; this one has %(length)d.") % {
+            "length": len(label)
+        }
         return show_list(request, tasks, db, user, token_error=message, token_name=name), 422
     _, raw = create_token_sync(db, user, name=label, scopes=[READ_SCOPE, WRITE_SCOPE])
     return show_list(request, tasks, db, user, new_token=raw), 201

@@ -145,6 +145,21 @@ def test_invalid_form_shows_the_page_again_with_the_error(
     assert client.get("/api/tasks").json()[1:] == []  # nothing was added
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"title": ""}, "Bitte einen Titel eingeben."),
+        ({"title": "x" * 101}, "Ein Titel hat höchstens 100 Zeichen; dieser hat 101."),
+    ],
+)
+def test_form_errors_speak_german_to_a_german_browser(
+    client: TestClient, data: dict[str, str], message: str
+) -> None:
+    response = client.post("/tasks", data=data, headers={"accept-language": "de"})
+    assert response.status_code == 422
+    assert f'<p id="title-error" class="error" role="alert">{message}</p>' in response.text
+
+
 def test_title_of_exactly_100_characters_is_accepted(client: TestClient) -> None:
     assert client.post("/tasks", data={"title": "x" * 100}).status_code == 303
     assert client.post("/api/tasks", json={"title": "y" * 100}).status_code == 201
