@@ -20,6 +20,10 @@ __all__ = [
     "REASON_NO_REFERER",
     "REASON_NO_SECRET",
     "REASON_NO_TOKEN",
+    "REASON_FIELD_TOKEN_CHARACTERS",
+    "REASON_FIELD_TOKEN_LENGTH",
+    "REASON_HEADER_TOKEN_CHARACTERS",
+    "REASON_HEADER_TOKEN_LENGTH",
     "CSRFError",
     "csrf_failure",
 ]
@@ -37,6 +41,10 @@ REASON_BAD_REFERER = N_("Referer checking failed - {} does not match any trusted
 REASON_NO_SECRET = N_("CSRF token missing or session expired.")
 REASON_NO_TOKEN = N_("CSRF token missing.")
 REASON_BAD_TOKEN = N_("CSRF token incorrect.")
+REASON_HEADER_TOKEN_LENGTH = N_("CSRF token from the {} header has incorrect length.")
+REASON_HEADER_TOKEN_CHARACTERS = N_("CSRF token from the {} header has invalid characters.")
+REASON_FIELD_TOKEN_LENGTH = N_("CSRF token from the {} form field has incorrect length.")
+REASON_FIELD_TOKEN_CHARACTERS = N_("CSRF token from the {} form field has invalid characters.")
 
 _PAGE = """<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="robots" content="noindex">
@@ -50,7 +58,14 @@ padding:0 1rem;color:#222}}h1{{font-size:1.5rem}}</style></head>
 </body></html>
 """
 
-_TEMPLATES = (REASON_BAD_ORIGIN, REASON_BAD_REFERER)
+_TEMPLATES = (
+    REASON_BAD_ORIGIN,
+    REASON_BAD_REFERER,
+    REASON_HEADER_TOKEN_LENGTH,
+    REASON_HEADER_TOKEN_CHARACTERS,
+    REASON_FIELD_TOKEN_LENGTH,
+    REASON_FIELD_TOKEN_CHARACTERS,
+)
 
 
 def _translated_reason(reason: str) -> str:

@@ -19,6 +19,10 @@ from .errors import (
     REASON_BAD_REFERER,
     REASON_BAD_TOKEN,
     REASON_CROSS_SITE,
+    REASON_FIELD_TOKEN_CHARACTERS,
+    REASON_FIELD_TOKEN_LENGTH,
+    REASON_HEADER_TOKEN_CHARACTERS,
+    REASON_HEADER_TOKEN_LENGTH,
     REASON_INSECURE_REFERER,
     REASON_MALFORMED_REFERER,
     REASON_NO_REFERER,
@@ -369,15 +373,20 @@ class CSRF:
         try:
             valid = matches_secret(token, secret)
         except InvalidTokenFormat as ex:
-            return f"CSRF token from {source} {ex.reason}."
+            length = ex.reason == "has incorrect length"
+            if source[0] == "header":
+                template = REASON_HEADER_TOKEN_LENGTH if length else REASON_HEADER_TOKEN_CHARACTERS
+            else:
+                template = REASON_FIELD_TOKEN_LENGTH if length else REASON_FIELD_TOKEN_CHARACTERS
+            return template.format(source[1])
         return None if valid else REASON_BAD_TOKEN
 
-    async def _submitted_token(self, request: Request) -> tuple[str | None, str]:
+    async def _submitted_token(self, request: Request) -> tuple[str | None, tuple[str, str]]:
         headers = request.headers
         for name in self._header_names:
             value = headers.get(name)
             if value:
-                return value.strip(), f"the {name!r} header"
+                return value.strip(), ("header", repr(name))
         content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type in _FORM_TYPES:
             # NOTE: the form is cached on the request, so the handler reads
@@ -387,8 +396,8 @@ class CSRF:
             form = await request.form()
             value = form.get(self.field_name)
             if isinstance(value, str) and value:
-                return value.strip(), f"the {self.field_name!r} form field"
-        return None, ""
+                return value.strip(), ("field", repr(self.field_name))
+        return None, ("", "")
 
     # -- templates and checks ---------------------------------------------------
 

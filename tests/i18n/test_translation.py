@@ -374,6 +374,42 @@ def test_csrf_failure_page_is_translated_and_json_stays_english():
     assert api.json()["detail"] == "CSRF token missing or session expired."
 
 
+def test_a_malformed_csrf_token_reason_is_translated():
+    """The reason built at run time (where the token came from) is translated too."""
+    from oakling.csrf import CSRF, get_token
+    from oakling.sessions import Sessions
+
+    app = App(
+        secret_key=SECRET,
+        plugins=[Sessions(), CSRF(), I18n(languages=["en", "fr"], default="en")],
+    )
+
+    @app.get("/form")
+    def show(request: Request) -> str:
+        return get_token(request)  # NOTE: makes the session's CSRF secret
+
+    @app.post("/form")
+    def form() -> str:
+        return "ok"
+
+    with TestClient(app, enforce_csrf_checks=True, fill_csrf_token=False) as client:
+        client.get("/form")
+        page = client.post(
+            "/form",
+            data={"csrf_token": "short"},
+            headers={"accept-language": "fr", "accept": "text/html"},
+        )
+        api = client.post("/form", data={"csrf_token": "short"})
+    assert page.status_code == 403
+    assert (
+        "Le jeton CSRF du champ de formulaire &#x27;csrf_token&#x27; a une longueur incorrecte."
+        in page.text
+    )
+    assert (
+        api.json()["detail"] == "CSRF token from the 'csrf_token' form field has incorrect length."
+    )
+
+
 def test_host_refusal_speaks_the_request_language():
     """The security battery's Host check runs before any route, and still translates."""
     from oakling.config import Settings
