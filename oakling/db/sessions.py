@@ -137,8 +137,10 @@ def provide_session(request: Request) -> Iterator[Session]:
     Raises:
         ImproperlyConfigured: When the app has no Database installed.
     """
-    session = _database(request)._session(request.method not in _SAFE_METHODS, {})
     transactional = _wants_transaction(request)
+    session = _database(request)._session(
+        request.method not in _SAFE_METHODS, {}, request=transactional
+    )
     if transactional:
         session.info[TRANSACTION_MARK] = True
     try:
@@ -165,9 +167,12 @@ async def provide_async_session(request: Request) -> AsyncIterator[AsyncSession]
     Raises:
         ImproperlyConfigured: When the app has no Database installed.
     """
-    session = _database(request)._async_session(request.method not in _SAFE_METHODS, {})
+    transactional = _wants_transaction(request)
+    session = _database(request)._async_session(
+        request.method not in _SAFE_METHODS, {}, request=transactional
+    )
     try:
-        if not _wants_transaction(request):
+        if not transactional:
             yield session
             return
         session.info[TRANSACTION_MARK] = True
