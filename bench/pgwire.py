@@ -48,14 +48,21 @@ class WireLog:
     Args:
         target: ``(host, port)`` of the PostgreSQL server.
         port: The port to listen on; 0 picks a free one (see :attr:`port`).
+
+    Raises:
+        OSError: When ``port`` cannot be bound.
     """
 
     def __init__(self, target: tuple[str, int], port: int = 0) -> None:
         self.target = target
         self._listener = socket.socket()
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", port))
-        self._listener.listen(64)
+        try:
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._listener.bind(("127.0.0.1", port))
+            self._listener.listen(64)
+        except OSError:
+            self._listener.close()
+            raise
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._messages: list[Message] = []
