@@ -6,6 +6,10 @@ A handler parameter annotated :class:`Session` (sync handlers) or
 runs in one transaction: committed once the handler returns a response below
 500, rolled back when it raises or returns a 5xx. ``@no_transaction`` opts a
 handler out: it gets a plain session and commits itself.
+
+On PostgreSQL the request's transaction begins at its first write, so a
+read-only request sends no ``BEGIN`` and no ``COMMIT`` (see
+:data:`oakling.db.engines.WRITE_BEGIN` and ``Database(write_begin=...)``).
 """
 
 from __future__ import annotations
