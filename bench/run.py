@@ -6,6 +6,7 @@ Usage::
                         [--tests json,plaintext,db,queries,fortunes,updates]
                         [--servers uvicorn,granian] [--duration S] [--warmup S]
                         [--rounds N] [--connections N] [--no-setup] [--out PATH]
+                        [--repeat-until-stable [--max-rounds N] [--stable-within F]]
 
 (also ``python -m bench ...``). Steps:
 
@@ -18,6 +19,8 @@ Usage::
    endpoint is verified against the TFB rules, then for each test every
    framework is loaded in turn with wrk (pinned to core 1), in interleaved
    rounds (a warm-up before the first), and the median round is reported.
+   With ``--repeat-until-stable``, rounds go on (up to ``--max-rounds``) until
+   every ratio's 95% bootstrap CI is within ``--stable-within`` of its median.
    An endpoint that fails verification is not timed.
 4. ``bench/results.md``, ``bench/results.png`` and ``bench/results.json``
    (``--quick``: ``bench/results-quick.md`` only).
@@ -37,6 +40,7 @@ import os
 import platform
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -50,7 +54,15 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 
 from bench.tfb import db as tfb_db  # noqa: E402
 from bench.tfb.load import WrkError, run_wrk  # noqa: E402
-from bench.tfb.report import Failure, Memory, Results, Run, label_for, write_all  # noqa: E402
+from bench.tfb.report import (  # noqa: E402
+    Failure,
+    Memory,
+    Results,
+    Run,
+    bootstrap_ci,
+    label_for,
+    write_all,
+)
 from bench.tfb.servers import (  # noqa: E402
     ALL_SERVERS,
     FRAMEWORKS,
@@ -71,6 +83,7 @@ __all__ = [
     "main",
     "median_runs",
     "plan_runs",
+    "unstable_ratios",
 ]
 
 VENV = ROOT / "bench" / ".venv"
@@ -85,6 +98,10 @@ DEFAULT_DURATION = 2
 DEFAULT_WARMUP = 1
 DEFAULT_ROUNDS = 3
 DEFAULT_CONNECTIONS = 64
+# --repeat-until-stable: stop once every ratio's 95% CI is within +-5% of its
+# median, or after 15 rounds (about 5 minutes per app and server at 2 s runs).
+DEFAULT_MAX_ROUNDS = 15
+DEFAULT_STABLE_WITHIN = 0.05
 QUERIES = "20"
 QUICK_FRAMEWORKS = ("raw", "oakling")
 QUICK_TESTS = ("json", "plaintext")
@@ -137,6 +154,9 @@ class Settings:
     timed_frameworks: list[str] = field(default_factory=list)
     timed_tests: list[str] = field(default_factory=list)
     rounds: int = 1
+    until_stable: bool = False
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+    stable_within: float = DEFAULT_STABLE_WITHIN
     server_cpu: str | None = "0"
     wrk_cpu: str | None = "1"
 
@@ -193,6 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"interleaved rounds, median reported (default {DEFAULT_ROUNDS}; quick: 1)",
     )
     parser.add_argument(
+        "--repeat-until-stable",
+        action="store_true",
+        help="after --rounds, add rounds until every ratio's 95%% CI is within --stable-within",
+    )
+    parser.add_argument(
+        "--max-rounds",
+        type=int,
+        default=DEFAULT_MAX_ROUNDS,
+        help=f"with --repeat-until-stable: at most this many rounds (default {DEFAULT_MAX_ROUNDS})",
+    )
+    parser.add_argument(
+        "--stable-within",
+        type=float,
+        default=DEFAULT_STABLE_WITHIN,
+        help="with --repeat-until-stable: the CI's half-width relative to the median "
+        f"(default {DEFAULT_STABLE_WITHIN}: +-5%%)",
+    )
+    parser.add_argument(
         "--connections", type=int, help=f"wrk connections (default {DEFAULT_CONNECTIONS})"
     )
     parser.add_argument("--no-setup", action="store_true", help="use this interpreter as is")
@@ -234,6 +272,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         connections=args.connections or connections,
         dsn=tfb_db.database_dsn(),
         rounds=max(1, rounds),
+        until_stable=bool(args.repeat_until_stable) and not args.quick,
+        max_rounds=max(max(1, rounds), args.max_rounds),
+        stable_within=args.stable_within,
         out=args.out or out,
         timed_frameworks=timed_frameworks,
         timed_tests=timed_tests,
@@ -473,7 +514,8 @@ def _run_group(
         # NOTE: rounds interleave: every app runs each test once per round, so
         # a slow spell of the machine hits all of them alike.
         dead: set[str] = set()
-        for round_index in range(settings.rounds):
+        round_index = 0
+        while _another_round(settings, server, results, round_index):
             for test in settings.timed_tests:
                 for name, running in servers.items():
                     if name not in settings.timed_frameworks:
@@ -510,6 +552,7 @@ def _run_group(
                             warm=round_index == 0,
                         )
                         progress.run_seconds.append(time.monotonic() - begun)
+            round_index += 1
         for name, running in servers.items():
             rss = running.rss_bytes() if running.alive() else 0
             if rss:
@@ -517,6 +560,66 @@ def _run_group(
     finally:
         for running in servers.values():
             running.stop()
+
+
+def unstable_ratios(runs: Sequence[Run], server: str, within: float) -> list[str]:
+    """Return the ratios on ``server`` whose 95% bootstrap CI is still too wide.
+
+    Each timed app's rounds are divided, round by round, by those of the
+    reference (raw, else oakling) on the same test; a ratio is stable when
+    its CI's half-width is at most ``within`` times its median. A ratio with
+    fewer than two rounds is unstable; an app with rounds missing (it failed
+    or died) is left out.
+
+    Returns:
+        ``"test label +-7%"`` strings, empty when everything is stable.
+    """
+    rounds: dict[tuple[str, str, str], list[float]] = {}
+    for run in runs:
+        if run.server == server:
+            key = (run.test, run.framework, run.variant)
+            rounds.setdefault(key, []).append(run.requests_per_s)
+    unstable = []
+    for (test, framework, variant), values in rounds.items():
+        reference = None
+        for name in ("raw", "oakling"):
+            if name == framework:
+                break
+            matches = [v for (t, f, _), v in rounds.items() if t == test and f == name]
+            if matches:
+                reference = matches[0]
+                break
+        if reference is None:
+            continue
+        if len(values) != len(reference):
+            continue
+        label = f"{test} {label_for(framework, test, variant)}"
+        pairs = zip(values, reference, strict=True)
+        ratios = sorted(mine / theirs for mine, theirs in pairs if theirs > 0)
+        if len(ratios) < 2:
+            unstable.append(f"{label} (1 round)")
+            continue
+        low, high = bootstrap_ci(ratios)
+        middle = statistics.median(ratios)
+        half = (high - low) / 2 / middle if middle else float("inf")
+        if half > within:
+            unstable.append(f"{label} +-{half:.0%}")
+    return unstable
+
+
+def _another_round(settings: Settings, server: str, results: Results, done: int) -> bool:
+    """Tell whether to run round ``done + 1`` (see ``--repeat-until-stable``)."""
+    if done < settings.rounds:
+        return True
+    if not settings.until_stable or done >= settings.max_rounds:
+        return False
+    unstable = unstable_ratios(results.runs, server, settings.stable_within)
+    if not unstable:
+        _progress(f"{server}: every ratio's 95% CI is within +-{settings.stable_within:.0%}")
+        return False
+    shown = ", ".join(unstable[:6]) + (" ..." if len(unstable) > 6 else "")
+    _progress(f"{server}: round {done + 1} of at most {settings.max_rounds}: {shown}")
+    return True
 
 
 def _active_queries(dsn: str) -> int:
@@ -732,7 +835,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "load": (
                 f"wrk -t1 -c{settings.connections}; {settings.rounds} interleaved round(s) of "
                 f"{settings.duration} s counted per run ({settings.warmup} s warm-up before the "
-                "first), the median round reported; plaintext pipelined 16 deep; "
+                "first), the median round reported"
+                + (
+                    f" (repeated until every ratio's 95% CI was within "
+                    f"+-{settings.stable_within:.0%}, at most {settings.max_rounds} rounds)"
+                    if settings.until_stable
+                    else ""
+                )
+                + "; plaintext pipelined 16 deep; "
                 f"queries and updates at N={QUERIES}; {pinned}; one server worker"
             ),
             "versions": _versions(),

@@ -11,7 +11,7 @@ import os
 import time
 from typing import Any
 
-from sqlalchemy import URL, Engine, event, exc, make_url
+from sqlalchemy import URL, Engine, Select, event, exc, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool, StaticPool
 
@@ -24,6 +24,7 @@ __all__ = [
     "POOL_SIZE",
     "POOL_TIMEOUT",
     "SQLITE_BEGIN",
+    "WRITE_BEGIN",
     "async_url",
     "create_async_engine_for",
     "create_sync_engine",
@@ -121,6 +122,24 @@ the transactions that write.
 """
 
 
+WRITE_BEGIN = "oakling_write_begin"
+"""Execution option: the transaction's BEGIN waits for its first write (PostgreSQL).
+
+Set (``True``) on the engine of a request's session, on PostgreSQL at the
+``READ COMMITTED`` isolation level (its default): the connection runs in the
+driver's autocommit mode while it only reads, so a read-only request pays no
+``BEGIN`` and no ``COMMIT`` round trip, and the first statement that is not a
+plain ``SELECT`` (a flush's ``INSERT``/``UPDATE``/``DELETE``, a ``SELECT ...
+FOR UPDATE``, a ``SAVEPOINT``, any ``text()`` or driver SQL) turns autocommit
+off first, so the driver sends ``BEGIN`` and everything from there to the
+commit is one transaction. See "Read-only requests" in ``docs/db.md`` for what
+this changes (nothing a ``READ COMMITTED`` read can see).
+"""
+
+# NOTE: ``info`` key of a pooled connection's record while oakling has put its
+# DBAPI connection in autocommit mode (cleared at the first write, or at checkin).
+_AUTOCOMMIT_MARK = "oakling.autocommit"
+
 #: Seconds a new connection keeps trying to switch a fresh file to WAL.
 _WAL_SWITCH_TIMEOUT = 5.0
 
@@ -183,6 +202,71 @@ def _sqlite_hooks(engine: Engine, wal: bool) -> None:
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)
+
+
+def _is_plain_read(context: Any) -> bool:
+    """Tell whether a statement only reads: a compiled ``SELECT``, no locks, no DML.
+
+    ``text()`` and driver-level SQL count as writes (their text is not
+    parsed), as do ``SELECT ... FOR UPDATE/SHARE`` (row locks last until the
+    transaction ends) and a ``SELECT`` whose CTEs hold DML.
+    """
+    compiled = getattr(context, "compiled", None)
+    if compiled is None:
+        return False
+    statement = compiled.statement
+    if not isinstance(statement, Select) or statement._for_update_arg is not None:
+        return False
+    ctes = getattr(compiled, "ctes", None)
+    return not ctes or not any(getattr(cte.element, "is_dml", False) for cte in ctes)
+
+
+def _write_begin_hooks(engine: Engine, isolation_level: Any) -> None:
+    """Make connections carrying :data:`WRITE_BEGIN` begin at their first write.
+
+    PostgreSQL only, and only at ``READ COMMITTED`` (what the server and the
+    connection default to): there a transaction's statements each see their
+    own snapshot anyway, so reading in autocommit mode changes nothing a read
+    sees. Any other isolation level (an ``isolation_level`` engine option,
+    ``execution_options(isolation_level=...)`` on the session's connection, or
+    the server's ``default_transaction_isolation``) keeps the plain BEGIN.
+
+    The switches are the DBAPI connection's ``autocommit`` attribute (psycopg
+    and SQLAlchemy's asyncpg adapter), local flags that cost no round trip;
+    the driver sends ``BEGIN`` itself before the first statement run with it
+    off. A connection is always returned to the pool with it off.
+    """
+    if isolation_level not in (None, "READ COMMITTED"):
+        return
+
+    def on_begin(connection: Any) -> None:
+        options = connection.get_execution_options()
+        if not options.get(WRITE_BEGIN) or options.get("isolation_level") is not None:
+            return
+        if connection.dialect.default_isolation_level != "READ COMMITTED":
+            return
+        dbapi_connection = connection.connection.dbapi_connection
+        if not hasattr(dbapi_connection, "autocommit"):
+            return
+        dbapi_connection.autocommit = True
+        connection.info[_AUTOCOMMIT_MARK] = True
+
+    def before_cursor_execute(
+        connection: Any, _cursor: Any, _sql: Any, _params: Any, context: Any, _many: Any
+    ) -> None:
+        info = connection.info
+        # PERF: one dict lookup per statement while nothing is deferred.
+        if info.get(_AUTOCOMMIT_MARK) and not _is_plain_read(context):
+            del info[_AUTOCOMMIT_MARK]
+            connection.connection.dbapi_connection.autocommit = False
+
+    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(_AUTOCOMMIT_MARK, None) and dbapi_connection is not None:
+            dbapi_connection.autocommit = False
+
+    event.listen(engine, "begin", on_begin)
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    event.listen(engine, "checkin", on_checkin)
 
 
 def _wrap_connect_errors(engine: Engine) -> None:
@@ -318,6 +402,8 @@ def create_sync_engine(
         _sqlite_hooks(engine, wal=not _is_memory_sqlite(parsed))
     elif not engine.pool._pre_ping:
         _ping_when_idle(engine, PING_AFTER_IDLE)
+    if parsed.get_backend_name() == "postgresql":
+        _write_begin_hooks(engine, (engine_options or {}).get("isolation_level"))
     _report_recovery(engine)
     return engine
 
@@ -342,5 +428,7 @@ def create_async_engine_for(
         _wrap_connect_errors(engine.sync_engine)
         if not engine.sync_engine.pool._pre_ping:
             _ping_when_idle(engine.sync_engine, PING_AFTER_IDLE)
+    if parsed.get_backend_name() == "postgresql":
+        _write_begin_hooks(engine.sync_engine, (engine_options or {}).get("isolation_level"))
     _report_recovery(engine.sync_engine)
     return engine

@@ -13,6 +13,7 @@ from oakling.exceptions import ImproperlyConfigured
 
 from .engines import (
     SQLITE_BEGIN,
+    WRITE_BEGIN,
     async_url,
     create_async_engine_for,
     create_sync_engine,
@@ -21,7 +22,7 @@ from .engines import (
 )
 from .errors import install_error_handlers
 from .models import Model, bind_key_of
-from .sessions import RoutingSession
+from .sessions import Bind, RoutingSession
 
 if TYPE_CHECKING:
     from oakling.applications import App
@@ -53,6 +54,13 @@ class Database:
         echo: Log every SQL statement (SQLAlchemy's ``echo``).
         engine_options: Extra ``create_engine`` keywords for every engine
             (``pool_size``, ``connect_args``, ...).
+        write_begin: On PostgreSQL, a request's transaction begins at its
+            first write: a read-only request runs its ``SELECT``s in the
+            driver's autocommit mode, with no ``BEGIN`` and ``COMMIT`` round
+            trips (see "Read-only requests" in ``docs/db.md``). ``False``
+            begins every request's transaction before its first statement.
+            No effect on SQLite and MariaDB/MySQL, nor at an isolation
+            level other than ``READ COMMITTED``.
     """
 
     name = "db"
@@ -64,8 +72,10 @@ class Database:
         binds: Mapping[str, str | URL] | None = None,
         echo: bool = False,
         engine_options: dict[str, Any] | None = None,
+        write_begin: bool = True,
     ) -> None:
         self._url = url
+        self.write_begin = write_begin
         self._binds = dict(binds) if binds is not None else None
         self.echo = echo
         self.engine_options = dict(engine_options or {})
@@ -73,10 +83,13 @@ class Database:
         self._urls: dict[str | None, str | URL] | None = None
         self._sync: dict[str | None, Engine] = {}
         self._async: dict[str | None, AsyncEngine] = {}
-        # NOTE: the engines of sessions that may write: for SQLite the same
-        # pool, but transactions begin immediate (see engines.SQLITE_BEGIN).
-        self._sync_writing: dict[str | None, Engine] = {}
-        self._async_writing: dict[str | None, AsyncEngine] = {}
+        # NOTE: sessions use the engines with execution options (the same
+        # pool): SQLite's writers begin immediate (engines.SQLITE_BEGIN), and
+        # PostgreSQL's request transactions at the first write (WRITE_BEGIN).
+        # PERF: per (writes, request) the session's bind and its bind map,
+        # built once instead of per request; emptied with the engines.
+        self._sync_binds: dict[tuple[bool, bool], tuple[Engine, dict[str, Bind]]] = {}
+        self._async_binds: dict[tuple[bool, bool], tuple[AsyncEngine, dict[str, Bind]]] = {}
         # NOTE: set by oakling.db.testing to run every session inside a
         # test's outer transaction (SQLAlchemy's "join an external transaction").
         self._test_sync: dict[str | None, Connection] | None = None
@@ -207,34 +220,35 @@ class Database:
         """
         if self._test_async is None:
             engines, self._async = self._async, {}
-            self._async_writing = {}
+            self._async_binds = {}
             for async_engine in engines.values():
                 await async_engine.dispose()
         if self._test_sync is None:
             sync_engines, self._sync = self._sync, {}
-            self._sync_writing = {}
+            self._sync_binds = {}
             for engine in sync_engines.values():
                 engine.dispose()
 
     # -- sessions -------------------------------------------------------------
 
-    def _writing_engine(self, bind: str | None) -> Engine:
-        engine = self._sync_writing.get(bind)
-        if engine is None:
-            engine = self.sync_engine(bind)
-            if engine.dialect.name == "sqlite":
-                engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-            self._sync_writing[bind] = engine
-        return engine
+    def _session_options(self, dialect: str, writes: bool, request: bool) -> dict[str, Any]:
+        """Return the execution options of a session's engine (see engines.py)."""
+        options: dict[str, Any] = {}
+        if dialect == "sqlite" and writes:
+            options[SQLITE_BEGIN] = "IMMEDIATE"
+        elif dialect == "postgresql" and request and self.write_begin:
+            options[WRITE_BEGIN] = True
+        return options
 
-    def _async_writing_engine(self, bind: str | None) -> AsyncEngine:
-        engine = self._async_writing.get(bind)
-        if engine is None:
-            engine = self.async_engine(bind)
-            if engine.dialect.name == "sqlite":
-                engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-            self._async_writing[bind] = engine
-        return engine
+    def _session_engine(self, bind: str | None, writes: bool, request: bool) -> Engine:
+        engine = self.sync_engine(bind)
+        options = self._session_options(engine.dialect.name, writes, request)
+        return engine.execution_options(**options) if options else engine
+
+    def _async_session_engine(self, bind: str | None, writes: bool, request: bool) -> AsyncEngine:
+        engine = self.async_engine(bind)
+        options = self._session_options(engine.dialect.name, writes, request)
+        return engine.execution_options(**options) if options else engine
 
     def session(self, *, readonly: bool = False, **options: Any) -> RoutingSession:
         """Return a new sync session routing models to their binds.
@@ -253,13 +267,17 @@ class Database:
         """
         return self._session(not readonly, options)
 
-    def _session(self, writes: bool, options: dict[str, Any]) -> RoutingSession:
+    def _session(
+        self, writes: bool, options: dict[str, Any], request: bool = False
+    ) -> RoutingSession:
         """Return a sync session; ``writes``: False for a safe-method request.
 
         A session that writes begins its SQLite transactions immediate; one
         for a ``GET`` deferred (``BEGIN``), so reads run side by side (a
         write in it still works unless another connection writes at the
-        same moment).
+        same moment). ``request``: the session carries a request's
+        transaction, which on PostgreSQL begins at its first write
+        (:data:`~oakling.db.engines.WRITE_BEGIN`).
         """
         connections = self._test_sync
         if connections is not None:
@@ -268,9 +286,16 @@ class Database:
             }
             options.setdefault("join_transaction_mode", "create_savepoint")
             return RoutingSession(bind=connections[None], bind_map=bind_map, **options)
-        engine = self._writing_engine if writes else self.sync_engine
-        bind_map = {key: engine(key) for key in self.bind_keys}
-        return RoutingSession(bind=engine(None), bind_map=bind_map, **options)
+        found = self._sync_binds.get((writes, request))
+        if found is None:
+            engines: dict[str, Bind] = {
+                key: self._session_engine(key, writes, request) for key in self.bind_keys
+            }
+            found = self._sync_binds[writes, request] = (
+                self._session_engine(None, writes, request),
+                engines,
+            )
+        return RoutingSession(bind=found[0], bind_map=found[1], **options)
 
     def async_session(self, *, readonly: bool = False, **options: Any) -> AsyncSession:
         """Return a new async session routing models to their binds.
@@ -282,8 +307,10 @@ class Database:
         """
         return self._async_session(not readonly, options)
 
-    def _async_session(self, writes: bool, options: dict[str, Any]) -> AsyncSession:
-        """Return an async session; ``writes``: see :meth:`_session`."""
+    def _async_session(
+        self, writes: bool, options: dict[str, Any], request: bool = False
+    ) -> AsyncSession:
+        """Return an async session; ``writes``, ``request``: see :meth:`_session`."""
         connections = self._test_async
         options.setdefault("expire_on_commit", False)
         if connections is not None:
@@ -299,12 +326,20 @@ class Database:
                 bind_map=bind_map,
                 **options,
             )
-        engine = self._async_writing_engine if writes else self.async_engine
-        bind_map = {key: engine(key).sync_engine for key in self.bind_keys}
+        found = self._async_binds.get((writes, request))
+        if found is None:
+            async_bind_map: dict[str, Bind] = {
+                key: self._async_session_engine(key, writes, request).sync_engine
+                for key in self.bind_keys
+            }
+            found = self._async_binds[writes, request] = (
+                self._async_session_engine(None, writes, request),
+                async_bind_map,
+            )
         return AsyncSession(
-            bind=engine(None),
+            bind=found[0],
             sync_session_class=RoutingSession,
-            bind_map=bind_map,
+            bind_map=found[1],
             **options,
         )
 

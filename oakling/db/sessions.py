@@ -6,6 +6,10 @@ A handler parameter annotated :class:`Session` (sync handlers) or
 runs in one transaction: committed once the handler returns a response below
 500, rolled back when it raises or returns a 5xx. ``@no_transaction`` opts a
 handler out: it gets a plain session and commits itself.
+
+On PostgreSQL the request's transaction begins at its first write, so a
+read-only request sends no ``BEGIN`` and no ``COMMIT`` (see
+:data:`oakling.db.engines.WRITE_BEGIN` and ``Database(write_begin=...)``).
 """
 
 from __future__ import annotations
@@ -137,8 +141,10 @@ def provide_session(request: Request) -> Iterator[Session]:
     Raises:
         ImproperlyConfigured: When the app has no Database installed.
     """
-    session = _database(request)._session(request.method not in _SAFE_METHODS, {})
     transactional = _wants_transaction(request)
+    session = _database(request)._session(
+        request.method not in _SAFE_METHODS, {}, request=transactional
+    )
     if transactional:
         session.info[TRANSACTION_MARK] = True
     try:
@@ -165,9 +171,12 @@ async def provide_async_session(request: Request) -> AsyncIterator[AsyncSession]
     Raises:
         ImproperlyConfigured: When the app has no Database installed.
     """
-    session = _database(request)._async_session(request.method not in _SAFE_METHODS, {})
+    transactional = _wants_transaction(request)
+    session = _database(request)._async_session(
+        request.method not in _SAFE_METHODS, {}, request=transactional
+    )
     try:
-        if not _wants_transaction(request):
+        if not transactional:
             yield session
             return
         session.info[TRANSACTION_MARK] = True

@@ -410,7 +410,60 @@ def test_ratios_are_per_round_medians_with_their_range() -> None:
     assert by_name["oakling"].rounds == [950, 480, 900]
     assert round_ratios(by_name["oakling"], by_name["raw"]) == [0.9, 0.95, 0.96]
     table = render_markdown(Results(runs=collapsed))
-    assert "| oakling | 900 | 1.0 | 0.95 (0.90-0.96) | 1.00 (1.00-1.00) | 0 |" in table
+    assert (
+        "| oakling | 900 | 1.0 | 0.95 (0.90-0.96; CI 0.90-0.96) | "
+        "1.00 (1.00-1.00; CI 1.00-1.00) | 0 |"
+    ) in table
     # One round (or results written before rounds were kept): the plain ratio.
     single = render_markdown(Results(runs=[run("raw", 1000), run("oakling", 950)]))
     assert "| oakling | 950 | 1.0 | 0.95 | 1.00 | 0 |" in single
+
+
+def test_bootstrap_ci_narrows_with_rounds_and_holds_the_median() -> None:
+    from bench.tfb.report import bootstrap_ci
+
+    nine = [0.90, 0.95, 0.96, 0.93, 0.94, 0.95, 0.97, 0.92, 0.95]
+    low, high = bootstrap_ci(nine)
+    assert min(nine) <= low <= 0.95 <= high <= max(nine)
+    assert high - low < max(nine) - min(nine)  # narrower than the range
+    assert bootstrap_ci(nine) == (low, high)  # seeded: a re-rendered report agrees
+    assert bootstrap_ci([0.5, 0.5, 0.5]) == (0.5, 0.5)
+    assert bootstrap_ci([0.7]) == (0.7, 0.7)
+    with pytest.raises(ValueError):
+        bootstrap_ci([])
+
+
+def _rounds(framework: str, values: list[float], test: str = "db", variant: str = "orm") -> list:
+    return [Run("uvicorn", test, framework, variant, rps, 1.0, int(rps)) for rps in values]
+
+
+def test_unstable_ratios_names_the_noisy_ratio_only() -> None:
+    from bench.run import unstable_ratios
+
+    raw = _rounds("raw", [1000, 800, 1200, 1000, 900], variant="raw")
+    steady = _rounds("oakling", [500, 400, 600, 500, 450])  # 0.5 every round
+    noisy = _rounds("falcon", [300, 600, 240, 700, 300])
+    assert unstable_ratios(raw + steady, "uvicorn", 0.05) == []
+    found = unstable_ratios(raw + steady + noisy, "uvicorn", 0.05)
+    assert len(found) == 1 and found[0].startswith("db falcon (orm) +-")
+    assert unstable_ratios(raw + noisy, "granian", 0.05) == []  # another server
+    # A single round cannot be judged; an app missing rounds is left out.
+    assert unstable_ratios(raw[:1] + steady[:1], "uvicorn", 0.05) == ["db oakling (orm) (1 round)"]
+    assert unstable_ratios(raw + steady[:3], "uvicorn", 0.05) == []
+
+
+def test_repeat_until_stable_adds_rounds_until_stable_or_the_cap() -> None:
+    from bench.run import _another_round
+
+    chosen = settings("--rounds", "3", "--repeat-until-stable", "--max-rounds", "5")
+    assert (chosen.until_stable, chosen.max_rounds, chosen.rounds) == (True, 5, 3)
+    assert settings("--quick", "--repeat-until-stable").until_stable is False
+    raw = _rounds("raw", [1000, 1000, 1000, 1000, 1000], variant="raw")
+    noisy = Results(runs=raw[:3] + _rounds("oakling", [300, 600, 450]))
+    assert [_another_round(chosen, "uvicorn", noisy, done) for done in range(3)] == [True] * 3
+    assert _another_round(chosen, "uvicorn", noisy, 3) is True  # still too wide
+    assert _another_round(chosen, "uvicorn", noisy, 5) is False  # the cap
+    steady = Results(runs=raw[:3] + _rounds("oakling", [500, 500, 505]))
+    assert _another_round(chosen, "uvicorn", steady, 3) is False
+    plain = settings("--rounds", "3")
+    assert _another_round(plain, "uvicorn", noisy, 3) is False
