@@ -27,6 +27,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from tests.conftest import PrivateRedis
+from tests.db.db_support import TcpProxy
 
 __all__ = ["HangingProxy", "StoppedRedis", "private_port"]
 
@@ -42,7 +43,7 @@ def private_port(offset: int) -> int:
     return port
 
 
-class HangingProxy:
+class HangingProxy(TcpProxy):
     """A TCP proxy to a Redis URL that a test switches to hang (see the module doc).
 
     Args:
@@ -52,24 +53,11 @@ class HangingProxy:
 
     def __init__(self, target_url: str, port: int) -> None:
         parts = urlsplit(target_url)
-        self.target = (parts.hostname or "127.0.0.1", parts.port or 6379)
-        self.port = port
+        super().__init__((parts.hostname or "127.0.0.1", parts.port or 6379), port)
         db = parts.path or "/0"
         self.url = f"redis://127.0.0.1:{port}{db}"
         self.mode: Mode = "forward"
         self.delay = 0.0
-        self._listener: socket.socket | None = None
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        """Listen and forward."""
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def hang(self) -> None:
         """Accept and read, never answer, on old and new connections alike."""
@@ -84,39 +72,9 @@ class HangingProxy:
         """Forward again (connections that lost a command stay out of step: clients drop them)."""
         self.mode = "forward"
 
-    def stop(self) -> None:
-        """Close the listener and every connection."""
-        if self._listener is not None:
-            try:
-                self._listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._sockets += [client, upstream]
-            threading.Thread(target=self._requests, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._answers, args=(upstream, client), daemon=True).start()
+    def _serve(self, client: socket.socket, upstream: socket.socket) -> None:
+        threading.Thread(target=self._requests, args=(client, upstream), daemon=True).start()
+        threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
 
     def _requests(self, client: socket.socket, upstream: socket.socket) -> None:
         try:
@@ -126,16 +84,6 @@ class HangingProxy:
                 if self.mode == "slow":
                     time.sleep(self.delay)
                 upstream.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            _shut(client, upstream)
-
-    @staticmethod
-    def _answers(upstream: socket.socket, client: socket.socket) -> None:
-        try:
-            while chunk := upstream.recv(65536):
-                client.sendall(chunk)
         except OSError:
             pass
         finally:
