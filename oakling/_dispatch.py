@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -65,6 +66,21 @@ async def _call(func: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
+def _hooked_send(
+    scope: Scope,
+    hooks: list[Callable[[Scope, list[tuple[bytes, bytes]]], None]],
+    send: Send,
+    message: Any,
+) -> Awaitable[None]:
+    """Pass ``message`` to the server, the start hooks run on its headers first."""
+    if message["type"] == "http.response.start":
+        headers = list(message.get("headers", ()))
+        for hook in hooks:
+            hook(scope, headers)
+        message = {**message, "headers": headers}
+    return send(message)
+
+
 class RouteHandler:
     """One route and method, prepared: extractor, hooks and error handlers."""
 
@@ -79,6 +95,7 @@ class RouteHandler:
         "extractor",
         "func",
         "guards",
+        "hooked",
         "is_async",
         "lead",
         "limits",
@@ -135,6 +152,8 @@ class RouteHandler:
         self.status_code = route.status_code
         self.response_class = route.response_class
         self.limits = app.limits
+        # NOTE: the app's response start hooks (see App.add_response_start_hook).
+        self.hooked = bool(app.response_start_hooks)
 
         def hooks_of(router: Any) -> list[tuple[Callable[..., Any], int]]:
             found: list[tuple[Callable[..., Any], int]] = []
@@ -237,11 +256,20 @@ class RouteHandler:
                 return
             if type(result).__call__ is _SEND_WHOLE:
                 # PERF: a body in memory is sent here, saving a coroutine.
+                if self.hooked and type(send) is partial and send.func is _hooked_send:
+                    # PERF: the app's start hooks run here, and both messages
+                    # go to the server's send without the wrapper's calls.
+                    headers = list(result.raw_headers)
+                    for hook in send.args[1]:
+                        hook(scope, headers)
+                    send = send.args[2]
+                else:
+                    headers = result.raw_headers
                 await send(
                     {
                         "type": "http.response.start",
                         "status": result.status_code,
-                        "headers": result.raw_headers,
+                        "headers": headers,
                     }
                 )
                 await send(

@@ -11,7 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import quote
 
-from oakling._dispatch import RouteTable
+from oakling._dispatch import RouteTable, _hooked_send
 from oakling._errors import default_http_error, server_error
 from oakling.checks import core_deploy_checks
 from oakling.concurrency import set_thread_pool_size
@@ -743,21 +743,6 @@ async def _maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
-
-
-def _hooked_send(
-    scope: Scope,
-    hooks: list[Callable[[Scope, list[tuple[bytes, bytes]]], None]],
-    send: Send,
-    message: Any,
-) -> Awaitable[None]:
-    """Pass ``message`` to the server, the start hooks run on its headers first."""
-    if message["type"] == "http.response.start":
-        headers = list(message.get("headers", ()))
-        for hook in hooks:
-            hook(scope, headers)
-        message = {**message, "headers": headers}
-    return send(message)
 
 
 def _outer_send(state: list[Any], send: Send, message: Any) -> Awaitable[None]:

@@ -165,9 +165,11 @@ class I18n:
         self.vary_header = ", ".join(vary)
         # PERF: header bytes built once.
         self._vary = self.vary_header.encode("latin-1")
-        self._vary_field = (b"vary", self._vary)
         self._content_language = {
             tag: (b"content-language", tag.encode("latin-1")) for tag in self.languages
+        }
+        self._language_fields = {
+            tag: (self._content_language[tag], (b"vary", self._vary)) for tag in self.languages
         }
         timezones.set_default_timezone(zone)
         folders = self._translations_arg
@@ -209,7 +211,10 @@ class I18n:
         # NOTE: "url" is the middleware's step, done before the app runs; "user"
         # without a selector does nothing.
         skip = {"url"} if self._locale_selector is not None else {"url", "user"}
-        return tuple(step for step in self.chain if step not in skip)
+        steps = tuple(step for step in self.chain if step not in skip)
+        self._header_only = steps == ("header",)
+        self._cookie_then_header = steps == ("cookie", "header")
+        return steps
 
     def language_object(self, tag: str) -> Any:
         """Return the shared activation object of a supported language ``tag``."""
@@ -233,14 +238,15 @@ class I18n:
             if active.prefixed:
                 headers.append(self._content_language[language])
                 return
-        headers.append(self._content_language[language])
-        if self._vary:
-            if b"vary" in dict(headers):
-                _add_vary(headers, self._vary)
-            else:
-                # PERF: most responses have no Vary: one C call finds that, and
-                # the field is appended with no merge call.
-                headers.append(self._vary_field)
+        if not self._vary:
+            headers.append(self._content_language[language])
+        elif b"vary" in dict(headers):
+            headers.append(self._content_language[language])
+            _add_vary(headers, self._vary)
+        else:
+            # PERF: most responses have no Vary: one C call finds that, and both
+            # fields (built once per language) are added in one call.
+            headers += self._language_fields[language]
 
     # -- negotiation ------------------------------------------------------------------
 
@@ -258,17 +264,27 @@ class I18n:
         found_headers = dict(scope.get("headers", ()))
         accept = found_headers.get(b"accept-language", b"")
         cookie = found_headers.get(b"cookie", b"")
+        if self._header_only or (
+            self._cookie_then_header and not (cookie and self._cookie_bytes in cookie)
+        ):
+            # PERF: the default chain with no language cookie (the usual
+            # request): the Accept-Language header's cached answer, no loop.
+            if accept:
+                found = self._header_cache.get(accept)
+                if found:
+                    return found
+                if found is None:
+                    found = self._header_language(accept)
+                    if found:
+                        return found
+            return self.default
         for step in self._steps:
             if step == "header":
                 if accept:
                     # PERF: the usual browser header is one dict lookup, by bytes.
                     found = self._header_cache.get(accept)
                     if found is None:
-                        found = self.matcher.from_header(accept.decode("latin-1")) or ""
-                        if len(accept) <= 256:
-                            if len(self._header_cache) >= 512:
-                                self._header_cache.clear()  # SECURITY: bounded memory.
-                            self._header_cache[accept] = found
+                        found = self._header_language(accept)
                     if found:
                         return found
             elif step == "cookie":
@@ -288,6 +304,15 @@ class I18n:
                         return found
             # NOTE: "url" was handled by the middleware before the app ran.
         return self.default
+
+    def _header_language(self, accept: bytes) -> str:
+        """Negotiate an ``Accept-Language`` value ("" for none), kept in a bounded cache."""
+        found = self.matcher.from_header(accept.decode("latin-1")) or ""
+        if len(accept) <= 256:
+            if len(self._header_cache) >= 512:
+                self._header_cache.clear()  # SECURITY: bounded memory.
+            self._header_cache[accept] = found
+        return found
 
     def select_timezone(self, scope: Scope) -> dt.tzinfo:
         """Return the zone for a request: user setting, cookie, then ``TIME_ZONE``."""

@@ -88,6 +88,7 @@ class _Active:
 
     __slots__ = (
         "__weakref__",
+        "_messages",
         "_resolve",
         "_scope",
         "_selector",
@@ -114,6 +115,8 @@ class _Active:
         self._selector = selector
         self._scope = scope
         self._translations: Translator | None = None
+        # PERF: the loaded catalogue's own dict, read directly by gettext.
+        self._messages: dict[Any, str] | None = None
         self._zone: Any = None
 
     @property
@@ -146,6 +149,7 @@ class _Active:
         if tag is None:
             tag = self._tag = self._select()
         translations = self._translations = _loaded.get(tag) or get_translations(tag)
+        self._messages = getattr(translations, "_catalog", None)
         return translations
 
 
@@ -172,7 +176,8 @@ def _current() -> _Active | None:
     if ctx is None:
         return None
     scope = ctx[0] if type(ctx) is tuple else ctx.scope  # type: ignore[union-attr]
-    return _of_scope(scope)
+    found: _Active | None = scope.get(_SCOPE_KEY)
+    return found if found is not None else _of_scope(scope)
 
 
 def _request_scope() -> Any:
@@ -213,6 +218,7 @@ def _drop_loaded() -> None:
     _loaded.clear()
     for active in list(_shared):
         active._translations = None
+        active._messages = None
 
 
 _lock = threading.Lock()
@@ -355,7 +361,13 @@ def gettext(message: str) -> str:
     active = _current()
     if active is None:
         return message
-    # PERF: the loaded catalogue is read without the property after the first call.
+    # PERF: a translated message is one dict lookup in the loaded catalogue
+    # (GNUTranslations' own first lookup); anything else takes its gettext.
+    messages = active._messages
+    if messages is not None:
+        found = messages.get(message)
+        if found is not None:
+            return found
     return (active._translations or active.load()).gettext(message)
 
 
