@@ -746,18 +746,12 @@ async def _maybe_await(value: Any) -> Any:
 
 
 def _outer_send(state: list[Any], send: Send, message: Any) -> Awaitable[None]:
-    """Pass ``message`` to the server, noting the start and running the start hooks.
+    """Pass ``message`` on through :func:`_hooked_send`, noting that the response started.
 
-    ``state`` is ``[started, scope, hooks]``; each hook may append to the
-    response's headers (a copy of the list the sender gave).
+    ``state`` is ``[started, scope, hooks]``.
     """
     if message["type"] == "http.response.start":
         state[0] = True
-        hooks = state[2]
-        if hooks:
-            headers = list(message.get("headers", ()))
-            scope = state[1]
-            for hook in hooks:
-                hook(scope, headers)
-            message = {**message, "headers": headers}
+        if state[2]:
+            return _hooked_send(state[1], state[2], send, message)
     return send(message)
