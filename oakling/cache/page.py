@@ -313,14 +313,10 @@ class CachePageMiddleware:
             await self.app(scope, receive, send)
             return
         authorized, request_key = _request_key(scope)
-        policy = self.policy
-        if not policy.cache_authenticated:
-            # PERF: _logged_in inlined: most requests have no user at all.
-            user = scope.get("user")
-            if authorized or (user is not None and getattr(user, "is_authenticated", False)):
-                await self.app(scope, receive, send)
-                return
-        cache = policy._cache or caches[policy.cache_alias or DEFAULT_CACHE_ALIAS]
+        if not self.policy.cache_authenticated and (authorized or _logged_in(scope)):
+            await self.app(scope, receive, send)
+            return
+        cache = self.policy.cache
         bases = self._bases
         base = bases.get(request_key)
         if base is None:
@@ -336,23 +332,7 @@ class CachePageMiddleware:
             index = memo[1] if memo is not None and memo[0] is raw else self._decode(raw)
             if index is not None and index.page is not None:
                 self._memo = (raw, index)
-                hit = index.page
-                if index.vary:
-                    await self._serve(hit, index.vary, scope, send)
-                    return
-                # PERF: the common hit (no Vary) sent here, not by _serve.
-                headers = list(hit.headers)
-                age = int(time.time() - hit.stored_at)
-                headers.append((b"age", b"%d" % (age if age > 0 else 0)))
-                await send(
-                    {"type": "http.response.start", "status": hit.status, "headers": headers}
-                )
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": b"" if method == "HEAD" else hit.body,
-                    }
-                )
+                await self._serve(index.page, index.vary, scope, send)
                 return
         index, page, vary_key = await self._lookup(cache, base, scope)
         if page is not None:

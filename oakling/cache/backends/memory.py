@@ -94,20 +94,7 @@ class MemoryCache(BaseCache):
         For the page cache's hit path: an in-process store needs no
         coroutine. Backends doing I/O do not have this method.
         """
-        # PERF: make_key, _get and _live inlined (one call on the hit path).
-        if not isinstance(key, str):
-            raise TypeError(f"cache keys are strings, not {type(key).__name__}")
-        made = self.key_func(key, self.key_prefix, self.version if version is None else version)
-        with self._lock:
-            item = self._data.get(made)
-            if item is None:
-                return None
-            expires = item[1]
-            if expires is not None and expires <= time.monotonic():
-                self._pop(made)
-                return None
-            self._data.move_to_end(made)
-            return item[0]
+        return self._get(self.make_key(key, version))
 
     async def aget_bytes(self, key: str, version: int | None = None) -> bytes | None:
         """Return the bytes stored under ``key``, or None (no I/O: read directly)."""
