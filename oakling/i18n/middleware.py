@@ -66,12 +66,6 @@ class LocaleMiddleware:
 
 def _add_vary(headers: list[tuple[bytes, bytes]], vary: bytes) -> None:
     """Merge ``vary`` into the response's ``Vary`` (RFC 9110 section 12.5.5)."""
-    if b"vary" not in dict(headers):
-        # PERF: most responses have no Vary: one C call finds that. A
-        # "Vary" spelled in capitals gets a second field, which RFC 9110
-        # section 5.3 reads as one list.
-        headers.append((b"vary", vary))
-        return
     for index, (name, value) in enumerate(headers):
         # PERF: only a 4-byte name can be Vary; most are never lowercased.
         if len(name) == 4 and name.lower() == b"vary":

@@ -216,10 +216,6 @@ class I18n:
         self._cookie_then_header = steps == ("cookie", "header")
         return steps
 
-    def language_object(self, tag: str) -> Any:
-        """Return the shared activation object of a supported language ``tag``."""
-        return self._language_objects[tag]
-
     def add_response_headers(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
         """Append ``Content-Language`` and merge ``Vary`` (a response start hook).
 
@@ -245,7 +241,9 @@ class I18n:
             _add_vary(headers, self._vary)
         else:
             # PERF: most responses have no Vary: one C call finds that, and both
-            # fields (built once per language) are added in one call.
+            # fields (built once per language) are added in one call. A "Vary"
+            # spelled in capitals gets a second field, which RFC 9110 section
+            # 5.3 reads as one list.
             headers += self._language_fields[language]
 
     # -- negotiation ------------------------------------------------------------------
